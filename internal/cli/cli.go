@@ -1,0 +1,151 @@
+// Package cli is the command-line plumbing every chapter shares, so that each
+// chapter's main.go can stay short and read as the lesson's table of contents:
+//
+//   - Main turns SIGINT/SIGTERM into context cancellation (graceful shutdown),
+//     logs with log/slog to stderr, and maps errors to exit codes
+//     (0 ok, 1 runtime error, 2 usage error).
+//   - Dispatch picks a subcommand ("serve", "client", ...) with a default.
+//   - Listen opens a TCP listener and explains the most common failure.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// UsageError marks an error in how the program was called. Main exits 2 for it.
+type UsageError struct{ Err error }
+
+func (e UsageError) Error() string { return e.Err.Error() }
+func (e UsageError) Unwrap() error { return e.Err }
+
+// Usagef returns a UsageError with a formatted message.
+func Usagef(format string, a ...any) error {
+	return UsageError{fmt.Errorf(format, a...)}
+}
+
+// ExitCode maps an error returned by a command to the process exit status.
+func ExitCode(err error) int {
+	var ue UsageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		return 2
+	default:
+		return 1
+	}
+}
+
+// Main runs a chapter program: run gets the command-line arguments (without
+// the program name) and a context that is cancelled by the first SIGINT or
+// SIGTERM. A second signal kills the process at once (signal.NotifyContext
+// stops catching after the first), which is what a user pressing Ctrl-C twice
+// expects. Main never returns.
+func Main(name string, run func(ctx context.Context, args []string) error) {
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // restore default handling: a second Ctrl-C terminates
+	}()
+	err := run(ctx, os.Args[1:])
+	stop()
+	code := ExitCode(err)
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+	}
+	os.Exit(code)
+}
+
+// Command is one subcommand of a chapter program.
+type Command struct {
+	Name    string
+	Summary string
+	Run     func(ctx context.Context, args []string) error
+}
+
+// Dispatch runs the command named by args[0]. With no arguments, or when the
+// first argument is a flag, it runs the first command (the chapter's default
+// demo) with all the arguments. "-h" or "help" prints the command list.
+func Dispatch(ctx context.Context, prog string, args []string, stderr io.Writer, cmds ...Command) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
+		printCommands(stderr, prog, cmds)
+		return flag.ErrHelp
+	}
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return cmds[0].Run(ctx, args)
+	}
+	for _, c := range cmds {
+		if c.Name == args[0] {
+			return c.Run(ctx, args[1:])
+		}
+	}
+	printCommands(stderr, prog, cmds)
+	return Usagef("unknown command %q", args[0])
+}
+
+func printCommands(w io.Writer, prog string, cmds []Command) {
+	fmt.Fprintf(w, "usage: %s [command] [flags]\n\ncommands:\n", prog)
+	for i, c := range cmds {
+		def := ""
+		if i == 0 {
+			def = " (default)"
+		}
+		fmt.Fprintf(w, "  %-12s %s%s\n", c.Name, c.Summary, def)
+	}
+	fmt.Fprintf(w, "\nRun '%s COMMAND -h' for a command's flags.\n", prog)
+}
+
+// Parse parses a command's flags. Errors become UsageErrors (exit 2), -h
+// returns flag.ErrHelp (exit 0), and stray positional arguments are refused
+// unless the command accepts them (allowArgs).
+func Parse(fs *flag.FlagSet, args []string, allowArgs bool) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return UsageError{err}
+	}
+	if !allowArgs && fs.NArg() > 0 {
+		return Usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// NewFlagSet returns a flag set that reports errors instead of exiting, so
+// that tests can run commands in-process.
+func NewFlagSet(name string, output io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(output)
+	return fs
+}
+
+// Listen opens a TCP listener on addr. When the port is taken, the error says
+// what to do about it instead of only "address already in use".
+func Listen(ctx context.Context, addr string) (net.Listener, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("listen %s: address already in use (another server running? try -addr 127.0.0.1:0)", addr)
+		}
+		return nil, err
+	}
+	return ln, nil
+}
+
+// LogListening logs the line tests and scripts wait for: msg=listening
+// addr=HOST:PORT, with the real port when addr asked for port 0.
+func LogListening(log *slog.Logger, ln net.Listener, attrs ...any) {
+	log.Info("listening", append([]any{"addr", ln.Addr().String()}, attrs...)...)
+}

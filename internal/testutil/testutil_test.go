@@ -1,0 +1,63 @@
+package testutil
+
+import (
+	"context"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestNormalize(t *testing.T) {
+	in := "time=2026-11-24T17:00:00Z level=INFO msg=open peer=127.0.0.1:53122 duration=1.5ms\n" +
+		"level=INFO msg=close peer=127.0.0.1:53122 server=127.0.0.1:9000\n" +
+		"dial 127.0.0.1:41000\n"
+	want := "level=INFO msg=open peer=127.0.0.1:PORT1 duration=<dur>\n" +
+		"level=INFO msg=close peer=127.0.0.1:PORT1 server=127.0.0.1:9000\n" +
+		"dial 127.0.0.1:PORT2\n"
+	assert.Equal(t, want, Normalize(in, "9000"))
+}
+
+func TestGolden(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.golden")
+	require.NoError(t, os.WriteFile(path, []byte("a\nb\n"), 0o644))
+	Golden(t, path, "a\nb\n") // equal: passes
+
+	f := &fakeTB{TB: t}
+	Golden(f, path, "a\nc\n")
+	assert.True(t, f.failed, "a changed transcript must fail the test")
+}
+
+type fakeTB struct {
+	testing.TB
+	failed bool
+}
+
+func (f *fakeTB) Errorf(string, ...any) { f.failed = true }
+func (f *fakeTB) Helper()               {}
+
+func TestStartServerShutsDown(t *testing.T) {
+	lnCh := make(chan net.Listener, 1)
+	addr := StartServer(t, func(l net.Listener) error {
+		lnCh <- l
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(c, c)
+			c.Close()
+		}
+	}, func(context.Context) error { return (<-lnCh).Close() })
+	c := Dial(t, addr)
+	_, err := c.Write([]byte("hi"))
+	require.NoError(t, err)
+	buf := make([]byte, 2)
+	_, err = io.ReadFull(c, buf)
+	require.NoError(t, err)
+	assert.Equal(t, "hi", string(buf))
+}

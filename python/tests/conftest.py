@@ -1,0 +1,113 @@
+"""Fixtures shared by the Python counterparts' tests.
+
+Servers are started as real subprocesses on 127.0.0.1:0; a test waits for the
+``msg=listening addr=HOST:PORT`` line on stderr instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+PYTHON_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PYTHON_DIR))
+
+LISTENING = re.compile(r"msg=listening .*?addr=(\S+)")
+
+
+class Server:
+    """A server subprocess; ``addr`` is where it listens."""
+
+    def __init__(self, proc: subprocess.Popen[str], addr: str, lines: list[str]) -> None:
+        self.proc = proc
+        self.addr = addr
+        self.lines = lines  # stderr lines, filled by a reader thread
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.addr.rpartition(":")
+        return host.strip("[]"), int(port)
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM, then wait; returns the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+def start_server(argv: list[str], timeout: float = 30.0) -> Server:
+    """Start argv and wait until it logs msg=listening."""
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    lines: list[str] = []
+    found = threading.Event()
+    addr: list[str] = []
+
+    def reader() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            m = LISTENING.search(line)
+            if m and not found.is_set():
+                addr.append(m.group(1).strip('"'))
+                found.set()
+        found.set()  # EOF: the process died
+
+    threading.Thread(target=reader, daemon=True).start()
+    if not found.wait(timeout) or not addr:
+        proc.kill()
+        raise RuntimeError(f"{argv} did not listen:\n{''.join(lines)}")
+    return Server(proc, addr[0], lines)
+
+
+@pytest.fixture
+def python_server() -> Iterator[Callable[..., Server]]:
+    """Start a Python counterpart: python_server("ch01_overview.py", "serve")."""
+    started: list[Server] = []
+
+    def start(script: str, *args: str) -> Server:
+        argv = [sys.executable, "-u", str(PYTHON_DIR / script), *args, "--addr", "127.0.0.1:0"]
+        s = start_server(argv)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+@pytest.fixture
+def go_server() -> Iterator[Callable[..., Server]]:
+    """Start a Go chapter with `go run`: go_server("./ch01-overview", "serve").
+
+    Skips when Go is missing on a laptop; fails under CI.
+    """
+    started: list[Server] = []
+
+    def start(pkg: str, *args: str) -> Server:
+        go = shutil.which("go")
+        if go is None:
+            if os.environ.get("CI"):
+                pytest.fail("go is required under CI but was not found on PATH")
+            pytest.skip("go not found on PATH")
+        out = PYTHON_DIR / "build" / pkg.strip("./")
+        subprocess.run([go, "build", "-o", str(out), pkg], cwd=PYTHON_DIR.parent, check=True)
+        s = start_server([str(out), *args, "-addr", "127.0.0.1:0"])
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
