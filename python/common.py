@@ -41,7 +41,10 @@ def log(level: str, msg: str, **attrs: object) -> None:
     now = datetime.datetime.now().astimezone().isoformat(timespec="milliseconds")
     parts = [f"time={now}", f"level={level}", f"msg={_quote(msg)}"]
     parts += [f"{k}={_quote(v)}" for k, v in attrs.items()]
-    print(" ".join(parts), file=sys.stderr, flush=True)
+    # One write call per line: print() would write the text and the newline
+    # separately, and another thread's line could land in between.
+    sys.stderr.write(" ".join(parts) + "\n")
+    sys.stderr.flush()
 
 
 def sigterm_as_interrupt() -> None:

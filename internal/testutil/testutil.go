@@ -140,17 +140,41 @@ type Process struct {
 	Cmd  *exec.Cmd
 	Addr string // the address it logged with msg=listening
 
-	mu     sync.Mutex
-	stderr bytes.Buffer
-	waited chan struct{}
+	mu      sync.Mutex
+	output  bytes.Buffer
+	changed chan struct{} // signalled after each line of output
+	waited  chan struct{}
 	err    error
 }
 
-// Stderr returns everything the process wrote to stderr so far.
-func (p *Process) Stderr() string {
+// Output returns everything the process wrote to stderr so far (and to
+// stdout, unless the caller gave cmd a Stdout of its own), in order.
+func (p *Process) Output() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.stderr.String()
+	return p.output.String()
+}
+
+// WaitOutput waits until the process's output contains substr, failing the
+// test after timeout. It returns the output so far.
+func (p *Process) WaitOutput(t testing.TB, substr string, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		if out := p.Output(); strings.Contains(out, substr) {
+			return out
+		}
+		select {
+		case <-p.changed:
+		case <-p.waited:
+			if out := p.Output(); strings.Contains(out, substr) {
+				return out
+			}
+			t.Fatalf("process exited without printing %q:\n%s", substr, p.Output())
+		case <-deadline:
+			t.Fatalf("no %q in the output within %s:\n%s", substr, timeout, p.Output())
+		}
+	}
 }
 
 // Signal sends sig to the process and waits up to timeout for it to exit,
@@ -176,15 +200,20 @@ var listeningRE = regexp.MustCompile(`msg=listening .*?addr=(\S+)`)
 
 // StartProcess starts cmd and waits (up to 30 s) until it writes a line with
 // "msg=listening ... addr=HOST:PORT" to stderr. At cleanup it sends SIGTERM
-// (then SIGKILL after 10 s). stderr is kept and shown if the test fails.
+// (then SIGKILL after 10 s). Its output is kept (Output) and shown if the
+// test fails. When cmd.Stdout is nil, stdout shares stderr's pipe, so Output
+// is the transcript a terminal would show.
 func StartProcess(t testing.TB, cmd *exec.Cmd) *Process {
 	t.Helper()
-	p := &Process{Cmd: cmd, waited: make(chan struct{})}
+	p := &Process{Cmd: cmd, waited: make(chan struct{}), changed: make(chan struct{}, 1)}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd.Stderr = pw
+	if cmd.Stdout == nil {
+		cmd.Stdout = pw
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", cmd.Path, err)
 	}
@@ -196,8 +225,12 @@ func StartProcess(t testing.TB, cmd *exec.Cmd) *Process {
 		for sc.Scan() {
 			line := sc.Text()
 			p.mu.Lock()
-			p.stderr.WriteString(line + "\n")
+			p.output.WriteString(line + "\n")
 			p.mu.Unlock()
+			select {
+			case p.changed <- struct{}{}:
+			default:
+			}
 			if m := listeningRE.FindStringSubmatch(line); m != nil && !sent {
 				addrCh <- strings.Trim(m[1], `"`)
 				sent = true
@@ -216,16 +249,16 @@ func StartProcess(t testing.TB, cmd *exec.Cmd) *Process {
 			_ = p.Signal(syscall.SIGTERM, 10*time.Second)
 		}
 		if t.Failed() {
-			t.Logf("stderr of %s:\n%s", filepath.Base(cmd.Path), p.Stderr())
+			t.Logf("stderr of %s:\n%s", filepath.Base(cmd.Path), p.Output())
 		}
 	})
 	select {
 	case p.Addr = <-addrCh:
 		return p
 	case <-p.waited:
-		t.Fatalf("%s exited before listening: %v\n%s", cmd.String(), p.err, p.Stderr())
+		t.Fatalf("%s exited before listening: %v\n%s", cmd.String(), p.err, p.Output())
 	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not log msg=listening within 30s\n%s", cmd.String(), p.Stderr())
+		t.Fatalf("%s did not log msg=listening within 30s\n%s", cmd.String(), p.Output())
 	}
 	return nil
 }

@@ -27,15 +27,34 @@ LISTENING = re.compile(r"msg=listening .*?addr=(\S+)")
 class Server:
     """A server subprocess; ``addr`` is where it listens."""
 
-    def __init__(self, proc: subprocess.Popen[str], addr: str, lines: list[str]) -> None:
+    def __init__(
+        self,
+        proc: subprocess.Popen[str],
+        addr: str,
+        lines: list[str],
+        cond: threading.Condition,
+    ) -> None:
         self.proc = proc
         self.addr = addr
-        self.lines = lines  # stderr lines, filled by a reader thread
+        self.lines = lines  # output lines, appended by a reader thread under cond
+        self.cond = cond
 
     @property
     def host_port(self) -> tuple[str, int]:
         host, _, port = self.addr.rpartition(":")
         return host.strip("[]"), int(port)
+
+    def output(self) -> str:
+        """Everything the server printed so far (stdout and stderr, in order)."""
+        with self.cond:
+            return "".join(self.lines)
+
+    def wait_for(self, text: str, timeout: float = 10.0) -> str:
+        """Wait until the output contains text; return the output."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: text in "".join(self.lines), timeout):
+                raise AssertionError(f"no {text!r} in output:\n{''.join(self.lines)}")
+            return "".join(self.lines)
 
     def stop(self, timeout: float = 10.0) -> int:
         """SIGTERM, then wait; returns the exit status."""
@@ -49,16 +68,22 @@ class Server:
 
 
 def start_server(argv: list[str], timeout: float = 30.0) -> Server:
-    """Start argv and wait until it logs msg=listening."""
-    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    """Start argv and wait until it logs msg=listening.
+
+    stdout and stderr share one pipe, so the output reads as a terminal shows it.
+    """
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
+    cond = threading.Condition()
     found = threading.Event()
     addr: list[str] = []
 
     def reader() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            lines.append(line)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            with cond:
+                lines.append(line)
+                cond.notify_all()
             m = LISTENING.search(line)
             if m and not found.is_set():
                 addr.append(m.group(1).strip('"'))
@@ -69,7 +94,7 @@ def start_server(argv: list[str], timeout: float = 30.0) -> Server:
     if not found.wait(timeout) or not addr:
         proc.kill()
         raise RuntimeError(f"{argv} did not listen:\n{''.join(lines)}")
-    return Server(proc, addr[0], lines)
+    return Server(proc, addr[0], lines, cond)
 
 
 @pytest.fixture

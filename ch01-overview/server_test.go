@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tcp-in-go/course/internal/testutil"
+)
+
+// lines is a concurrency-safe io.Writer that collects printed lines and
+// lets a test wait until a given number have arrived (no sleeping).
+type lines struct {
+	mu      sync.Mutex
+	buf     strings.Builder
+	changed chan struct{}
+}
+
+func newLines() *lines { return &lines{changed: make(chan struct{}, 1)} }
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	select {
+	case l.changed <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+func (l *lines) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Split(strings.TrimSuffix(l.buf.String(), "\n"), "\n")
+}
+
+// waitFor blocks until at least n lines were printed, or fails after 10 s.
+func (l *lines) waitFor(t *testing.T, n int) []string {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		if got := l.all(); len(got) >= n && got[0] != "" {
+			return got
+		}
+		select {
+		case <-l.changed:
+		case <-deadline:
+			t.Fatalf("want %d printed lines, have %q", n, l.all())
+		}
+	}
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), nil))
+}
+
+// startServer runs a Server in-process on 127.0.0.1:0.
+func startServer(t *testing.T, maxLine int, idle time.Duration) (string, *lines, *Server) {
+	out := newLines()
+	srv := &Server{MaxLine: maxLine, IdleTimeout: idle, Out: out, Log: testLogger(t)}
+	addr := testutil.StartServer(t, srv.Serve, srv.Shutdown)
+	return addr, out, srv
+}
+
+func TestPrintsEachLine(t *testing.T) {
+	addr, out, _ := startServer(t, 100, time.Minute)
+	c := testutil.Dial(t, addr)
+	_, err := io.WriteString(c, "hello\nsecond line\r\nno newline at the end")
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+	assert.Equal(t, []string{"Received: hello", "Received: second line", "Received: no newline at the end"}, out.waitFor(t, 3))
+}
+
+// ANCHOR: test-split
+// TestSplitMessage sends one line in three writes, waiting between them, so
+// it reaches the server as three TCP segments. The server must still print
+// it once, whole.
+func TestSplitMessage(t *testing.T) {
+	addr, out, _ := startServer(t, 100, time.Minute)
+	c := testutil.Dial(t, addr).(*net.TCPConn)
+	for _, piece := range []string{"hel", "lo wor", "ld\n"} {
+		_, err := io.WriteString(c, piece)
+		require.NoError(t, err)
+	}
+	require.NoError(t, c.CloseWrite())
+	_, _ = io.Copy(io.Discard, c) // the server closes after our EOF
+	assert.Equal(t, []string{"Received: hello world"}, out.waitFor(t, 1))
+}
+
+// ANCHOR_END: test-split
+
+// ANCHOR: test-naive
+// TestNaiveSingleReadIsWrong runs the source text's single-Read handler. The
+// client sends "hel", waits until the handler has printed, then sends the
+// rest: the handler prints a fragment and never sees the rest of the line.
+func TestNaiveSingleReadIsWrong(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	out := newLines()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		conn, err := ln.Accept()
+		if err == nil {
+			naiveHandle(conn, out)
+		}
+	}()
+
+	c := testutil.Dial(t, ln.Addr().String())
+	_, err = io.WriteString(c, "hel")
+	require.NoError(t, err)
+	out.waitFor(t, 1) // the single Read returned only what had arrived
+	_, _ = io.WriteString(c, "lo world\n")
+	<-done
+	assert.Equal(t, []string{"Received: hel"}, out.all(), "one Read is not one message")
+}
+
+// ANCHOR_END: test-naive
+
+func TestManyClientsAtOnce(t *testing.T) {
+	addr, out, _ := startServer(t, 100, time.Minute)
+	const clients, perClient = 50, 20
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Go(func() {
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if !assert.NoError(t, err) {
+				return
+			}
+			defer c.Close()
+			w := bufio.NewWriter(c)
+			for j := range perClient {
+				fmt.Fprintf(w, "client %d line %d\n", i, j)
+				if j%5 == 0 {
+					_ = w.Flush() // spread the lines over several segments
+				}
+			}
+			assert.NoError(t, w.Flush())
+		})
+	}
+	wg.Wait()
+	got := out.waitFor(t, clients*perClient)
+	seen := map[string]int{}
+	for _, l := range got {
+		seen[l]++
+	}
+	for i := range clients {
+		for j := range perClient {
+			assert.Equal(t, 1, seen[fmt.Sprintf("Received: client %d line %d", i, j)], "client %d line %d", i, j)
+		}
+	}
+}
+
+func TestLineLimit(t *testing.T) {
+	addr, out, _ := startServer(t, 16, time.Minute)
+
+	// Exactly the limit is fine.
+	c := testutil.Dial(t, addr)
+	_, err := io.WriteString(c, strings.Repeat("a", 16)+"\n")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"Received: " + strings.Repeat("a", 16)}, out.waitFor(t, 1))
+
+	// One byte more: the client is told why and disconnected...
+	bad := testutil.Dial(t, addr)
+	_, err = io.WriteString(bad, strings.Repeat("b", 17)+"\n")
+	require.NoError(t, err)
+	reply, err := io.ReadAll(bad)
+	require.NoError(t, err, "the server closes the connection after its error line")
+	assert.Equal(t, "error: line longer than 16 bytes; closing\n", string(reply))
+
+	// ...and everyone else is still served.
+	_, err = io.WriteString(c, "still here\n")
+	require.NoError(t, err)
+	assert.Equal(t, "Received: still here", out.waitFor(t, 2)[1])
+}
+
+func TestIdleClientIsDisconnected(t *testing.T) {
+	addr, _, _ := startServer(t, 100, 100*time.Millisecond)
+	c := testutil.Dial(t, addr)
+	start := time.Now()
+	n, err := c.Read(make([]byte, 1))
+	assert.Equal(t, 0, n)
+	assert.ErrorIs(t, err, io.EOF, "the server closes a silent client")
+	assert.Less(t, time.Since(start), 10*time.Second)
+}
+
+func TestGracefulShutdownLetsClientsFinish(t *testing.T) {
+	out := newLines()
+	srv := &Server{MaxLine: 100, Out: out, Log: testLogger(t)}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	c := testutil.Dial(t, ln.Addr().String())
+	_, err = io.WriteString(c, "first\n")
+	require.NoError(t, err)
+	out.waitFor(t, 1) // the connection is being handled
+
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- srv.Shutdown(ctx)
+	}()
+	assert.ErrorIs(t, <-served, ErrServerClosed, "Serve returns once the listener is closed")
+	_, err = net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+	assert.Error(t, err, "no new connections after Shutdown")
+
+	// The open connection still finishes its work.
+	_, err = io.WriteString(c, "last words\n")
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+	assert.NoError(t, <-shut)
+	assert.Equal(t, []string{"Received: first", "Received: last words"}, out.all())
+}
+
+func TestShutdownDrainTimeoutClosesStragglers(t *testing.T) {
+	out := newLines()
+	srv := &Server{MaxLine: 100, Out: out, Log: testLogger(t)}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	c := testutil.Dial(t, ln.Addr().String())
+	_, err = io.WriteString(c, "hi\n")
+	require.NoError(t, err)
+	out.waitFor(t, 1)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, srv.Shutdown(ctx), context.DeadlineExceeded)
+	<-served
+	_, err = c.Read(make([]byte, 1))
+	assert.ErrorIs(t, err, io.EOF, "a client still connected after the drain timeout is closed")
+}
+
+func TestClient(t *testing.T) {
+	addr, out, _ := startServer(t, 16, time.Minute)
+	var reply strings.Builder
+	ctx := t.Context()
+	require.NoError(t, RunClient(ctx, addr, "hello", nil, &reply))
+	require.NoError(t, RunClient(ctx, addr, "", strings.NewReader("one\ntwo\n"), &reply))
+	got := out.waitFor(t, 3)
+	assert.ElementsMatch(t, []string{"Received: hello", "Received: one", "Received: two"}, got)
+	assert.Empty(t, reply.String(), "the server replies only to report errors")
+
+	// The server's error reaches the user.
+	require.NoError(t, RunClient(ctx, addr, strings.Repeat("x", 40), nil, &reply))
+	assert.Equal(t, "error: line longer than 16 bytes; closing\n", reply.String())
+}
+
+func TestClientRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	err = RunClient(t.Context(), addr, "hi", nil, io.Discard)
+	assert.ErrorContains(t, err, "connection refused")
+}
