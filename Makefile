@@ -9,7 +9,7 @@ export PATH := $(GOBIN):$(HOME)/.cargo/bin:$(PATH)
 BENCH_COUNT ?= 6
 FUZZTIME    ?= 30s
 
-.PHONY: check fmt-check vet staticcheck test test-race pytest lint-python docs docs-serve bench fuzz tools clean
+.PHONY: check fmt-check vet staticcheck test test-race pytest lint-python docs docs-serve bench fuzz tools clean starter
 
 check: fmt-check vet staticcheck test-race pytest lint-python docs
 
@@ -67,3 +67,8 @@ fuzz:
 
 clean:
 	rm -rf docs/book python/build bench.txt
+
+# A student's starting copy: exercise solutions replaced by TODOs.
+STARTER_DIR ?= ../tcp-course-starter
+starter:
+	$(GO) run ./scripts/starter -out $(STARTER_DIR)

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -103,12 +102,9 @@ func (s *Server) handle(conn net.Conn) {
 		if !sc.Scan() {
 			break
 		}
-		line := sc.Text()
-		// ANCHOR: exercise-crlf
-		// nc -C, telnet and Windows clients end lines with "\r\n".
-		line = strings.TrimSuffix(line, "\r")
-		// ANCHOR_END: exercise-crlf
-		s.printf("Received: %s\n", line)
+		// sc.Text() is the line without its "\n", and without the "\r" that
+		// nc -C, telnet and Windows clients send before it.
+		s.printf("Received: %s\n", sc.Text())
 		lines++
 	}
 	s.logEnd(conn, sc.Err(), "peer", peer, "lines", lines, "duration", time.Since(start).Round(time.Microsecond))

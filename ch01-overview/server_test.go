@@ -174,6 +174,7 @@ func TestLineLimit(t *testing.T) {
 
 	// One byte more: the client is told why and disconnected...
 	bad := testutil.Dial(t, addr)
+	require.NoError(t, bad.SetDeadline(time.Now().Add(5*time.Second)))
 	_, err = io.WriteString(bad, strings.Repeat("b", 17)+"\n")
 	require.NoError(t, err)
 	reply, err := io.ReadAll(bad)
@@ -189,6 +190,7 @@ func TestLineLimit(t *testing.T) {
 func TestIdleClientIsDisconnected(t *testing.T) {
 	addr, _, _ := startServer(t, 100, 100*time.Millisecond)
 	c := testutil.Dial(t, addr)
+	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
 	start := time.Now()
 	n, err := c.Read(make([]byte, 1))
 	assert.Equal(t, 0, n)

@@ -99,7 +99,7 @@ func TestNoHandTypedListings(t *testing.T) {
 				if inCode {
 					inCode = false
 				} else {
-					inCode, lang = true, strings.Fields(strings.TrimPrefix(text, "```")+" x")[0]
+					inCode, lang = true, strings.Fields(strings.TrimPrefix(text, "```") + " x")[0]
 				}
 				continue
 			}

@@ -151,10 +151,11 @@ def client(addr: str, msg: str | None, stdin: BinaryIO) -> None:
     host, port = parse_addr(addr)
     with socket.create_connection((host, port), timeout=5.0) as sock:
         sock.settimeout(None)
+        peer = format_addr(sock.getpeername())  # before the server may close
         data = (msg + "\n").encode() if msg is not None else stdin.read()
         sock.sendall(data)
         sock.shutdown(socket.SHUT_WR)
-        log("INFO", "sent", peer=format_addr(sock.getpeername()), bytes=len(data))
+        log("INFO", "sent", peer=peer, bytes=len(data))
         while chunk := sock.recv(65536):
             sys.stdout.buffer.write(chunk)
         sys.stdout.flush()

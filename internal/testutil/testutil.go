@@ -144,7 +144,7 @@ type Process struct {
 	output  bytes.Buffer
 	changed chan struct{} // signalled after each line of output
 	waited  chan struct{}
-	err    error
+	err     error
 }
 
 // Output returns everything the process wrote to stderr so far (and to
