@@ -53,7 +53,7 @@ cargo_install mdbook-linkcheck2 "$MDBOOK_LINKCHECK2_VERSION" mdbook-linkcheck2
 
 # --- Python dev tools -----------------------------------------------------------
 command -v python3 >/dev/null || fail "python3 is not installed; the Python counterparts need Python 3.11 or newer."
-if ! python3 -m pip install --quiet --disable-pip-version-check -r python/requirements-dev.txt; then
+if ! python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r python/requirements-dev.txt; then
   fail "could not install python/requirements-dev.txt with pip (is PyPI reachable?)"
 fi
 
