@@ -44,11 +44,11 @@ lint-python:
 
 # Builds the book (docs/book/html) and checks every link (mdbook-linkcheck2).
 docs:
-	mdbook-mermaid install docs >/dev/null
+	RUST_LOG=warn mdbook-mermaid install docs
 	mdbook build docs
 
 docs-serve:
-	mdbook-mermaid install docs >/dev/null
+	RUST_LOG=warn mdbook-mermaid install docs
 	mdbook serve docs --open
 
 # All testing.B benchmarks, repeated, summarised by benchstat. Save bench.txt
