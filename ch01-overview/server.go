@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,11 +28,11 @@ type Server struct {
 	Log         *slog.Logger  // events, one line each (stderr)
 
 	outMu    sync.Mutex // one printed line at a time, whole
-	mu       sync.Mutex
+	mu       sync.Mutex // guards the fields below
 	ln       net.Listener
 	conns    map[net.Conn]struct{}
-	wg       sync.WaitGroup
-	shutdown atomic.Bool
+	wg       sync.WaitGroup // one count per tracked connection
+	shutdown bool
 }
 
 // ANCHOR: accept
@@ -49,7 +48,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
-			if s.shutdown.Load() {
+			if s.closing() {
 				return ErrServerClosed
 			}
 			// Running out of file descriptors (EMFILE) is temporary: wait
@@ -63,11 +62,14 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		backoff = 0
-		s.track(conn, true)
-		s.wg.Go(func() {
-			defer s.track(conn, false)
+		if !s.track(conn) {
+			conn.Close() // accepted just as Shutdown began
+			return ErrServerClosed
+		}
+		go func() {
+			defer s.untrack(conn)
 			s.handle(conn)
-		})
+		}()
 	}
 }
 
@@ -156,22 +158,38 @@ func (s *Server) printf(format string, a ...any) {
 	fmt.Fprintf(s.Out, format, a...)
 }
 
-func (s *Server) track(c net.Conn, add bool) {
+// track registers a new connection, unless Shutdown has begun. Checking and
+// adding under one lock guarantees Shutdown's wait sees every connection.
+func (s *Server) track(c net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if add {
-		s.conns[c] = struct{}{}
-	} else {
-		delete(s.conns, c)
+	if s.shutdown {
+		return false
 	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c net.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+func (s *Server) closing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shutdown
 }
 
 // ANCHOR: shutdown
 // Shutdown stops accepting, then waits for open connections to finish. If ctx
 // ends first, it closes them and returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.shutdown.Store(true)
 	s.mu.Lock()
+	s.shutdown = true
 	if s.ln != nil {
 		s.ln.Close()
 	}
