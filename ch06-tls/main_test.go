@@ -150,11 +150,6 @@ func certPool(ca *Identity) *x509.CertPool {
 	return pool
 }
 
-// writeFile is os.WriteFile that fails the test.
-func writeFile(t testing.TB, path string, data []byte) {
-	t.Helper()
-	require.NoError(t, os.WriteFile(path, data, 0o600))
-}
 
 func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
 
