@@ -150,7 +150,6 @@ func certPool(ca *Identity) *x509.CertPool {
 	return pool
 }
 
-
 func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
 
 func readFile(t testing.TB, path string) []byte {
