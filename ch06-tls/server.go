@@ -148,6 +148,21 @@ func (s *Server) handshakeFailed(log *slog.Logger, raw net.Conn, err error) {
 		_, _ = io.WriteString(raw, "this port speaks TLS; plaintext is refused\n")
 	}
 	log.Warn("handshake failed", "err", err)
+	lingerClose(raw)
+}
+
+// lingerClose closes gently after a failed handshake. The TLS alert (or the
+// plaintext hint) has been written, but the client may still be sending:
+// closing a socket with unread data makes the kernel send a reset (RST),
+// and a reset can overtake the alert, so the client would see "connection
+// reset" instead of the reason. Instead: send FIN, discard what arrives for
+// a short while, then close (net/http does the same).
+func lingerClose(raw net.Conn) {
+	if tc, ok := raw.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+	}
+	_ = raw.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	_, _ = io.Copy(io.Discard, io.LimitReader(raw, 64<<10))
 }
 
 // ANCHOR_END: handshake-failed
