@@ -81,6 +81,7 @@ func printState(w io.Writer, addr, serverName string, st tls.ConnectionState) {
 	fmt.Fprintf(w, "connected to %s\n", addr)
 	fmt.Fprintf(w, "  version:      %s\n", tls.VersionName(st.Version))
 	fmt.Fprintf(w, "  cipher suite: %s\n", tls.CipherSuiteName(st.CipherSuite))
+	fmt.Fprintf(w, "  key exchange: %s\n", st.CurveID)
 	fmt.Fprintf(w, "  ALPN:         %s\n", alpn)
 	fmt.Fprintf(w, "  resumed:      %t\n", st.DidResume)
 	fmt.Fprintf(w, "  verified as:  %s\n", serverName)

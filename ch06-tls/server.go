@@ -169,7 +169,8 @@ func lingerClose(raw net.Conn) {
 
 // ANCHOR: state
 // stateAttrs turns a negotiated connection into log attributes: the version
-// and cipher suite agreed on, the ALPN protocol, whether the session was
+// and cipher suite agreed on, the key exchange group (X25519, or the hybrid
+// post-quantum X25519MLKEM768 that Go prefers), the ALPN protocol, whether the session was
 // resumed from a ticket (no certificate exchange, cheaper), and who the
 // client is when it presented a certificate.
 func stateAttrs(st tls.ConnectionState) []any {
@@ -184,6 +185,7 @@ func stateAttrs(st tls.ConnectionState) []any {
 	return []any{
 		"version", tls.VersionName(st.Version),
 		"suite", tls.CipherSuiteName(st.CipherSuite),
+		"group", st.CurveID.String(),
 		"alpn", alpn,
 		"resumed", st.DidResume,
 		"client", client,

@@ -31,7 +31,7 @@ func TestEchoOverTLS13(t *testing.T) {
 	assert.Equal(t, "tcp-in-go course CA", st.VerifiedChains[0][len(st.VerifiedChains[0])-1].Subject.CommonName)
 	logs.waitLog(t, `msg=handshake`)
 	// The suite is AES-GCM with AES hardware, ChaCha20-Poly1305 without.
-	assert.Regexp(t, `version="TLS 1.3" suite=TLS_(AES_128_GCM_SHA256|CHACHA20_POLY1305_SHA256) alpn=echo resumed=false client=-`, logs.String())
+	assert.Regexp(t, `version="TLS 1.3" suite=TLS_(AES_128_GCM_SHA256|CHACHA20_POLY1305_SHA256) group=X25519MLKEM768 alpn=echo resumed=false client=-`, logs.String())
 }
 
 func TestTLS12OnlyECDHEAEAD(t *testing.T) {
