@@ -112,12 +112,7 @@ func (s *Server) handle(raw net.Conn) {
 	log := s.logger().With("peer", raw.RemoteAddr().String())
 
 	conn := tls.Server(raw, s.TLSConfig)
-	// A client that connects and never sends its ClientHello would hold a
-	// goroutine and a file descriptor forever: bound the handshake.
-	ctx, cancel := context.WithTimeout(context.Background(), orDefault(s.HandshakeTimeout, 10*time.Second))
-	err := conn.HandshakeContext(ctx)
-	cancel()
-	if err != nil {
+	if err := s.handshake(conn); err != nil {
 		s.handshakeFailed(log, raw, err)
 		return
 	}
@@ -136,17 +131,35 @@ func (s *Server) handle(raw net.Conn) {
 
 // ANCHOR_END: handle
 
+// ANCHOR: handshake
+// handshake runs the TLS handshake under HandshakeTimeout. Without a bound,
+// a client that connects and never sends its ClientHello would hold a
+// goroutine and a file descriptor forever (and a few thousand such clients
+// would exhaust the server). When the context expires, crypto/tls closes the
+// connection and the handshake returns an error.
+func (s *Server) handshake(conn *tls.Conn) error {
+	// ANCHOR: exercise-handshake-timeout
+	ctx, cancel := context.WithTimeout(context.Background(), orDefault(s.HandshakeTimeout, 10*time.Second))
+	defer cancel()
+	return conn.HandshakeContext(ctx)
+	// ANCHOR_END: exercise-handshake-timeout
+}
+
+// ANCHOR_END: handshake
+
 // ANCHOR: handshake-failed
 // handshakeFailed logs why a handshake failed. When the first bytes were not
 // TLS at all (someone typed into nc, or sent plain HTTP), crypto/tls hands
 // back the raw connection in a RecordHeaderError, and the server answers in
 // plain text, as net/http does, so the client learns what went wrong.
 func (s *Server) handshakeFailed(log *slog.Logger, raw net.Conn, err error) {
+	// ANCHOR: exercise-plaintext-hint
 	var rhe tls.RecordHeaderError
 	if errors.As(err, &rhe) && rhe.Conn != nil {
 		_ = raw.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = io.WriteString(raw, "this port speaks TLS; plaintext is refused\n")
 	}
+	// ANCHOR_END: exercise-plaintext-hint
 	log.Warn("handshake failed", "err", err)
 	lingerClose(raw)
 }
