@@ -25,6 +25,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 from collections.abc import Sequence
 
 from common import die, format_addr, listen_error, log, parse_addr, sigterm_as_interrupt
@@ -139,16 +140,24 @@ def serve(args: argparse.Namespace) -> None:
         addr=format_addr(ln.getsockname()),
         mtls=str(bool(args.client_ca)).lower(),
     )
+    threads: list[threading.Thread] = []
     try:
         with ln:
             while True:
                 raw, addr = ln.accept()
                 peer = format_addr(addr)
-                threading.Thread(
+                t = threading.Thread(
                     target=handle, args=(raw, peer, ctx, args.handshake_timeout), daemon=True
-                ).start()
+                )
+                t.start()
+                threads = [x for x in threads if x.is_alive()] + [t]
     except KeyboardInterrupt:
-        log("INFO", "shutting down")
+        # Stop accepting (the listener is closed), give open connections
+        # until the drain timeout, then exit: daemon threads die with us.
+        log("INFO", "shutting down", drain=f"{args.drain}s")
+        deadline = time.monotonic() + args.drain
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
 
 
 def print_state(addr: str, server_name: str, conn: ssl.SSLSocket) -> None:
@@ -232,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     s.add_argument("--key", default="certs/server-key.pem")
     s.add_argument("--client-ca", default=None, help="require client certificates from this CA")
     s.add_argument("--handshake-timeout", type=float, default=10.0, help="seconds")
+    s.add_argument("--drain", type=float, default=5.0, help="seconds to let connections finish")
 
     c = sub.add_parser("client", help="TLS client: show the handshake, echo stdin")
     c.add_argument("--addr", default="127.0.0.1:8443")
