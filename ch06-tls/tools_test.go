@@ -207,3 +207,20 @@ func TestOpenSSLSClient(t *testing.T) {
 	assert.Contains(t, stderr+out, "alert protocol version")
 	logs.waitLog(t, "client offered only unsupported versions")
 }
+
+// TestNginxWithCh04Echo is the setup of the docs: nginx in front of the
+// real chapter 4 echo server (built from ../ch04-echo, started with
+// -addr 127.0.0.1:0). It skips while that chapter does not exist.
+func TestNginxWithCh04Echo(t *testing.T) {
+	if _, err := os.Stat(filepath.Join("..", "ch04-echo", "main.go")); err != nil {
+		t.Skip("skipping: ../ch04-echo not found")
+	}
+	p := newPKI(t)
+	echo := testutil.StartProcess(t, exec.Command(testutil.BuildGo(t, "../ch04-echo"), "-addr", "127.0.0.1:0"))
+	addr, _ := startNginx(t, p, echo.Addr)
+
+	var out bytes.Buffer
+	c := &Client{Addr: addr, Config: p.clientConfig(t, false), Timeout: 5 * time.Second}
+	require.NoError(t, c.Run(t.Context(), strings.NewReader("hello ch04\nthrough nginx\n"), &out, io.Discard))
+	assert.Equal(t, "hello ch04\nthrough nginx\n", out.String())
+}
