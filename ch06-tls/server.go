@@ -183,9 +183,9 @@ func lingerClose(raw net.Conn) {
 // ANCHOR: state
 // stateAttrs turns a negotiated connection into log attributes: the version
 // and cipher suite agreed on, the key exchange group (X25519, or the hybrid
-// post-quantum X25519MLKEM768 that Go prefers), the ALPN protocol, whether the session was
-// resumed from a ticket (no certificate exchange, cheaper), and who the
-// client is when it presented a certificate.
+// post-quantum X25519MLKEM768 that Go prefers), the ALPN protocol, whether
+// the session was resumed from a ticket (no certificate exchange), and who
+// the client is when it presented a certificate.
 func stateAttrs(st tls.ConnectionState) []any {
 	client := "-"
 	if len(st.PeerCertificates) > 0 {

@@ -216,6 +216,14 @@ def client(args: argparse.Namespace) -> None:
         ctx = client_context(args.ca, args.cert, args.key)
     except (OSError, ssl.SSLError, ValueError) as e:
         die(PROG, e)
+    if args.keylog:
+        # NSS key log for Wireshark, as the Go client's -keylog.
+        log(
+            "WARN",
+            "writing TLS secrets to a key log: anyone who has this file can decrypt the traffic",
+            file=args.keylog,
+        )
+        ctx.keylog_filename = args.keylog
     data = sys.stdin.buffer.read()
     try:
         got, session = echo_once(ctx, args.addr, server_name, data, args.timeout)
@@ -251,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     c.add_argument("--key", default=None)
     c.add_argument("--resume", action="store_true", help="reconnect and resume the session")
     c.add_argument("--timeout", type=float, default=10.0, help="seconds")
+    c.add_argument("--keylog", default="", help="append TLS secrets to this file (DEBUG ONLY)")
 
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["serve", *argv]  # the default command, as in the Go program

@@ -163,3 +163,12 @@ def test_handshake_timeout(python_server: Callable[..., Server], certs: Path) ->
         assert raw.recv(1) == b""  # closed by the server, not by our 10 s timeout
         assert time.monotonic() - start >= 0.25
     wait_log(srv, "handshake failed")
+
+
+def test_keylog(python_server: Callable[..., Server], certs: Path, tmp_path: Path) -> None:
+    srv = python_server("ch06_tls.py", *server_args(certs))
+    keylog = tmp_path / "keys.log"
+    res = run_client(srv.addr, certs, "--keylog", str(keylog))
+    assert res.returncode == 0, res.stderr
+    assert b"level=WARN" in res.stderr
+    assert "CLIENT_TRAFFIC_SECRET_0 " in keylog.read_text()
