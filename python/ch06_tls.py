@@ -90,6 +90,9 @@ def client_context(ca: str, cert: str | None, key: str | None) -> ssl.SSLContext
 def handle(raw: socket.socket, peer: str, ctx: ssl.SSLContext, hs_timeout: float) -> None:
     """One connection: handshake under a timeout, log what was agreed, echo."""
     with raw:
+        # settimeout bounds each socket operation of the handshake, not the
+        # whole of it: a client trickling a byte at a time could stretch it.
+        # The Go server's context deadline bounds the total.
         raw.settimeout(hs_timeout)
         try:
             conn = ctx.wrap_socket(raw, server_side=True)  # runs the handshake
