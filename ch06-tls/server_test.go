@@ -264,3 +264,29 @@ func TestKeyLog(t *testing.T) {
 	}
 	assert.True(t, slices.ContainsFunc(strings.Split(data, "\n"), func(l string) bool { return len(strings.Fields(l)) == 3 }))
 }
+
+// TestHandshakeTimeoutBoundsTheWhole: a client that trickles its
+// ClientHello one byte at a time, each byte well within the timeout, is
+// still closed when the handshake as a whole takes too long. (A per-read
+// deadline would let it hold the connection forever.)
+func TestHandshakeTimeoutBoundsTheWhole(t *testing.T) {
+	p := newPKI(t)
+	const timeout = 300 * time.Millisecond
+	addr, logs := startServer(t, p.serverConfig(t, false), func(s *Server) { s.HandshakeTimeout = timeout })
+
+	c := testutil.Dial(t, addr)
+	// A handshake record header announcing 512 bytes, then the body slowly.
+	_, err := c.Write([]byte{0x16, 0x03, 0x01, 0x02, 0x00})
+	require.NoError(t, err)
+	start := time.Now()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for range tick.C {
+		if _, err := c.Write([]byte{0x01}); err != nil {
+			break // the server closed the connection
+		}
+		require.Less(t, time.Since(start), 10*time.Second, "the trickling client was never closed")
+	}
+	assert.GreaterOrEqual(t, time.Since(start), timeout)
+	logs.waitLog(t, "context deadline exceeded")
+}
