@@ -1,0 +1,140 @@
+// Command ch06-tls is chapter 6 of the course: the echo server of chapter 4
+// behind TLS, with a private CA, server and client certificates, TLS 1.2/1.3,
+// mutual TLS and session resumption.
+//
+//	go run ./ch06-tls gencert                  # certs/: CA, server and client certificates
+//	go run ./ch06-tls serve                    # TLS echo server on 127.0.0.1:8443
+//	echo hi | go run ./ch06-tls client -resume # verify, show the handshake, echo
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tcp-in-go/course/internal/cli"
+)
+
+const name = "ch06-tls"
+
+func main() { cli.Main(name, run) }
+
+func run(ctx context.Context, args []string) error {
+	return cli.Dispatch(ctx, name, args, os.Stderr,
+		cli.Command{Name: "serve", Summary: "TLS echo server", Run: serveCmd},
+		cli.Command{Name: "client", Summary: "TLS client: show the handshake, echo stdin", Run: clientCmd},
+		cli.Command{Name: "gencert", Summary: "create a CA, a server and a client certificate", Run: gencertCmd},
+	)
+}
+
+func serveCmd(ctx context.Context, args []string) error {
+	fs := cli.NewFlagSet(name+" serve", os.Stderr)
+	addr := fs.String("addr", "127.0.0.1:8443", "listen address")
+	cert := fs.String("cert", filepath.Join("certs", ServerCertFile), "server certificate (PEM)")
+	key := fs.String("key", filepath.Join("certs", ServerKeyFile), "server private key (PEM)")
+	clientCA := fs.String("client-ca", "", "require client certificates signed by this CA (mutual TLS)")
+	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "close clients that do not finish the handshake in time")
+	drain := fs.Duration("drain", 5*time.Second, "on shutdown, wait this long for connections to finish")
+	if err := cli.Parse(fs, args, false); err != nil {
+		return err
+	}
+	cfg, err := ServerConfig(*cert, *key, *clientCA)
+	if err != nil {
+		return fmt.Errorf("%w (run '%s gencert' first?)", err, name)
+	}
+	ln, err := cli.Listen(ctx, *addr)
+	if err != nil {
+		return err
+	}
+	srv := &Server{TLSConfig: cfg, HandshakeTimeout: *hsTimeout, Log: slog.Default()}
+	cli.LogListening(slog.Default(), ln, "mtls", *clientCA != "")
+	return serveUntil(ctx, srv, ln, *drain)
+}
+
+// serveUntil runs srv until ctx is cancelled, then shuts it down gracefully.
+func serveUntil(ctx context.Context, srv *Server, ln net.Listener, drain time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	slog.Info("shutting down", "drain", drain)
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		slog.Warn("connections closed at the drain timeout", "err", err)
+	}
+	<-errc
+	return nil
+}
+
+func clientCmd(ctx context.Context, args []string) error {
+	fs := cli.NewFlagSet(name+" client", os.Stderr)
+	addr := fs.String("addr", "127.0.0.1:8443", "server address")
+	ca := fs.String("ca", filepath.Join("certs", CAFile), "the only CA to trust (PEM)")
+	serverName := fs.String("server-name", "", "name to verify in the server certificate (default: the host of -addr)")
+	cert := fs.String("cert", "", "client certificate for mutual TLS (PEM)")
+	key := fs.String("key", "", "client private key (PEM)")
+	resume := fs.Bool("resume", false, "connect a second time and show the resumed session")
+	keylog := fs.String("keylog", "", "append TLS secrets to this file for Wireshark (DEBUG ONLY: it decrypts the traffic)")
+	timeout := fs.Duration("timeout", 10*time.Second, "dial and handshake timeout")
+	if err := cli.Parse(fs, args, false); err != nil {
+		return err
+	}
+	if *serverName == "" {
+		host, _, err := net.SplitHostPort(*addr)
+		if err != nil {
+			return cli.Usagef("-addr %q: %v", *addr, err)
+		}
+		*serverName = host
+	}
+	cfg, err := ClientConfig(*ca, *serverName, *cert, *key)
+	if err != nil {
+		return err
+	}
+	if *keylog != "" {
+		f, err := openKeyLog(cfg, *keylog, slog.Default())
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+	}
+	c := &Client{Addr: *addr, Config: cfg, Timeout: *timeout, Resume: *resume}
+	return c.Run(ctx, os.Stdin, os.Stdout, os.Stderr)
+}
+
+func gencertCmd(_ context.Context, args []string) error {
+	fs := cli.NewFlagSet(name+" gencert", os.Stderr)
+	dir := fs.String("dir", "certs", "directory to write the PEM files into")
+	hosts := fs.String("hosts", "localhost,127.0.0.1,::1", "names and IPs the server certificate is valid for")
+	if err := cli.Parse(fs, args, false); err != nil {
+		return err
+	}
+	h := splitHosts(*hosts)
+	if len(h) == 0 {
+		return cli.Usagef("-hosts is empty")
+	}
+	if err := GenerateFiles(*dir, h); err != nil {
+		return err
+	}
+	return listFiles(os.Stdout, *dir)
+}
+
+// listFiles prints what gencert wrote, with permissions: keys must be 0600.
+func listFiles(w io.Writer, dir string) error {
+	for _, f := range []string{CAFile, CAKeyFile, ServerCertFile, ServerKeyFile, ClientCertFile, ClientKeyFile} {
+		st, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%v %s\n", st.Mode().Perm(), filepath.Join(dir, f))
+	}
+	return nil
+}

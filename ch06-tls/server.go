@@ -1,0 +1,261 @@
+package main
+
+// The TLS echo server: the echo server of chapter 4 with a TLS layer between
+// the TCP connection and the echo loop. tls.Server wraps a net.Conn and
+// returns a *tls.Conn, which is a net.Conn too: the echo code does not change.
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// Server is a TLS echo server. Set the fields before calling Serve.
+type Server struct {
+	TLSConfig        *tls.Config
+	HandshakeTimeout time.Duration // a client must finish the handshake within it (default 10 s)
+	IdleTimeout      time.Duration // a connection silent this long is closed (default 5 min)
+	Log              *slog.Logger
+
+	mu       sync.Mutex
+	ln       net.Listener
+	conns    map[net.Conn]struct{}
+	closing  bool
+	wg       sync.WaitGroup
+	shutdown chan struct{}
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// Serve accepts connections on ln until Shutdown. Like http.Server.Serve it
+// returns net.ErrClosed after a shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		ln.Close()
+		return net.ErrClosed
+	}
+	s.ln = ln
+	s.conns = map[net.Conn]struct{}{}
+	s.shutdown = make(chan struct{})
+	s.mu.Unlock()
+
+	backoff := 5 * time.Millisecond
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return net.ErrClosed
+			}
+			// Out of file descriptors and the like: wait and try again
+			// instead of spinning or dying (as net/http does).
+			s.logger().Warn("accept failed, retrying", "err", err, "backoff", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-s.shutdown:
+				return net.ErrClosed
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		if !s.track(c) {
+			c.Close()
+			return net.ErrClosed
+		}
+		go s.handle(c)
+	}
+}
+
+func (s *Server) track(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c net.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// ANCHOR: handle
+// handle runs one connection: the TLS handshake under a deadline, one log
+// line describing what was negotiated, then the echo loop.
+func (s *Server) handle(raw net.Conn) {
+	defer s.untrack(raw)
+	defer raw.Close()
+	log := s.logger().With("peer", raw.RemoteAddr().String())
+
+	conn := tls.Server(raw, s.TLSConfig)
+	if err := s.handshake(conn); err != nil {
+		s.handshakeFailed(log, raw, err)
+		return
+	}
+	log.Info("handshake", stateAttrs(conn.ConnectionState())...)
+
+	n, err := echo(conn, orDefault(s.IdleTimeout, 5*time.Minute))
+	if err != nil {
+		log.Info("closed", "bytes", n, "err", err)
+		return
+	}
+	// Send close_notify so the client knows the echo is complete and was
+	// not cut short by an attacker closing the TCP connection.
+	_ = conn.Close()
+	log.Info("closed", "bytes", n)
+}
+
+// ANCHOR_END: handle
+
+// ANCHOR: handshake
+// handshake runs the TLS handshake under HandshakeTimeout. Without a bound,
+// a client that connects and never sends its ClientHello would hold a
+// goroutine and a file descriptor forever (and a few thousand such clients
+// would exhaust the server). When the context expires, crypto/tls closes the
+// connection and the handshake returns an error.
+func (s *Server) handshake(conn *tls.Conn) error {
+	// ANCHOR: exercise-handshake-timeout
+	ctx, cancel := context.WithTimeout(context.Background(), orDefault(s.HandshakeTimeout, 10*time.Second))
+	defer cancel()
+	return conn.HandshakeContext(ctx)
+	// ANCHOR_END: exercise-handshake-timeout
+}
+
+// ANCHOR_END: handshake
+
+// ANCHOR: handshake-failed
+// handshakeFailed logs why a handshake failed. When the first bytes were not
+// TLS at all (someone typed into nc, or sent plain HTTP), crypto/tls hands
+// back the raw connection in a RecordHeaderError, and the server answers in
+// plain text, as net/http does, so the client learns what went wrong.
+func (s *Server) handshakeFailed(log *slog.Logger, raw net.Conn, err error) {
+	// ANCHOR: exercise-plaintext-hint
+	var rhe tls.RecordHeaderError
+	if errors.As(err, &rhe) && rhe.Conn != nil {
+		_ = raw.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = io.WriteString(raw, "this port speaks TLS; plaintext is refused\n")
+	}
+	// ANCHOR_END: exercise-plaintext-hint
+	log.Warn("handshake failed", "err", err)
+	lingerClose(raw)
+}
+
+// lingerClose closes gently after a failed handshake. The TLS alert (or the
+// plaintext hint) has been written, but the client may still be sending:
+// closing a socket with unread data makes the kernel send a reset (RST),
+// and a reset can overtake the alert, so the client would see "connection
+// reset" instead of the reason. Instead: send FIN, discard what arrives for
+// a short while, then close (net/http does the same).
+func lingerClose(raw net.Conn) {
+	if tc, ok := raw.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+	}
+	_ = raw.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	_, _ = io.Copy(io.Discard, io.LimitReader(raw, 64<<10))
+}
+
+// ANCHOR_END: handshake-failed
+
+// ANCHOR: state
+// stateAttrs turns a negotiated connection into log attributes: the version
+// and cipher suite agreed on, the key exchange group (X25519, or the hybrid
+// post-quantum X25519MLKEM768 that Go prefers), the ALPN protocol, whether
+// the session was resumed from a ticket (no certificate exchange), and who
+// the client is when it presented a certificate.
+func stateAttrs(st tls.ConnectionState) []any {
+	client := "-"
+	if len(st.PeerCertificates) > 0 {
+		client = st.PeerCertificates[0].Subject.String()
+	}
+	alpn := st.NegotiatedProtocol
+	if alpn == "" {
+		alpn = "-"
+	}
+	return []any{
+		"version", tls.VersionName(st.Version),
+		"suite", tls.CipherSuiteName(st.CipherSuite),
+		"group", st.CurveID.String(),
+		"alpn", alpn,
+		"resumed", st.DidResume,
+		"client", client,
+	}
+}
+
+// ANCHOR_END: state
+
+// echo copies everything the client sends back to it until the client is
+// done (close_notify, read as io.EOF). Each read waits at most idle.
+func echo(conn *tls.Conn, idle time.Duration) (int64, error) {
+	buf := make([]byte, 32*1024)
+	var total int64
+	for {
+		_ = conn.SetReadDeadline(time.Now().Add(idle))
+		n, err := conn.Read(buf)
+		if n > 0 {
+			_ = conn.SetWriteDeadline(time.Now().Add(idle))
+			if _, werr := conn.Write(buf[:n]); werr != nil {
+				return total, werr
+			}
+			total += int64(n)
+		}
+		if errors.Is(err, io.EOF) {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// Shutdown stops accepting, waits for open connections to finish until ctx
+// is done, then closes the rest.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	first := !s.closing
+	s.closing = true
+	var err error
+	if first && s.ln != nil {
+		err = s.ln.Close()
+		close(s.shutdown)
+	}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return err
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	<-done
+	return ctx.Err()
+}

@@ -1,0 +1,281 @@
+"""Chapter 6: the TLS echo server and client, with Python's ssl module.
+
+    python3 python/ch06_tls.py serve [--addr 127.0.0.1:8443] [--client-ca certs/ca.pem]
+    printf 'hi\\n' | python3 python/ch06_tls.py client [--ca certs/ca.pem] [--resume]
+
+It speaks the same bytes as `go run ./ch06-tls`, with the same defaults, so
+either client talks to either server. Certificates come from
+`go run ./ch06-tls gencert` (the standard library cannot make certificates).
+
+What the usual ssl snippets get wrong, and this file does not:
+- `ssl.wrap_socket` without a context, or `CERT_NONE`: that encrypts but
+  does not check who is on the other end. The client here trusts only the
+  given CA and checks the host name.
+- One `recv` is not one message: the client reads until it has every byte
+  it sent back.
+- A server without a handshake timeout lets a silent client hold a thread
+  forever.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import socket
+import ssl
+import sys
+import threading
+import time
+from collections.abc import Sequence
+
+from common import die, format_addr, listen_error, log, parse_addr, sigterm_as_interrupt
+
+PROG = "ch06_tls.py"
+ALPN = "echo"
+# TLS 1.2 suites: ECDHE key exchange with AEAD ciphers only, as the Go server.
+# (TLS 1.3 suites are all of that kind and are not affected by set_ciphers.)
+TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
+
+
+def version_name(v: str | None) -> str:
+    """'TLSv1.3' (OpenSSL's spelling) -> 'TLS 1.3' (Go's)."""
+    return (v or "-").replace("TLSv", "TLS ")
+
+
+def subject(cert: dict[str, object] | None) -> str:
+    """The commonName of a certificate as returned by getpeercert()."""
+    if not cert:
+        return "-"
+    for rdn in cert.get("subject", ()):  # type: ignore[attr-defined]
+        for key, value in rdn:
+            if key == "commonName":
+                return f"CN={value}"
+    return "?"
+
+
+# ANCHOR: server-context
+def server_context(cert: str, key: str, client_ca: str | None) -> ssl.SSLContext:
+    """TLS 1.2 minimum (1.3 preferred), ECDHE+AEAD suites, optional mutual TLS."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(TLS12_CIPHERS)
+    ctx.set_alpn_protocols([ALPN])
+    ctx.load_cert_chain(cert, key)
+    if client_ca:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(cafile=client_ca)
+    return ctx
+
+
+# ANCHOR_END: server-context
+
+
+# ANCHOR: client-context
+def client_context(ca: str, cert: str | None, key: str | None) -> ssl.SSLContext:
+    """Trust only the CA in `ca` (no system CAs) and check the host name."""
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_alpn_protocols([ALPN])
+    if cert or key:
+        if not (cert and key):
+            raise ValueError("--cert and --key go together")
+        ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+# ANCHOR_END: client-context
+
+
+# ANCHOR: handle
+def handle(raw: socket.socket, peer: str, ctx: ssl.SSLContext, hs_timeout: float) -> None:
+    """One connection: handshake under a timeout, log what was agreed, echo."""
+    with raw:
+        # settimeout bounds each socket operation of the handshake, not the
+        # whole of it: a client trickling a byte at a time could stretch it.
+        # The Go server's context deadline bounds the total.
+        raw.settimeout(hs_timeout)
+        try:
+            conn = ctx.wrap_socket(raw, server_side=True)  # runs the handshake
+        except (OSError, ssl.SSLError) as e:
+            log("WARN", "handshake failed", peer=peer, err=e)
+            return
+        with conn:
+            log(
+                "INFO",
+                "handshake",
+                peer=peer,
+                version=version_name(conn.version()),
+                suite=(conn.cipher() or ("-",))[0],
+                alpn=conn.selected_alpn_protocol() or "-",
+                resumed=str(conn.session_reused).lower(),
+                client=subject(conn.getpeercert()),  # type: ignore[arg-type]
+            )
+            conn.settimeout(300)  # idle timeout, as the Go server
+            total = 0
+            try:
+                while data := conn.recv(32 * 1024):  # b"" = the client's close_notify
+                    conn.sendall(data)
+                    total += len(data)
+                conn.unwrap()  # answer with our close_notify: the echo is complete
+            except (OSError, ssl.SSLError) as e:
+                log("INFO", "closed", peer=peer, bytes=total, err=e)
+                return
+            log("INFO", "closed", peer=peer, bytes=total)
+
+
+# ANCHOR_END: handle
+
+
+def serve(args: argparse.Namespace) -> None:
+    try:
+        ctx = server_context(args.cert, args.key, args.client_ca)
+    except (OSError, ssl.SSLError) as e:
+        die(PROG, f"load server certificate: {e} (run 'go run ./ch06-tls gencert' first?)")
+    host, port = parse_addr(args.addr)
+    try:
+        ln = socket.create_server((host, port))
+    except OSError as e:
+        die(PROG, listen_error(args.addr, e))
+    sigterm_as_interrupt()
+    log(
+        "INFO",
+        "listening",
+        addr=format_addr(ln.getsockname()),
+        mtls=str(bool(args.client_ca)).lower(),
+    )
+    threads: list[threading.Thread] = []
+    try:
+        with ln:
+            while True:
+                raw, addr = ln.accept()
+                peer = format_addr(addr)
+                t = threading.Thread(
+                    target=handle, args=(raw, peer, ctx, args.handshake_timeout), daemon=True
+                )
+                t.start()
+                threads = [x for x in threads if x.is_alive()] + [t]
+    except KeyboardInterrupt:
+        # Stop accepting (the listener is closed), give open connections
+        # until the drain timeout, then exit: daemon threads die with us.
+        log("INFO", "shutting down", drain=f"{args.drain}s")
+        deadline = time.monotonic() + args.drain
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+
+def print_state(addr: str, server_name: str, conn: ssl.SSLSocket) -> None:
+    """The same lines as the Go client prints, on stderr."""
+    out = sys.stderr
+    print(f"connected to {addr}", file=out)
+    print(f"  version:      {version_name(conn.version())}", file=out)
+    print(f"  cipher suite: {(conn.cipher() or ('-',))[0]}", file=out)
+    print(f"  ALPN:         {conn.selected_alpn_protocol() or '(none)'}", file=out)
+    print(f"  resumed:      {str(conn.session_reused).lower()}", file=out)
+    print(f"  verified as:  {server_name}", file=out)
+    print(f"  server:       {subject(conn.getpeercert())}", file=out)  # type: ignore[arg-type]
+    out.flush()
+
+
+# ANCHOR: client-echo
+def echo_once(
+    ctx: ssl.SSLContext,
+    addr: str,
+    server_name: str,
+    data: bytes,
+    timeout: float,
+    session: ssl.SSLSession | None = None,
+) -> tuple[bytes, ssl.SSLSession | None]:
+    """Connect, show the handshake, send data and read all of it back.
+
+    Returns the echo and the session to resume from next time. In TLS 1.3
+    the server sends its session ticket after the handshake, so the session
+    is taken after reading the echo.
+    """
+    host, port = parse_addr(addr)
+    with (
+        socket.create_connection((host, port), timeout=timeout) as raw,
+        ctx.wrap_socket(raw, server_hostname=server_name, session=session) as conn,
+    ):
+        print_state(addr, server_name, conn)
+        conn.sendall(data)
+        got = bytearray()
+        while len(got) < len(data):  # one recv is not one message
+            chunk = conn.recv(len(data) - len(got))
+            if not chunk:
+                raise ConnectionError(f"server closed after {len(got)} of {len(data)} bytes")
+            got += chunk
+        next_session = conn.session
+        with contextlib.suppress(OSError, ssl.SSLError):
+            conn.unwrap()  # close_notify both ways
+    return bytes(got), next_session
+
+
+# ANCHOR_END: client-echo
+
+
+def client(args: argparse.Namespace) -> None:
+    server_name = args.server_name or parse_addr(args.addr)[0]
+    try:
+        ctx = client_context(args.ca, args.cert, args.key)
+    except (OSError, ssl.SSLError, ValueError) as e:
+        die(PROG, e)
+    if args.keylog:
+        # NSS key log for Wireshark, as the Go client's -keylog.
+        log(
+            "WARN",
+            "writing TLS secrets to a key log: anyone who has this file can decrypt the traffic",
+            file=args.keylog,
+        )
+        ctx.keylog_filename = args.keylog
+    data = sys.stdin.buffer.read()
+    try:
+        got, session = echo_once(ctx, args.addr, server_name, data, args.timeout)
+        sys.stdout.buffer.write(got)
+        sys.stdout.flush()
+        if args.resume:
+            print("reconnected:", file=sys.stderr)
+            echo_once(ctx, args.addr, server_name, b"", args.timeout, session)
+    except (OSError, ssl.SSLError) as e:
+        die(PROG, f"TLS with {args.addr}: {e}")
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command")
+
+    s = sub.add_parser("serve", help="TLS echo server (default)")
+    s.add_argument("--addr", default="127.0.0.1:8443")
+    s.add_argument("--cert", default="certs/server.pem")
+    s.add_argument("--key", default="certs/server-key.pem")
+    s.add_argument("--client-ca", default=None, help="require client certificates from this CA")
+    s.add_argument("--handshake-timeout", type=float, default=10.0, help="seconds")
+    s.add_argument("--drain", type=float, default=5.0, help="seconds to let connections finish")
+
+    c = sub.add_parser("client", help="TLS client: show the handshake, echo stdin")
+    c.add_argument("--addr", default="127.0.0.1:8443")
+    c.add_argument("--ca", default="certs/ca.pem", help="the only CA to trust")
+    c.add_argument("--server-name", default="", help="default: the host of --addr")
+    c.add_argument("--cert", default=None)
+    c.add_argument("--key", default=None)
+    c.add_argument("--resume", action="store_true", help="reconnect and resume the session")
+    c.add_argument("--timeout", type=float, default=10.0, help="seconds")
+    c.add_argument("--keylog", default="", help="append TLS secrets to this file (DEBUG ONLY)")
+
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv = ["serve", *argv]  # the default command, as in the Go program
+    args = parser.parse_args(argv)
+    try:
+        parse_addr(args.addr)
+    except ValueError as e:
+        parser.error(str(e))  # exit 2
+    if args.command == "client":
+        client(args)
+    else:
+        serve(args)
+
+
+if __name__ == "__main__":
+    main()
