@@ -64,5 +64,5 @@ func TestCommands(t *testing.T) {
 	assert.Contains(t, stderr, "anyone who has this file can decrypt the traffic")
 
 	require.NoError(t, p.Signal(syscall.SIGTERM, 10*time.Second), "SIGTERM is a graceful exit 0")
-	assert.Contains(t, p.Stderr(), "msg=\"shutting down\"")
+	assert.Contains(t, p.Output(), "msg=\"shutting down\"")
 }

@@ -87,6 +87,10 @@ class LineServer(socketserver.ThreadingTCPServer):
     """A thread per connection; remembers open connections for the drain."""
 
     allow_reuse_address = True  # restart at once, even with old connections in TIME_WAIT
+    # socketserver's default listen backlog is 5: with 30 clients connecting at
+    # once the kernel's accept queue overflows and handshakes stall for
+    # seconds (chapter 3). Go's net.Listen uses the system maximum (somaxconn).
+    request_queue_size = 4096
     daemon_threads = True  # we join connections ourselves, with a timeout
 
     def __init__(self, addr: tuple[str, int], max_line: int, idle_timeout: float) -> None:
