@@ -62,12 +62,12 @@ const (
 
 // Event is one state change.
 type Event struct {
-	State   State
-	Attempt int           // connecting: 1 for the first attempt after a success
-	Delay   time.Duration // waiting: how long
-	Reason  Kind          // dead, disconnected, waiting: why
-	Err     error
-	Pongs   int // connected, disconnected: PONGs received so far in total
+	State  State
+	Retry  int           // connecting: 0 for a first connection, n for the nth retry in a row
+	Delay  time.Duration // waiting: how long
+	Reason Kind          // dead, disconnected, waiting: why
+	Err    error
+	Pongs  int // connected, disconnected: PONGs received so far in total
 }
 
 // Client is a heartbeat client. Addr and Interval are required; the other
@@ -80,6 +80,7 @@ type Client struct {
 	MaxPongs int     // stop after this many PONGs in total; 0 = run until cancelled
 	Log      *slog.Logger
 	OnEvent  func(Event) // called for each state change (tests watch it)
+	OnPong   func()      // called for each PONG (tests watch it)
 
 	pongs int
 }
@@ -89,7 +90,7 @@ func (c *Client) emit(e Event) {
 	attrs := []any{"addr", c.Addr}
 	switch e.State {
 	case StateConnecting:
-		attrs = append(attrs, "attempt", e.Attempt)
+		attrs = append(attrs, "retry", e.Retry)
 	case StateWaiting:
 		attrs = append(attrs, "delay", e.Delay.Round(time.Millisecond).String(), "reason", e.Reason)
 	case StateDead, StateDisconnected:
@@ -120,7 +121,7 @@ func (c *Client) Run(ctx context.Context) error {
 	dialer := net.Dialer{Timeout: silence}
 	failures := 0 // consecutive attempts that did not get a single PONG
 	for {
-		c.emit(Event{State: StateConnecting, Attempt: failures + 1})
+		c.emit(Event{State: StateConnecting, Retry: failures})
 		conn, err := dialer.DialContext(ctx, "tcp", c.Addr)
 		healthy := false
 		if err == nil {
@@ -140,7 +141,7 @@ func (c *Client) Run(ctx context.Context) error {
 			c.emit(Event{State: StateDisconnected, Reason: Classify(err), Err: err})
 		}
 		if healthy {
-			failures = 0 // the connection worked: start the backoff again
+			failures = 0 // the connection worked: the backoff starts again
 		}
 		delay := c.Backoff.Delay(failures)
 		failures++
@@ -213,6 +214,9 @@ func (c *Client) session(ctx context.Context, conn net.Conn) (healthy bool, err 
 		}
 		healthy = true
 		c.pongs++
+		if c.OnPong != nil {
+			c.OnPong()
+		}
 		if c.MaxPongs > 0 && c.pongs >= c.MaxPongs {
 			fail(nil)
 			break

@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -81,6 +82,13 @@ func NewServer(interval time.Duration, misses int, log *slog.Logger) *Server {
 // errors (too many open files...) are retried with a backoff, see accept.go.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
+	select {
+	case <-s.shutdown: // Shutdown came first
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	default:
+	}
 	s.ln = ln
 	s.mu.Unlock()
 	err := acceptLoop(ln, s.shutdown, s.Log, s.OnAcceptRetry, func(c net.Conn) {
@@ -168,6 +176,9 @@ func (s *Server) handle(c net.Conn) {
 		}
 	}
 	err := sc.Err()
+	if err == nil {
+		err = io.EOF // Scan reports a clean end of stream as no error
+	}
 	switch Classify(err) {
 	case KindTimeout:
 		log.Warn("peer dead", "silent_for", silence)
