@@ -24,8 +24,6 @@ import (
 	"time"
 )
 
-const backlogSupported = true
-
 // ANCHOR: listen-backlog
 // listenBacklog listens on 127.0.0.1:0 with an explicit backlog. net.Listen
 // always passes the system maximum (net.core.somaxconn), so we make the

@@ -8,8 +8,6 @@ import (
 	"io"
 )
 
-const backlogSupported = false
-
 type backlogResult struct{ Queued, Dropped, Accepted int }
 
 // backlogLesson needs Linux: it reads the accept queue from /proc/net/tcp.

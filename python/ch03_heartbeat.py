@@ -66,7 +66,7 @@ def backoff_delay(
     """Wait before attempt n: base doubled n times, capped, with equal jitter
     (a random point in the upper half, so retries spread out but never come
     immediately)."""
-    d = min(cap, base * 2 ** min(attempt, 62))
+    d: float = min(cap, base * 2.0 ** min(attempt, 62))
     return d / 2 + rand() * d / 2
 
 
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
             s.add_argument("--count", type=int, default=0, help="exit after N PONGs (0: never)")
             s.add_argument("--max-backoff", type=parse_duration, default=None)
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["serve", *argv]  # the default command, as in the Go program
     args = p.parse_args(argv)
     if args.misses < 1:
