@@ -13,10 +13,8 @@ package main
 // loop; a closed listener ends it cleanly (net.ErrClosed).
 
 import (
-	"errors"
 	"log/slog"
 	"net"
-	"syscall"
 	"time"
 )
 
@@ -24,23 +22,6 @@ const (
 	acceptMinDelay = 5 * time.Millisecond
 	acceptMaxDelay = 1 * time.Second
 )
-
-// ANCHOR: temporary
-// temporaryAcceptError reports whether an Accept error is worth retrying.
-// (net.Error's Temporary method is deprecated: it was never well defined, so
-// we name the errors we mean.)
-func temporaryAcceptError(err error) bool {
-	for _, errno := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS,
-		syscall.ENOMEM, syscall.ECONNABORTED, syscall.EINTR} {
-		if errors.Is(err, errno) {
-			return true
-		}
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout() // a deadline set on the listener
-}
-
-// ANCHOR_END: temporary
 
 // ANCHOR: acceptloop
 // acceptLoop accepts connections and passes each to handle (which must not

@@ -34,15 +34,20 @@ type Backoff struct {
 
 // Delay returns the wait before attempt n.
 func (b Backoff) Delay(n int) time.Duration {
+	// ANCHOR: exercise-backoff
 	d := b.Max
 	if n < 62 && b.Base<<n > 0 && b.Base<<n < b.Max { // (shifting too far overflows)
 		d = b.Base << n
 	}
-	r := rand.Float64
+	return d/2 + time.Duration(b.random()*float64(d/2))
+	// ANCHOR_END: exercise-backoff
+}
+
+func (b Backoff) random() float64 {
 	if b.Rand != nil {
-		r = b.Rand
+		return b.Rand()
 	}
-	return d/2 + time.Duration(r()*float64(d/2))
+	return rand.Float64()
 }
 
 // ANCHOR_END: backoff

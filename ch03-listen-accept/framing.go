@@ -63,6 +63,7 @@ func writeFrame(w io.Writer, payload []byte) error {
 // before anything is allocated; io.ReadFull turns short reads into whole
 // frames and a connection closed mid-frame into io.ErrUnexpectedEOF.
 func readFrame(r io.Reader, maxSize uint32) ([]byte, error) {
+	// ANCHOR: exercise-read-frame
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, err // io.EOF here is a clean end between frames
@@ -79,6 +80,7 @@ func readFrame(r io.Reader, maxSize uint32) ([]byte, error) {
 		return nil, err
 	}
 	return buf, nil
+	// ANCHOR_END: exercise-read-frame
 }
 
 // ANCHOR_END: frames

@@ -43,6 +43,7 @@ const (
 // valid. "PING" and "PING <token>" are answered with "PONG" and the same
 // token, so that a client can match each answer to its request.
 func reply(line string) (string, bool) {
+	// ANCHOR: exercise-reply
 	cmd, arg, _ := strings.Cut(strings.TrimRight(line, "\r"), " ")
 	switch {
 	case cmd == "PING" && arg == "":
@@ -52,6 +53,7 @@ func reply(line string) (string, bool) {
 	default:
 		return "ERR unknown command", false
 	}
+	// ANCHOR_END: exercise-reply
 }
 
 // ANCHOR_END: reply
@@ -172,7 +174,7 @@ func (s *Server) handle(c net.Conn) {
 			return
 		}
 		if !ok {
-			log.Warn("bad line", "line", sc.Text())
+			log.Warn("bad line", "line", strings.TrimSpace(sc.Text()))
 		}
 	}
 	err := sc.Err()
