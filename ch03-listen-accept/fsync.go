@@ -4,8 +4,8 @@ package main
 //
 // write(2) on a file returns as soon as the bytes are in the kernel's page
 // cache, in memory. The kernel writes dirty pages to the disk later
-// (write-back, after a few seconds on Linux), and reads ahead of you when
-// you read a file sequentially. Fast, and fine until the power fails: data
+// (write-back: on Linux, once a page has been dirty for about 30 s), and
+// reads ahead of you when you read a file sequentially. Fast, and fine until the power fails: data
 // that was "written" is lost. A program that promises durability (a
 // database, a file transfer that says "saved") must call fsync (f.Sync) and
 // check its error.
