@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -37,6 +38,32 @@ func TestWritesAreCounted(t *testing.T) {
 }
 
 // ANCHOR_END: test-writes
+
+// BenchmarkWrites sends 1000 records of 12 bytes per iteration, written in
+// three pieces each, without and with a bufio.Writer.
+func BenchmarkWrites(b *testing.B) {
+	for _, buffered := range []bool{false, true} {
+		name := map[bool]string{false: "small-writes", true: "bufio"}[buffered]
+		b.Run(name, func(b *testing.B) {
+			err := withPair(func(client, server net.Conn) error {
+				done := make(chan struct{})
+				go func() { _, _ = io.Copy(io.Discard, server); close(done) }()
+				b.SetBytes(int64(1000 * len("record 0000\n")))
+				for b.Loop() {
+					if err := writeRecords(client, 1000, buffered); err != nil {
+						return err
+					}
+				}
+				err := client.(*net.TCPConn).CloseWrite()
+				<-done
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
 
 func TestWritesTranscript(t *testing.T) {
 	var out bytes.Buffer

@@ -57,9 +57,9 @@ func Classify(err error) Kind {
 		return KindEOF
 	case errors.As(err, &ne) && ne.Timeout():
 		return KindTimeout // the same as errors.Is(err, os.ErrDeadlineExceeded) for deadlines
-	case errors.Is(err, syscall.ECONNREFUSED):
+	case isAny(err, refusedErrnos):
 		return KindRefused
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNABORTED):
+	case isAny(err, resetErrnos):
 		return KindReset
 	case errors.Is(err, syscall.EPIPE):
 		return KindBrokenPipe // we wrote after the peer reset the connection
@@ -70,17 +70,24 @@ func Classify(err error) Kind {
 
 // ANCHOR_END: classify
 
+// isAny reports whether err wraps one of the errnos.
+func isAny(err error, errnos []syscall.Errno) bool {
+	for _, errno := range errnos {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
+}
+
 // ANCHOR: temporary
 // temporaryAcceptError reports whether an Accept error is worth retrying.
 // (net.Error's Temporary method is deprecated: it was never well defined, so
 // we name the errors we mean.)
 func temporaryAcceptError(err error) bool {
 	// ANCHOR: exercise-temporary-errors
-	for _, errno := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS,
-		syscall.ENOMEM, syscall.ECONNABORTED, syscall.EINTR} {
-		if errors.Is(err, errno) {
-			return true
-		}
+	if isAny(err, temporaryErrnos) {
+		return true
 	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout() // a deadline set on the listener
