@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -26,6 +27,29 @@ func TestSetReadBufferIsDoubled(t *testing.T) {
 		rcv, _, err := sockBuf(tc)
 		assert.Equal(t, 2*min(16<<10, rmemMax), rcv)
 		return err
+	})
+	require.NoError(t, err)
+}
+
+// TestGoSetsNoDelay: Go turns Nagle's algorithm off (TCP_NODELAY = 1) on
+// every TCP connection; the nodelay lesson turns it back on.
+func TestGoSetsNoDelay(t *testing.T) {
+	nodelay := func(c *net.TCPConn) int {
+		raw, err := c.SyscallConn()
+		require.NoError(t, err)
+		v := -1
+		require.NoError(t, raw.Control(func(fd uintptr) {
+			v, err = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_NODELAY)
+		}))
+		require.NoError(t, err)
+		return v
+	}
+	err := withPair(func(client, server net.Conn) error {
+		assert.Equal(t, 1, nodelay(client.(*net.TCPConn)), "dialed connection")
+		assert.Equal(t, 1, nodelay(server.(*net.TCPConn)), "accepted connection")
+		require.NoError(t, client.(*net.TCPConn).SetNoDelay(false))
+		assert.Equal(t, 0, nodelay(client.(*net.TCPConn)), "after SetNoDelay(false)")
+		return nil
 	})
 	require.NoError(t, err)
 }
