@@ -6,8 +6,8 @@ package main
 // limits how many connections the kernel may complete (three-way handshake
 // done, state ESTABLISHED) and hold in the *accept queue* before the program
 // calls accept. While the queue is full, Linux drops new SYNs; the clients
-// do not fail, they retransmit their SYN (after 1 s, then 2 s, 4 s...) and
-// get in once accept has made room. /proc/net/tcp shows the queue: for a
+// do not fail, they retransmit their SYN (after 1 s, then at growing
+// intervals) and get in once accept has made room. /proc/net/tcp shows the queue: for a
 // socket in state LISTEN (0A) its rx_queue column is the accept queue length,
 // the Recv-Q that `ss -lnt` prints.
 
