@@ -1,0 +1,24 @@
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/tcp-in-go/course/internal/cli"
+)
+
+func runBacklog(ctx context.Context, args []string) error {
+	fs := cli.NewFlagSet(name+" backlog", os.Stderr)
+	backlog := fs.Int("backlog", 5, "listen backlog (the source text uses 5)")
+	extra := fs.Int("extra", 2, "clients to dial beyond what the queue holds")
+	if err := cli.Parse(fs, args, false); err != nil {
+		return err
+	}
+	if *backlog < 1 || *backlog > 100 || *extra < 0 || *extra > 100 {
+		return cli.Usagef("-backlog must be in 1..100 and -extra in 0..100")
+	}
+	// Linux queues backlog+1 connections (it refuses only when the queue
+	// length is already greater than the backlog).
+	_, err := backlogLesson(ctx, os.Stdout, *backlog, *backlog+1+*extra)
+	return err
+}

@@ -1,0 +1,408 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tcp-in-go/course/internal/cli"
+	"github.com/tcp-in-go/course/internal/testutil"
+)
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// startHeartbeat runs a heartbeat server in-process on 127.0.0.1:0.
+func startHeartbeat(t *testing.T, interval time.Duration, misses int) string {
+	t.Helper()
+	srv := NewServer(interval, misses, discard)
+	return testutil.StartServer(t, srv.Serve, srv.Shutdown)
+}
+
+// serverUnderTest is the server the protocol tests talk to: the address in
+// CH03_ADDR when set (a student's server, the Python counterpart), else this
+// package's server in-process.
+func serverUnderTest(t *testing.T) string {
+	if addr := os.Getenv("CH03_ADDR"); addr != "" {
+		return addr
+	}
+	return startHeartbeat(t, DefaultInterval, DefaultMisses)
+}
+
+func TestReply(t *testing.T) {
+	for line, want := range map[string]string{
+		"PING":        "PONG",
+		"PING 42":     "PONG 42",
+		"PING 42\r":   "PONG 42",
+		"PING a b":    "PONG a b",
+		"PONG":        "ERR unknown command",
+		"ping":        "ERR unknown command",
+		"":            "ERR unknown command",
+		"HELLO WORLD": "ERR unknown command",
+	} {
+		got, _ := reply(line)
+		assert.Equal(t, want, got, "reply(%q)", line)
+	}
+}
+
+// checkConformance speaks the protocol to the server at addr: several lines
+// in one write, and one line split into single bytes.
+func checkConformance(t *testing.T, addr string) {
+	t.Helper()
+	c := testutil.Dial(t, addr)
+	r := bufio.NewReader(c)
+	_, err := io.WriteString(c, "PING 1\nPING\nHELLO\n")
+	require.NoError(t, err)
+	for _, want := range []string{"PONG 1\n", "PONG\n", "ERR unknown command\n"} {
+		got, err := r.ReadString('\n')
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+	}
+	for _, b := range []byte("PING 7\n") { // TCP may deliver a line in pieces
+		_, err := c.Write([]byte{b})
+		require.NoError(t, err)
+	}
+	got, err := r.ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "PONG 7\n", got)
+}
+
+func TestServerConformance(t *testing.T) { checkConformance(t, serverUnderTest(t)) }
+
+func TestServerDropsSilentClient(t *testing.T) {
+	const interval, misses = 30 * time.Millisecond, 2
+	addr := startHeartbeat(t, interval, misses)
+	c := testutil.Dial(t, addr)
+	start := time.Now()
+	_, err := c.Read(make([]byte, 1))
+	assert.Equal(t, KindEOF, Classify(err), "the server must close a silent connection: %v", err)
+	assert.GreaterOrEqual(t, time.Since(start), misses*interval, "closed before the client missed %d intervals", misses)
+}
+
+func TestServerKeepsPingingClient(t *testing.T) {
+	const interval = 30 * time.Millisecond
+	addr := startHeartbeat(t, interval, 3)
+	c := testutil.Dial(t, addr)
+	r := bufio.NewReader(c)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for i := range 8 { // 8 intervals: well past the 3-interval limit
+		<-tick.C
+		_, err := io.WriteString(c, "PING\n")
+		require.NoError(t, err, "ping %d", i)
+		line, err := r.ReadString('\n')
+		require.NoError(t, err, "ping %d: a client that pings must not be dropped", i)
+		require.Equal(t, "PONG\n", line)
+	}
+}
+
+func TestServerRefusesLongLine(t *testing.T) {
+	addr := startHeartbeat(t, DefaultInterval, DefaultMisses)
+	c := testutil.Dial(t, addr)
+	_, err := c.Write(bytes.Repeat([]byte("x"), 2*maxLine))
+	require.NoError(t, err)
+	_, err = io.ReadAll(c)
+	// The server closes with our unread bytes in its buffer: that is an RST.
+	assert.Contains(t, []Kind{KindNone, KindReset}, Classify(err), "%v", err)
+}
+
+func TestBackoff(t *testing.T) {
+	zero := func() float64 { return 0 }
+	almostOne := func() float64 { return 0.999999 }
+	b := Backoff{Base: 10 * time.Millisecond, Max: 80 * time.Millisecond, Rand: zero}
+	var lows, highs []time.Duration
+	for n := range 6 {
+		lows = append(lows, b.Delay(n))
+	}
+	b.Rand = almostOne
+	for n := range 6 {
+		highs = append(highs, b.Delay(n).Round(time.Millisecond))
+	}
+	ms := time.Millisecond
+	assert.Equal(t, []time.Duration{5 * ms, 10 * ms, 20 * ms, 40 * ms, 40 * ms, 40 * ms}, lows)
+	assert.Equal(t, []time.Duration{10 * ms, 20 * ms, 40 * ms, 80 * ms, 80 * ms, 80 * ms}, highs)
+	assert.Equal(t, 80*ms, b.Delay(1000).Round(ms), "huge attempt numbers must not overflow")
+	b.Rand = nil
+	for range 100 {
+		d := b.Delay(2)
+		assert.True(t, d >= 20*ms && d < 40*ms, "jittered delay %v outside [20ms, 40ms)", d)
+	}
+}
+
+// recorder collects a client's events and PONGs for a test to wait on.
+type recorder struct {
+	mu       sync.Mutex
+	events   []Event
+	pongs    []time.Time
+	changed  chan struct{} // gets a value after each event or PONG
+	logLines bytes.Buffer
+}
+
+func newRecorder() *recorder { return &recorder{changed: make(chan struct{}, 1)} }
+
+func (r *recorder) notify() {
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) Write(p []byte) (int, error) { // the client's log
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.logLines.Write(p)
+}
+
+func (r *recorder) log() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.logLines.String()
+}
+
+// waitEvent waits for the first event at index >= from that matches, and
+// returns its index.
+func (r *recorder) waitEvent(t *testing.T, from int, timeout time.Duration, match func(Event) bool) (int, Event) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		r.mu.Lock()
+		for i := from; i < len(r.events); i++ {
+			if match(r.events[i]) {
+				e := r.events[i]
+				r.mu.Unlock()
+				return i, e
+			}
+		}
+		r.mu.Unlock()
+		select {
+		case <-r.changed:
+		case <-deadline:
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			t.Fatalf("no matching event within %v; events: %+v", timeout, r.events)
+		}
+	}
+}
+
+// waitPongs waits until n PONGs arrived after the time since.
+func (r *recorder) waitPongs(t *testing.T, n int, since time.Time, timeout time.Duration) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		r.mu.Lock()
+		count := 0
+		for _, p := range r.pongs {
+			if !p.Before(since) {
+				count++
+			}
+		}
+		r.mu.Unlock()
+		if count >= n {
+			return
+		}
+		select {
+		case <-r.changed:
+		case <-deadline:
+			t.Fatalf("fewer than %d PONGs within %v; events: %+v", n, timeout, r.events)
+		}
+	}
+}
+
+func (r *recorder) lastPong() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pongs[len(r.pongs)-1]
+}
+
+// startClient runs c in a goroutine with a recorder attached; cleanup
+// cancels it and checks that Run returns.
+func startClient(t *testing.T, c *Client) (*recorder, context.CancelFunc) {
+	t.Helper()
+	rec := newRecorder()
+	c.Log = slog.New(slog.NewTextHandler(rec, nil))
+	c.OnEvent = func(e Event) {
+		rec.mu.Lock()
+		rec.events = append(rec.events, e)
+		rec.mu.Unlock()
+		rec.notify()
+	}
+	c.OnPong = func() {
+		rec.mu.Lock()
+		rec.pongs = append(rec.pongs, time.Now())
+		rec.mu.Unlock()
+		rec.notify()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			assert.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Error("client did not stop after cancel")
+		}
+		if t.Failed() {
+			t.Logf("client log:\n%s", rec.log())
+		}
+	})
+	return rec, cancel
+}
+
+func is(s State) func(Event) bool { return func(e Event) bool { return e.State == s } }
+
+// ANCHOR: test-dead-peer
+// TestClientDetectsDeadPeer: the proxy starts dropping every byte without
+// closing anything. TCP alone would wait forever; the heartbeat must declare
+// the server dead within Misses intervals (plus slack for a busy machine),
+// never before, and reconnect once traffic flows again.
+func TestClientDetectsDeadPeer(t *testing.T) {
+	const interval, misses = 100 * time.Millisecond, 3
+	// The server's own limit is long, so that only the client's rule acts.
+	p := startProxy(t, startHeartbeat(t, time.Minute, misses))
+	rec, cancel := startClient(t, &Client{Addr: p.Addr(), Interval: interval, Misses: misses,
+		Backoff: Backoff{Base: time.Second, Max: time.Second}})
+	rec.waitPongs(t, 2, time.Time{}, 10*time.Second)
+
+	p.Blackhole(true)
+	cut := time.Now()
+	i, dead := rec.waitEvent(t, 0, 10*time.Second, is(StateDead))
+	detected := time.Since(cut)
+	p.Blackhole(false)
+
+	assert.Equal(t, KindTimeout, dead.Reason)
+	assert.GreaterOrEqual(t, time.Since(rec.lastPong()), misses*interval, "declared dead too early")
+	assert.Less(t, detected, misses*interval+time.Second, "dead peer noticed too late")
+	_, _ = rec.waitEvent(t, i, 10*time.Second, is(StateConnected))
+	rec.waitPongs(t, 1, time.Now(), 10*time.Second)
+	cancel()
+	rec.waitEvent(t, i, 10*time.Second, is(StateStopped))
+
+	log := regexp.MustCompile(`pongs=\d+`).ReplaceAllString(rec.log(), "pongs=N")
+	log = regexp.MustCompile(`delay=\S+`).ReplaceAllString(log, "delay=<dur>")
+	testutil.Golden(t, "testdata/dead-peer.golden", testutil.Normalize(log))
+}
+
+// ANCHOR_END: test-dead-peer
+
+func TestClientReconnectsAfterReset(t *testing.T) {
+	const interval = 50 * time.Millisecond
+	p := startProxy(t, startHeartbeat(t, time.Minute, 3))
+	rec, _ := startClient(t, &Client{Addr: p.Addr(), Interval: interval})
+	rec.waitPongs(t, 1, time.Time{}, 10*time.Second)
+
+	p.Reset() // an RST in the middle of the stream
+	i, ev := rec.waitEvent(t, 0, 10*time.Second, is(StateDisconnected))
+	assert.Contains(t, []Kind{KindReset, KindBrokenPipe}, ev.Reason, "%v", ev.Err)
+	rec.waitEvent(t, i, 10*time.Second, is(StateConnected))
+	rec.waitPongs(t, 1, time.Now(), 10*time.Second)
+}
+
+func TestClientReconnectsAfterServerRestart(t *testing.T) {
+	const interval = 50 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	srv := NewServer(time.Minute, 3, discard)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	ms := time.Millisecond
+	rec, _ := startClient(t, &Client{Addr: addr, Interval: interval,
+		Backoff: Backoff{Base: 20 * ms, Max: 80 * ms, Rand: func() float64 { return 0 }}})
+	rec.waitPongs(t, 1, time.Time{}, 10*time.Second)
+
+	// Stop the server: the client loses the connection, then its dials are
+	// refused, each after a longer wait.
+	require.NoError(t, srv.Shutdown(context.Background()))
+	require.NoError(t, <-served)
+	var waits []time.Duration
+	var reasons []Kind
+	from := 0
+	for len(waits) < 4 {
+		i, ev := rec.waitEvent(t, from, 10*time.Second, is(StateWaiting))
+		waits, reasons, from = append(waits, ev.Delay), append(reasons, ev.Reason), i+1
+	}
+	assert.Empty(t, cmp.Diff([]time.Duration{10 * ms, 20 * ms, 40 * ms, 40 * ms}, waits),
+		"the backoff must restart after a healthy connection, double, and stop at the cap")
+	assert.Contains(t, []Kind{KindEOF, KindReset, KindBrokenPipe}, reasons[0])
+	assert.Equal(t, []Kind{KindRefused, KindRefused, KindRefused}, reasons[1:])
+
+	// Restart on the same port (Go sets SO_REUSEADDR on listeners, so the
+	// old connections in TIME_WAIT do not block it).
+	ln2, err := net.Listen("tcp", addr)
+	require.NoError(t, err)
+	srv2 := NewServer(time.Minute, 3, discard)
+	go func() { served <- srv2.Serve(ln2) }()
+	t.Cleanup(func() {
+		_ = srv2.Shutdown(context.Background())
+		<-served
+	})
+	restarted := time.Now()
+	rec.waitPongs(t, 1, restarted, 10*time.Second)
+}
+
+func TestClientStopsOnCancel(t *testing.T) {
+	// While waiting to reconnect: a refused port and a one-hour backoff.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	rec, cancel := startClient(t, &Client{Addr: addr, Interval: time.Second,
+		Backoff: Backoff{Base: time.Hour, Max: time.Hour}})
+	i, _ := rec.waitEvent(t, 0, 10*time.Second, is(StateWaiting))
+	cancel()
+	rec.waitEvent(t, i, 5*time.Second, is(StateStopped))
+
+	// While connected and idle between PINGs.
+	rec2, cancel2 := startClient(t, &Client{Addr: startHeartbeat(t, time.Minute, 3), Interval: time.Hour})
+	rec2.waitPongs(t, 1, time.Time{}, 10*time.Second)
+	cancel2()
+	rec2.waitEvent(t, 0, 5*time.Second, is(StateStopped))
+}
+
+func TestClientCount(t *testing.T) {
+	c := &Client{Addr: startHeartbeat(t, time.Minute, 3), Interval: 10 * time.Millisecond, MaxPongs: 3, Log: discard}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, c.Run(ctx))
+	assert.Equal(t, 3, c.pongs)
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"client", "-interval", "0"},
+		{"serve", "-misses", "0"},
+		{"backlog", "-backlog", "0"},
+		{"writes", "stray"},
+		{"nosuchcommand"},
+	} {
+		err := run(context.Background(), args)
+		assert.Equal(t, 2, cli.ExitCode(err), "%v: %v", args, err)
+	}
+}
+
+// TestServeCommand runs the real program: it logs msg=listening, serves,
+// and exits 0 on SIGTERM.
+func TestServeCommand(t *testing.T) {
+	bin := testutil.BuildGo(t, ".")
+	p := testutil.StartProcess(t, exec.Command(bin, "-addr", "127.0.0.1:0"))
+	checkConformance(t, p.Addr)
+	require.NoError(t, p.Signal(syscall.SIGTERM, 10*time.Second))
+	assert.True(t, strings.Contains(p.Stderr(), "shutting down"), p.Stderr())
+}
