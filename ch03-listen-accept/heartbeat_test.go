@@ -404,5 +404,5 @@ func TestServeCommand(t *testing.T) {
 	p := testutil.StartProcess(t, exec.Command(bin, "-addr", "127.0.0.1:0"))
 	checkConformance(t, p.Addr)
 	require.NoError(t, p.Signal(syscall.SIGTERM, 10*time.Second))
-	assert.True(t, strings.Contains(p.Stderr(), "shutting down"), p.Stderr())
+	assert.True(t, strings.Contains(p.Output(), "shutting down"), p.Output())
 }

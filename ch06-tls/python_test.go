@@ -37,7 +37,7 @@ func TestGoClientPythonServer(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "protocol version")
 	_, err = echoOnce(t, py.Addr, p.clientConfig(t, false), "anonymous")
-	require.Error(t, err) // the alert, or a reset when the Python server closed first
+	require.Error(t, err)                                                 // the alert, or a reset when the Python server closed first
 	py.WaitOutput(t, "PEER_DID_NOT_RETURN_A_CERTIFICATE", 10*time.Second) // the Python server logs why it refused
 }
 
