@@ -136,10 +136,13 @@ func CRC32C(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 // ANCHOR: header
 // Header announces one file.
 //
-//	0      4   5   6      8              16        20            20+n
-//	+------+---+---+------+--------------+---------+-------------+
-//	| FXF1 |ver|flg|name n|     size     |chunk sz | name (UTF-8)|
-//	+------+---+---+------+--------------+---------+-------------+
+//	0      4   5   6      8              16        20            20+n     24+n
+//	+------+---+---+------+--------------+---------+-------------+--------+
+//	| FXF1 |ver|flg|name n|     size     |chunk sz | name (UTF-8)| CRC-32C|
+//	+------+---+---+------+--------------+---------+-------------+--------+
+//
+// The CRC-32C covers every byte before it: a flipped bit in the name must
+// not store a good file under a wrong name.
 type Header struct {
 	Version   uint8
 	Flags     uint8
@@ -157,18 +160,19 @@ func (h Header) MarshalBinary() ([]byte, error) {
 	if h.ChunkSize == 0 || h.ChunkSize > MaxChunkSize {
 		return nil, protoErr(StatusBadHeader, "chunk size %d not in 1..%d", h.ChunkSize, MaxChunkSize)
 	}
-	b := make([]byte, HeaderFixedLen, HeaderFixedLen+len(h.Name))
+	b := make([]byte, HeaderFixedLen, HeaderFixedLen+len(h.Name)+4)
 	copy(b, Magic)
 	b[4], b[5] = h.Version, h.Flags
 	binary.BigEndian.PutUint16(b[6:], uint16(len(h.Name)))
 	binary.BigEndian.PutUint64(b[8:], h.Size)
 	binary.BigEndian.PutUint32(b[16:], h.ChunkSize)
-	return append(b, h.Name...), nil
+	b = append(b, h.Name...)
+	return binary.BigEndian.AppendUint32(b, CRC32C(b)), nil
 }
 
 // ReadHeader decodes a header from r. The fixed part is read and checked
 // first; the name is allocated only once its length is known to be within
-// MaxNameLen. io.EOF before the first byte means the sender is done.
+// MaxNameLen, and the CRC is checked before anything is believed. io.EOF before the first byte means the sender is done.
 func ReadHeader(r io.Reader) (Header, error) {
 	var fixed [HeaderFixedLen]byte
 	if n, err := io.ReadFull(r, fixed[:]); err != nil {
@@ -199,11 +203,15 @@ func ReadHeader(r io.Reader) (Header, error) {
 	case nameLen == 0 || nameLen > MaxNameLen:
 		return Header{}, protoErr(StatusBadName, "name length %d not in 1..%d", nameLen, MaxNameLen)
 	}
-	name := make([]byte, nameLen) // safe: nameLen <= MaxNameLen
-	if _, err := io.ReadFull(r, name); err != nil {
+	rest := make([]byte, nameLen+4) // safe: nameLen <= MaxNameLen
+	if _, err := io.ReadFull(r, rest); err != nil {
 		return Header{}, truncated(err, "name")
 	}
-	h.Name = string(name)
+	crc := crc32.Update(CRC32C(fixed[:]), castagnoli, rest[:nameLen])
+	if want := binary.BigEndian.Uint32(rest[nameLen:]); crc != want {
+		return Header{}, protoErr(StatusCRCMismatch, "header CRC-32C 0x%08x, frame says 0x%08x", crc, want)
+	}
+	h.Name = string(rest[:nameLen])
 	return h, nil
 }
 

@@ -56,7 +56,11 @@ func collect(paths []string) ([]job, error) {
 			jobs = append(jobs, job{p, filepath.Base(p)})
 			continue
 		}
-		base := filepath.Base(filepath.Clean(p))
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, err
+		}
+		base := filepath.Base(abs) // "." becomes the directory's real name
 		err = filepath.WalkDir(p, func(fp string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -272,7 +276,7 @@ func (s *Sender) sendChunks(c net.Conn, f io.Reader, n uint64, sha hash.Hash, bu
 	full := make(chan chunk, 2)
 	quit, done := make(chan struct{}), make(chan struct{})
 	defer func() { close(quit); <-done }() // the reader must stop using buf and sha before we return
-	go func() { // reader: file -> hash -> full
+	go func() {                            // reader: file -> hash -> full
 		defer close(done)
 		defer close(full)
 		for left := n; left > 0; {
