@@ -221,13 +221,14 @@ func (s *Server) handle(c net.Conn) {
 			return // the sender is done
 		}
 		if err != nil {
-			s.fail(c, log, "", err)
+			s.fail(c, log, "", err, false) // a bad header: the stream is out of step
 			return
 		}
 		rep, err := s.receive(c, h, buf, log)
 		if err != nil {
-			s.fail(c, log, h.Name, err)
-			if keepOpen(err) {
+			keep := keepOpen(err)
+			s.fail(c, log, h.Name, err, keep)
+			if keep {
 				continue
 			}
 			return
@@ -241,8 +242,8 @@ func (s *Server) handle(c net.Conn) {
 
 // ANCHOR_END: handle
 
-// keepOpen reports whether err refused a file before any of its data was
-// read, so the stream is still in step.
+// keepOpen reports whether err, returned by receive, refused a file before
+// any of its data was read, so the stream is still in step.
 func keepOpen(err error) bool {
 	switch StatusOf(err) {
 	case StatusBadName, StatusTooLarge, StatusExists, StatusBusy:
@@ -259,7 +260,8 @@ func (s *Server) reply(c net.Conn, r Reply) error {
 }
 
 // fail logs err and tells the sender, unless the connection itself failed.
-func (s *Server) fail(c net.Conn, log *slog.Logger, name string, err error) {
+// keep says the connection goes on; otherwise the reply is the last word.
+func (s *Server) fail(c net.Conn, log *slog.Logger, name string, err error, keep bool) {
 	var ne net.Error
 	switch {
 	case errors.Is(err, ErrCutOff):
@@ -278,7 +280,7 @@ func (s *Server) fail(c net.Conn, log *slog.Logger, name string, err error) {
 	if errors.As(err, &pe) {
 		msg = pe.Msg
 	}
-	if keepOpen(err) {
+	if keep {
 		_ = s.reply(c, Reply{Status: StatusOf(err), Msg: msg})
 		return
 	}
