@@ -382,7 +382,9 @@ class Receiver:
                     raise ProtoError("SIZE_MISMATCH", f"got {received} bytes, header said {h.size}")
                 if sha.digest() != digest:
                     part.unlink()
-                    raise ProtoError("HASH_MISMATCH", f"SHA-256 {sha.hexdigest()}, sender says {digest.hex()}")
+                    raise ProtoError(
+                        "HASH_MISMATCH", f"SHA-256 {sha.hexdigest()}, sender says {digest.hex()}"
+                    )
                 os.fsync(f.fileno())  # data on disk before the name points at it
             if h.flags & FLAG_OVERWRITE:
                 os.replace(part, final)  # atomic: the old file or the new one, never a mix
@@ -431,7 +433,9 @@ class Handler(socketserver.BaseRequestHandler):
                     rep = rcv.receive(sock, rf, h)
                     sock.sendall(encode_reply(rep))
                     elapsed = f"{(time.monotonic() - start) * 1000:.0f}ms"
-                    common.log("INFO", "received", peer=peer, name=name, size=h.size, elapsed=elapsed)
+                    common.log(
+                        "INFO", "received", peer=peer, name=name, size=h.size, elapsed=elapsed
+                    )
                 except ProtoError as e:
                     common.log("WARN", "refused", peer=peer, name=name, status=e.status, err=str(e))
                     if e.status in KEEP_OPEN:
@@ -506,7 +510,9 @@ def walk(paths: list[str]) -> list[tuple[Path, str]]:
     return sorted(jobs, key=lambda j: j[1])
 
 
-def send_file(sock: socket.socket, rf: BinaryIO, path: Path, name: str, args: argparse.Namespace) -> str:
+def send_file(
+    sock: socket.socket, rf: BinaryIO, path: Path, name: str, args: argparse.Namespace
+) -> str:
     size = path.stat().st_size
     flags = (FLAG_OVERWRITE if args.overwrite else 0) | (FLAG_RESUME if args.resume else 0)
     sock.sendall(encode_header(Header(VERSION, flags, name, size, args.chunk)))
@@ -585,7 +591,7 @@ def main(argv: list[str] | None = None) -> None:
     cp.add_argument("--timeout", type=float, default=30.0, help="seconds")
     cp.add_argument("files", nargs="+")
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["serve", *argv]
     args = ap.parse_args(argv)
     if args.cmd == "send":

@@ -74,7 +74,11 @@ def test_reply(v: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("v", ids("name"))
 def test_name(v: dict[str, Any]) -> None:
-    name = v["name"] if "name" in v else bytes.fromhex(v["name_hex"]).decode("utf-8", "surrogateescape")
+    name = (
+        v["name"]
+        if "name" in v
+        else bytes.fromhex(v["name_hex"]).decode("utf-8", "surrogateescape")
+    )
     err, _ = outcome(fx.check_name, name)
     assert err == v.get("error", "")
 
