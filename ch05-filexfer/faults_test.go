@@ -96,3 +96,19 @@ func TestFaults(t *testing.T) {
 }
 
 // ANCHOR_END: faults
+
+// TestRetryResumes: a link that drops every connection after 100 KiB still
+// delivers a 300 KiB file, because the sender retries and each retry
+// resumes where the receiver's partial file ends.
+func TestRetryResumes(t *testing.T) {
+	addr, dir, _ := startServer(t, nil)
+	path, sum := randomFile(t, t.TempDir(), "flaky.bin", faultFileSize, 1)
+	var out bytes.Buffer
+	s := sender(startProxy(t, addr, "cut", 100<<10), &out)
+	s.ChunkSize = faultChunk
+	s.Retries = 20
+	res, err := s.Send(context.Background(), []string{path})
+	require.NoError(t, err, out.String())
+	assert.Positive(t, res[0].Offset, "the last attempt resumed")
+	assert.Equal(t, sum, fileSum(t, filepath.Join(dir, "flaky.bin")))
+}

@@ -68,6 +68,7 @@ func send(ctx context.Context, args []string) error {
 	fs.IntVar(&s.ChunkSize, "chunk", DefaultChunk, "chunk size in bytes (at most 4 MiB)")
 	fs.BoolVar(&s.Overwrite, "overwrite", false, "replace files that exist on the receiver")
 	fs.BoolVar(&s.Resume, "resume", false, "continue cut-off transfers from what the receiver has")
+	fs.IntVar(&s.Retries, "retries", 3, "retry a cut-off or damaged transfer this often, resuming each time")
 	fs.DurationVar(&s.Timeout, "timeout", 30*time.Second, "dial timeout and longest wait for the receiver")
 	if err := cli.Parse(fs, args, true); err != nil {
 		return err

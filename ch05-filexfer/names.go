@@ -25,6 +25,7 @@ func CheckName(name string) error {
 	case strings.HasPrefix(name, "/"):
 		return protoErr(StatusBadName, "absolute name %q", name)
 	}
+	// ANCHOR: exercise-names
 	for _, r := range name {
 		switch {
 		case r < 0x20 || r == 0x7f: // NUL, newline, escape...
@@ -33,6 +34,7 @@ func CheckName(name string) error {
 			return protoErr(StatusBadName, "character %q not allowed in name", r)
 		}
 	}
+	// ANCHOR_END: exercise-names
 	for i, comp := range strings.Split(name, "/") {
 		switch {
 		case comp == "":

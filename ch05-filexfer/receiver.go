@@ -317,6 +317,7 @@ func partialName(name string, size uint64) string {
 // reply, or an error whose status is the refusal.
 func (s *Server) receive(c net.Conn, h Header, buf []byte, log *slog.Logger) (Reply, error) {
 	start := time.Now()
+	s.sweepPartials()
 	if err := CheckName(h.Name); err != nil {
 		return Reply{}, err
 	}
@@ -502,9 +503,9 @@ func (s *Server) discard(part string) {
 	}
 }
 
-// sweepPartials removes partial files nobody resumed within PartialTTL. It
-// runs when the server starts and then at most once a minute, on accept of a
-// header.
+// sweepPartials removes partial files nobody resumed within PartialTTL (a
+// partial's modification time is its last write). It runs when the server
+// starts, then at most once a minute when a file arrives.
 func (s *Server) sweepPartials() {
 	s.mu.Lock()
 	if time.Since(s.lastSweep) < time.Minute {
@@ -520,10 +521,12 @@ func (s *Server) sweepPartials() {
 	entries, _ := d.ReadDir(-1)
 	d.Close()
 	for _, e := range entries {
+		// ANCHOR: exercise-sweep
 		fi, err := e.Info()
 		if err == nil && strings.HasSuffix(e.Name(), ".part") && time.Since(fi.ModTime()) > s.PartialTTL {
 			s.discard(PartialDir + "/" + e.Name())
 			s.Log.Info("removed stale partial", "file", e.Name())
 		}
+		// ANCHOR_END: exercise-sweep
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -214,4 +215,25 @@ func TestStatusNames(t *testing.T) {
 		assert.Equal(t, s, got)
 	}
 	assert.Equal(t, "STATUS_0x7f", fmt.Sprint(Status(0x7f)))
+}
+
+// TestStalePartialsSwept: a partial file nobody resumed within PartialTTL
+// is removed; a recent one is kept for its sender.
+func TestStalePartialsSwept(t *testing.T) {
+	var dir string
+	addr, _, _ := startServer(t, func(s *Server) {
+		s.PartialTTL = time.Hour
+		dir = s.Dir
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, PartialDir), 0o700))
+		for _, n := range []string{"old.part", "fresh.part"} {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, PartialDir, n), []byte("x"), 0o600))
+		}
+		old := time.Now().Add(-2 * time.Hour)
+		require.NoError(t, os.Chtimes(filepath.Join(dir, PartialDir, "old.part"), old, old))
+	})
+	// Once a file went through, the server has run its first sweep.
+	_, err := sender(addr, &bytes.Buffer{}).Send(context.Background(), []string{writeTemp(t, "a.txt", "a")})
+	require.NoError(t, err)
+	assert.NoFileExists(t, filepath.Join(dir, PartialDir, "old.part"))
+	assert.FileExists(t, filepath.Join(dir, PartialDir, "fresh.part"))
 }

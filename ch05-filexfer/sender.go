@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -22,6 +23,7 @@ type Sender struct {
 	ChunkSize int
 	Overwrite bool
 	Resume    bool
+	Retries   int           // retry a failed transfer this often, resuming
 	Timeout   time.Duration // dial timeout, and longest wait for the receiver
 	Out       io.Writer     // one summary line per file
 	Progress  io.Writer     // if not nil, a progress bar is drawn there
@@ -121,32 +123,66 @@ func (s *Sender) Send(ctx context.Context, paths []string) ([]Result, error) {
 	}()
 	buf := make([]byte, 3*s.ChunkSize)
 	for _, j := range jobs {
-		if ctx.Err() != nil {
-			return results, ctx.Err()
-		}
-		if conn == nil {
-			d := net.Dialer{Timeout: s.Timeout}
-			if conn, err = d.DialContext(ctx, "tcp", s.Addr); err != nil {
-				return results, err
+		var r Result
+		for attempt := 0; ; attempt++ {
+			if ctx.Err() != nil {
+				return results, ctx.Err()
 			}
+			if conn == nil {
+				d := net.Dialer{Timeout: s.Timeout}
+				if conn, err = d.DialContext(ctx, "tcp", s.Addr); err != nil {
+					r = Result{Name: j.name, Err: err}
+				}
+			}
+			if conn != nil {
+				stop := context.AfterFunc(ctx, func() { conn.Close() })
+				r = s.sendFile(conn, j, buf, s.Resume || attempt > 0)
+				stop()
+				if r.Err != nil && !keepOpen(r.Err) {
+					conn.Close()
+					conn = nil
+				}
+			}
+			// ANCHOR: exercise-retry
+			// A transfer that failed for a passing reason (cut off, corrupted
+			// in flight, name busy) is retried, resuming from what the
+			// receiver kept, after a growing pause.
+			if r.Err != nil && attempt < s.Retries && retryable(r.Err) {
+				pause := min(50*time.Millisecond<<attempt, 2*time.Second)
+				select {
+				case <-time.After(pause):
+				case <-ctx.Done():
+				}
+				continue
+			}
+			// ANCHOR_END: exercise-retry
+			break
 		}
-		stop := context.AfterFunc(ctx, func() { conn.Close() })
-		r := s.sendFile(conn, j, buf)
-		stop()
 		results = append(results, r)
 		s.summary(r)
 		if r.Err != nil {
 			failed++
-			if !keepOpen(r.Err) {
-				conn.Close()
-				conn = nil
-			}
 		}
 	}
 	if failed > 0 {
 		return results, fmt.Errorf("%d of %d files failed", failed, len(jobs))
 	}
 	return results, nil
+}
+
+// retryable reports whether trying again may help: the network failed, or
+// the receiver saw damage or was busy. A refusal of the file itself (bad
+// name, exists, too large) will not change on a retry.
+func retryable(err error) bool {
+	var pe *ProtoError
+	if !errors.As(err, &pe) {
+		return true
+	}
+	switch pe.Status {
+	case StatusCRCMismatch, StatusHashMismatch, StatusTimeout, StatusBusy, StatusShutdown:
+		return true
+	}
+	return false
 }
 
 // ANCHOR: summary
@@ -165,7 +201,7 @@ func (s *Sender) summary(r Result) {
 // ANCHOR: sendfile
 // sendFile sends one file: header, wait for READY (and the offset to start
 // from), chunks, End with the SHA-256 of the whole file, wait for OK.
-func (s *Sender) sendFile(c net.Conn, j job, buf []byte) (r Result) {
+func (s *Sender) sendFile(c net.Conn, j job, buf []byte, resume bool) (r Result) {
 	start := time.Now()
 	r.Name = j.name
 	defer func() { r.Elapsed = time.Since(start) }()
@@ -185,7 +221,7 @@ func (s *Sender) sendFile(c net.Conn, j job, buf []byte) (r Result) {
 	if s.Overwrite {
 		h.Flags |= FlagOverwrite
 	}
-	if s.Resume {
+	if resume {
 		h.Flags |= FlagResume
 	}
 	hb, err := h.MarshalBinary()
