@@ -71,7 +71,6 @@ const (
 	StatusSizeMismatch Status = 0x1a // End came before the declared size
 	StatusIOError      Status = 0x20 // the receiver could not write (disk full...)
 	StatusTimeout      Status = 0x21 // the sender went quiet for too long
-	StatusShutdown     Status = 0x22 // the receiver is shutting down
 )
 
 // ANCHOR_END: status
@@ -82,7 +81,7 @@ var statusNames = map[Status]string{
 	StatusTooLarge: "TOO_LARGE", StatusExists: "EXISTS", StatusBusy: "BUSY",
 	StatusBadChunk: "BAD_CHUNK", StatusCRCMismatch: "CRC_MISMATCH",
 	StatusHashMismatch: "HASH_MISMATCH", StatusSizeMismatch: "SIZE_MISMATCH",
-	StatusIOError: "IO_ERROR", StatusTimeout: "TIMEOUT", StatusShutdown: "SHUTDOWN",
+	StatusIOError: "IO_ERROR", StatusTimeout: "TIMEOUT",
 }
 
 func (s Status) String() string {

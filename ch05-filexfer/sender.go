@@ -179,7 +179,7 @@ func retryable(err error) bool {
 		return true
 	}
 	switch pe.Status {
-	case StatusCRCMismatch, StatusHashMismatch, StatusTimeout, StatusBusy, StatusShutdown:
+	case StatusCRCMismatch, StatusHashMismatch, StatusTimeout, StatusBusy:
 		return true
 	}
 	return false

@@ -72,7 +72,6 @@ STATUS = {
     "SIZE_MISMATCH": 0x1A,
     "IO_ERROR": 0x20,
     "TIMEOUT": 0x21,
-    "SHUTDOWN": 0x22,
 }
 STATUS_NAME = {v: k for k, v in STATUS.items()}
 KEEP_OPEN = {"BAD_NAME", "TOO_LARGE", "EXISTS", "BUSY"}
