@@ -6,10 +6,14 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -60,4 +64,24 @@ func TestUsage(t *testing.T) {
 		assert.True(t, errors.As(err, &ue), "%v: got %v", args, err)
 		assert.Equal(t, 2, cli.ExitCode(err))
 	}
+}
+
+// TestSignalShutdown builds the program, starts the receiver, sends a file
+// with the built sender, and stops the receiver with SIGTERM: it must exit 0.
+func TestSignalShutdown(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGTERM on Windows")
+	}
+	bin := testutil.BuildGo(t, ".")
+	dir := t.TempDir()
+	p := testutil.StartProcess(t, exec.Command(bin, "serve", "-dir", dir, "-addr", "127.0.0.1:0"))
+	file := writeTemp(t, "hello.txt", "hello")
+	stdout, stderr, err := testutil.RunWithTimeout(t, 30*time.Second, exec.Command(bin, "send", "-addr", p.Addr, file), "")
+	require.NoError(t, err, stderr)
+	assert.Contains(t, stdout, "sent name=hello.txt size=5 ")
+	assert.Empty(t, stderr, "no progress bar when stderr is not a terminal")
+	require.NoError(t, p.Signal(syscall.SIGTERM, 10*time.Second))
+	got, err := os.ReadFile(filepath.Join(dir, "hello.txt"))
+	require.NoError(t, err)
+	assert.Equal(t, "hello", string(got))
 }
