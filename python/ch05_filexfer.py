@@ -13,14 +13,15 @@ directory; nothing partial ever appears under the final name; and a server
 that serves one client and exits is not a server.
 
 Standard library only. The one thing it lacks is CRC-32C (zlib.crc32 is the
-other polynomial), so it is computed here in pure Python: correct, but slow
-(a few MB/s). That, not the network, bounds this program's speed.
+other polynomial), so it is computed here in pure Python, with a trick that
+makes it fast enough (see crc32c); it still bounds this program's speed.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import os
 import socket
@@ -91,6 +92,13 @@ class CutOff(Exception):
 
 
 # ANCHOR: crc32c
+# CRC-32C, twice. The standard library has no CRC-32C (zlib.crc32 is the IEEE
+# polynomial), and a byte-at-a-time loop in Python runs at a few MB/s. The
+# first version is that loop: short and obviously the textbook algorithm.
+# The second gets the same answer ten to twenty times faster by letting
+# Python's big integers do the work in C.
+
+
 def _crc_table() -> list[int]:
     table = []
     for i in range(256):
@@ -104,13 +112,71 @@ def _crc_table() -> list[int]:
 _TABLE = _crc_table()
 
 
-def crc32c(data: bytes | memoryview, crc: int = 0) -> int:
-    """CRC-32C (Castagnoli), table-driven. crc32c(b"123456789") == 0xE3069283."""
+def crc32c_table(data: bytes | memoryview, crc: int = 0) -> int:
+    """CRC-32C (Castagnoli), table-driven, one byte per step."""
     crc ^= 0xFFFFFFFF
     table = _TABLE
     for b in data:
         crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
     return crc ^ 0xFFFFFFFF
+
+
+# A CRC is the remainder of a polynomial division over GF(2): the message's
+# bits are the coefficients of M(x), and the CRC is M(x)*x^32 mod P(x). That
+# remainder can be taken in big steps: split M = H*x^k + L, and since
+# x^k mod P is a 32-bit polynomial c, M = H*c + L (mod P), which is about
+# half as long. H*c without carries is the XOR of H shifted by each set bit
+# of c: a dozen shifts and XORs of a huge int, all done in C.
+_P = 0x11EDC6F41  # x^32 + the Castagnoli polynomial, highest degree first
+_REV8 = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))  # bit-reverse a byte
+
+
+def _rev32(x: int) -> int:
+    return int(f"{x:032b}"[::-1], 2)
+
+
+def _clmul(h: int, c: int) -> int:
+    """Carry-less (GF(2)) product of a big h and a 32-bit c."""
+    acc = 0
+    while c:
+        low = c & -c
+        acc ^= h << (low.bit_length() - 1)
+        c ^= low
+    return acc
+
+
+def _mod_small(v: int) -> int:
+    """v mod P, one bit at a time (v of at most ~64 bits)."""
+    for i in range(v.bit_length() - 1, 31, -1):
+        if v >> i & 1:
+            v ^= _P << (i - 32)
+    return v
+
+
+@functools.cache
+def _xpow(k: int) -> int:
+    """x^k mod P, by squaring."""
+    if k < 32:
+        return 1 << k
+    if k % 2:
+        return _mod_small(_xpow(k - 1) << 1)
+    h = _xpow(k // 2)
+    return _mod_small(_clmul(h, h))
+
+
+def crc32c(data: bytes | memoryview, crc: int = 0) -> int:
+    """CRC-32C of data, continuing from crc. crc32c(b"123456789") == 0xE3069283."""
+    if len(data) < 64:
+        return crc32c_table(data, crc)
+    n = 8 * len(data)
+    # The CRC is "reflected" (each byte's lowest bit comes first): reverse
+    # the bits of every byte, and the first byte becomes the top of m.
+    m = int.from_bytes(bytes(data).translate(_REV8), "big")
+    v = (m << 32) ^ (_rev32(crc ^ 0xFFFFFFFF) << n)  # M*x^32, plus the initial value
+    while v.bit_length() > 64:
+        k = v.bit_length() // 2
+        v = _clmul(v >> k, _xpow(k)) ^ (v & ((1 << k) - 1))
+    return _rev32(_mod_small(v)) ^ 0xFFFFFFFF
 
 
 # ANCHOR_END: crc32c

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +93,12 @@ def test_every_kind_is_covered() -> None:
 def test_crc32c_check_value() -> None:
     assert fx.crc32c(b"123456789") == 0xE3069283
     assert fx.crc32c(b"6789", fx.crc32c(b"12345")) == 0xE3069283
+
+
+def test_crc32c_fast_equals_table() -> None:
+    rng = random.Random(5)
+    for n in [*range(200), 1000, 4095, 4096, 65537, 300_000]:
+        data = rng.randbytes(n)
+        assert fx.crc32c(data) == fx.crc32c_table(data), n
+        cut = n // 3
+        assert fx.crc32c(data[cut:], fx.crc32c(data[:cut])) == fx.crc32c_table(data), n
