@@ -213,7 +213,6 @@ func (s *Server) handle(c net.Conn) {
 	log := s.Log.With("peer", peer)
 	log.Info("connected")
 	defer log.Info("closed")
-	buf := make([]byte, MaxChunkSize)
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))
 		h, err := ReadHeader(c)
@@ -224,7 +223,7 @@ func (s *Server) handle(c net.Conn) {
 			s.fail(c, log, "", err, false) // a bad header: the stream is out of step
 			return
 		}
-		rep, err := s.receive(c, h, buf, log)
+		rep, err := s.receive(c, h, log)
 		if err != nil {
 			keep := keepOpen(err)
 			s.fail(c, log, h.Name, err, keep)
@@ -315,7 +314,7 @@ func partialName(name string, size uint64) string {
 // ANCHOR: receive
 // receive takes one file whose header has been read. It returns the OK
 // reply, or an error whose status is the refusal.
-func (s *Server) receive(c net.Conn, h Header, buf []byte, log *slog.Logger) (Reply, error) {
+func (s *Server) receive(c net.Conn, h Header, log *slog.Logger) (Reply, error) {
 	start := time.Now()
 	s.sweepPartials()
 	if err := CheckName(h.Name); err != nil {
@@ -351,20 +350,26 @@ func (s *Server) receive(c net.Conn, h Header, buf []byte, log *slog.Logger) (Re
 
 	// Chunks: each is checked (length, CRC) before it is written, so the
 	// partial file only ever holds verified bytes, and its size is the
-	// offset a resume can safely start from.
+	// offset a resume can safely start from. The sink writes and hashes
+	// one chunk while this loop reads the next.
+	sk := newSink(f, hash, off, int(min(uint64(h.ChunkSize), h.Size-off)))
 	received := off
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))
 		limit := min(uint64(h.ChunkSize), h.Size-received)
-		data, end, sum, err := ReadChunk(c, buf, uint32(limit))
+		data, end, sum, err := ReadChunk(c, sk.buffer(), uint32(limit))
 		if err != nil {
 			if StatusOf(err) == StatusBadChunk && limit < uint64(h.ChunkSize) {
 				err = protoErr(StatusBadChunk, "chunk goes past the declared size %d", h.Size)
 			}
+			_, _ = sk.wait()
 			_ = f.Sync() // keep what was verified: the sender may resume
 			return Reply{}, err
 		}
 		if end {
+			if _, err := sk.wait(); err != nil {
+				return Reply{}, protoErr(StatusIOError, "write: %v", err)
+			}
 			if received != h.Size {
 				s.discard(part)
 				return Reply{}, protoErr(StatusSizeMismatch, "got %d bytes, header said %d", received, h.Size)
@@ -375,12 +380,12 @@ func (s *Server) receive(c net.Conn, h Header, buf []byte, log *slog.Logger) (Re
 			}
 			break
 		}
-		if _, err := f.Write(data); err != nil {
-			_ = f.Truncate(int64(received)) // drop a half-written chunk
+		sk.put(data)
+		received += uint64(len(data))
+		if sk.failed.Load() { // the disk is full: stop reading a file we cannot keep
+			_, err := sk.wait()
 			return Reply{}, protoErr(StatusIOError, "write: %v", err)
 		}
-		hash.Write(data)
-		received += uint64(len(data))
 	}
 	if err := s.commit(f, part, h.Name, overwrite); err != nil {
 		return Reply{}, err
