@@ -43,7 +43,7 @@ func CheckName(name string) error {
 			return protoErr(StatusBadName, "%q component in %q", comp, name)
 		case len(comp) > MaxComponentLen:
 			return protoErr(StatusBadName, "component of %d bytes, limit %d", len(comp), MaxComponentLen)
-		case i == 0 && comp == PartialDir:
+		case i == 0 && strings.EqualFold(comp, PartialDir): // .FXPART is the same directory on macOS and Windows
 			return protoErr(StatusBadName, "%s is reserved for the receiver", PartialDir)
 		}
 	}

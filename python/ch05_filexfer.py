@@ -330,7 +330,7 @@ def check_name(name: str) -> None:
             raise ProtoError("BAD_NAME", f"{comp!r} component in {name!r}")
         if len(comp.encode()) > MAX_COMPONENT_LEN:
             raise ProtoError("BAD_NAME", f"component longer than {MAX_COMPONENT_LEN} bytes")
-        if i == 0 and comp == PARTIAL_DIR:
+        if i == 0 and comp.lower() == PARTIAL_DIR:  # the same directory on macOS and Windows
             raise ProtoError("BAD_NAME", f"{PARTIAL_DIR} is reserved for the receiver")
 
 
