@@ -100,3 +100,16 @@ func TestInteropPythonToGo(t *testing.T) {
 	assert.NotContains(t, stdout, "resumed_at=0 ", "the Python sender should have resumed")
 	assert.Equal(t, sum, fileSum(t, filepath.Join(dir, "cut.bin")))
 }
+
+// TestInteropPythonRetries: the Python sender's --retries resumes through a
+// link that drops every connection after 100 KiB, into the Go receiver.
+func TestInteropPythonRetries(t *testing.T) {
+	addr, dir, _ := startServer(t, nil)
+	p, sum := randomFile(t, t.TempDir(), "flaky.bin", 300<<10, 3)
+	px := startProxy(t, addr, "cut", 100<<10)
+	cmd := testutil.PythonCmd(t, "ch05_filexfer.py", "send", "--retries", "20", "--chunk", "16384", "--addr", px, p)
+	stdout, stderr, err := testutil.RunWithTimeout(t, time.Minute, cmd, "")
+	require.NoError(t, err, "%s%s", stdout, stderr)
+	assert.NotContains(t, stdout, "resumed_at=0 ", "the last attempt resumed")
+	assert.Equal(t, sum, fileSum(t, filepath.Join(dir, "flaky.bin")))
+}

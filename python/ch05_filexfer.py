@@ -355,7 +355,14 @@ def fsync_dir(path: Path) -> None:
 class Receiver:
     """Shared state of the receiving server: directory, limits, name locks."""
 
-    def __init__(self, directory: Path, max_size: int, idle_timeout: float, max_conns: int):
+    def __init__(
+        self,
+        directory: Path,
+        max_size: int,
+        idle_timeout: float,
+        max_conns: int,
+        partial_ttl: float = 24 * 3600,
+    ):
         self.dir = directory.resolve()
         self.partials = self.dir / PARTIAL_DIR
         self.partials.mkdir(parents=True, exist_ok=True)
@@ -365,6 +372,23 @@ class Receiver:
         self.max_conns = max_conns
         self.lock = threading.Lock()
         self.receiving: set[str] = set()
+        self.partial_ttl = partial_ttl
+        self.last_sweep = 0.0
+        self.sweep()
+
+    def sweep(self) -> None:
+        """Remove partial files nobody resumed within partial_ttl seconds
+        (at start, then at most once a minute when a file arrives)."""
+        now = time.time()
+        with self.lock:
+            if now - self.last_sweep < 60:
+                return
+            self.last_sweep = now
+        for p in self.partials.glob("*.part"):
+            with contextlib.suppress(OSError):
+                if now - p.stat().st_mtime > self.partial_ttl:
+                    p.unlink()
+                    common.log("INFO", "removed stale partial", file=p.name)
 
     @contextlib.contextmanager
     def name_lock(self, name: str) -> Iterator[None]:
@@ -409,6 +433,7 @@ class Receiver:
 
     # ANCHOR: receive
     def receive(self, sock: socket.socket, rf: BinaryIO, h: Header) -> Reply:
+        self.sweep()
         check_name(h.name)
         if h.size > self.max_size:
             raise ProtoError("TOO_LARGE", f"size {h.size} over the limit {self.max_size}")
@@ -545,7 +570,9 @@ class Server(socketserver.ThreadingTCPServer):
 
 def serve(args: argparse.Namespace) -> None:
     host, port = common.parse_addr(args.addr)
-    rcv = Receiver(Path(args.dir), args.max_size, args.idle_timeout, args.max_conns)
+    rcv = Receiver(
+        Path(args.dir), args.max_size, args.idle_timeout, args.max_conns, args.partial_ttl
+    )
     try:
         srv = Server((host, port), rcv)
     except OSError as e:
@@ -575,11 +602,14 @@ def walk(paths: list[str]) -> list[tuple[Path, str]]:
     return sorted(jobs, key=lambda j: j[1])
 
 
+RETRYABLE = {"CRC_MISMATCH", "HASH_MISMATCH", "TIMEOUT", "BUSY"}
+
+
 def send_file(
-    sock: socket.socket, rf: BinaryIO, path: Path, name: str, args: argparse.Namespace
+    sock: socket.socket, rf: BinaryIO, path: Path, name: str, args: argparse.Namespace, resume: bool
 ) -> str:
     size = path.stat().st_size
-    flags = (FLAG_OVERWRITE if args.overwrite else 0) | (FLAG_RESUME if args.resume else 0)
+    flags = (FLAG_OVERWRITE if args.overwrite else 0) | (FLAG_RESUME if resume else 0)
     sock.sendall(encode_header(Header(VERSION, flags, name, size, args.chunk)))
     rep = read_reply(rf)
     if rep.status != "READY":
@@ -615,21 +645,30 @@ def send(args: argparse.Namespace) -> None:
     jobs = walk(args.files)
     for path, name in jobs:
         start = time.monotonic()
-        try:
-            if sock is None:
-                sock = socket.create_connection((host, port), timeout=args.timeout)
-                rf = sock.makefile("rb")
-            assert rf is not None
-            info = send_file(sock, rf, path, name, args)
-            el = time.monotonic() - start
-            print(f"sent name={name} {info} elapsed={el * 1000:.3f}ms", flush=True)
-        except (OSError, ProtoError) as e:
-            failed += 1
-            status = e.status if isinstance(e, ProtoError) else "IO_ERROR"
-            print(f'failed name={name} status={status} err="{e}"', flush=True)
-            if not (isinstance(e, ProtoError) and e.status in KEEP_OPEN) and sock is not None:
-                sock.close()
-                sock = None
+        for attempt in range(args.retries + 1):
+            try:
+                if sock is None:
+                    sock = socket.create_connection((host, port), timeout=args.timeout)
+                    rf = sock.makefile("rb")
+                assert rf is not None
+                info = send_file(sock, rf, path, name, args, args.resume or attempt > 0)
+                el = time.monotonic() - start
+                print(f"sent name={name} {info} elapsed={el * 1000:.3f}ms", flush=True)
+                break
+            except (OSError, ProtoError) as e:
+                status = e.status if isinstance(e, ProtoError) else "IO_ERROR"
+                if status not in KEEP_OPEN and sock is not None:
+                    sock.close()
+                    sock = None
+                # Retry (resuming) what a retry can fix: a lost connection,
+                # damage in flight, a busy name. Not a refusal of the file.
+                passing = status in RETRYABLE or isinstance(e, ConnectionError)
+                if attempt < args.retries and passing:
+                    time.sleep(min(0.05 * 2**attempt, 2.0))
+                    continue
+                failed += 1
+                print(f'failed name={name} status={status} err="{e}"', flush=True)
+                break
     if sock is not None:
         sock.close()
     if failed:
@@ -648,11 +687,13 @@ def main(argv: list[str] | None = None) -> None:
     sp.add_argument("--max-conns", type=int, default=64)
     sp.add_argument("--idle-timeout", type=float, default=30.0, help="seconds")
     sp.add_argument("--max-size", type=int, default=64 << 30)
+    sp.add_argument("--partial-ttl", type=float, default=24 * 3600.0, help="seconds")
     cp = sub.add_parser("send", help="send files and directories to a receiver")
     cp.add_argument("--addr", default=DEFAULT_ADDR)
     cp.add_argument("--chunk", type=int, default=DEFAULT_CHUNK)
     cp.add_argument("--overwrite", action="store_true")
     cp.add_argument("--resume", action="store_true")
+    cp.add_argument("--retries", type=int, default=3)
     cp.add_argument("--timeout", type=float, default=30.0, help="seconds")
     cp.add_argument("files", nargs="+")
     argv = sys.argv[1:] if argv is None else argv

@@ -9,6 +9,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -155,3 +156,16 @@ def test_usage() -> None:
         [sys.executable, SCRIPT, "send", "--chunk", "0", "x"], capture_output=True, text=True
     )
     assert res.returncode == 2
+
+
+def test_stale_partials_swept(python_server: Callable[..., Server], tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    (dest / fx.PARTIAL_DIR).mkdir(parents=True)
+    old, fresh = dest / fx.PARTIAL_DIR / "old.part", dest / fx.PARTIAL_DIR / "fresh.part"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"x")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    python_server("ch05_filexfer.py", "serve", "--dir", str(dest), "--partial-ttl", "3600")
+    assert not old.exists()  # swept before the server logged msg=listening
+    assert fresh.exists()
