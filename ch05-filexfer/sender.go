@@ -257,6 +257,9 @@ func (s *Sender) sendFile(c net.Conn, j job, buf []byte, resume bool) (r Result)
 		return r
 	}
 	bar := s.bar(j.name, r.Size, int64(r.Offset))
+	if bar != nil {
+		defer bar.Clear() // the summary line replaces the bar, success or not
+	}
 	if err := s.sendChunks(c, f, uint64(r.Size)-r.Offset, sha, buf, bar); err != nil {
 		r.Err = s.explain(c, err)
 		return r
