@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tcp-in-go/course/internal/testutil"
 )
 
 // TestSendReceive sends files of the sizes that matter (empty, one byte,
@@ -236,4 +238,39 @@ func TestStalePartialsSwept(t *testing.T) {
 	require.NoError(t, err)
 	assert.NoFileExists(t, filepath.Join(dir, PartialDir, "old.part"))
 	assert.FileExists(t, filepath.Join(dir, PartialDir, "fresh.part"))
+}
+
+// TestShutdownKeepsPartial: a receiver shut down in the middle of a file
+// (drain time over) closes the connection but keeps the verified part, and
+// the next receiver on the same directory lets the sender resume from it.
+func TestShutdownKeepsPartial(t *testing.T) {
+	dir := t.TempDir()
+	src, sum := randomFile(t, t.TempDir(), "big.bin", 64<<10, 5)
+	data, err := os.ReadFile(src)
+	require.NoError(t, err)
+
+	first := &Server{Dir: dir, Log: slog.New(slog.NewTextHandler(&testLog{}, nil))}
+	addr := testutil.StartServer(t, first.Serve, first.Shutdown)
+	c := dialRaw(t, addr)
+	c.write(header("big.bin", uint64(len(data)), 16<<10, 0))
+	require.Equal(t, StatusReady, c.reply().Status)
+	c.write(chunk(data[:16<<10]))
+	part := filepath.Join(dir, filepath.FromSlash(partialName("big.bin", uint64(len(data)))))
+	require.Eventually(t, func() bool { // poll: the receiver has written the chunk
+		fi, err := os.Stat(part)
+		return err == nil && fi.Size() == 16<<10
+	}, 10*time.Second, 5*time.Millisecond)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, first.Shutdown(ctx), context.DeadlineExceeded, "the transfer was still open")
+	assert.NoFileExists(t, filepath.Join(dir, "big.bin"))
+
+	addr2, _, _ := startServer(t, func(s *Server) { s.Dir = dir })
+	s := sender(addr2, &bytes.Buffer{})
+	s.Resume = true
+	res, err := s.Send(context.Background(), []string{src})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(16<<10), res[0].Offset)
+	assert.Equal(t, sum, fileSum(t, filepath.Join(dir, "big.bin")))
 }
