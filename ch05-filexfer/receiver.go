@@ -35,8 +35,8 @@ type Server struct {
 	slots     chan struct{}
 	mu        sync.Mutex
 	ln        net.Listener
-	conns     map[net.Conn]struct{}
-	receiving map[string]bool // names being received (per-name lock)
+	conns     map[net.Conn]bool // true while between files (idle)
+	receiving map[string]bool   // names being received (per-name lock)
 	lastSweep time.Time
 	shutdown  bool
 	wg        sync.WaitGroup
@@ -84,7 +84,7 @@ func (s *Server) init() error {
 	// ANCHOR_END: root
 	s.root = root
 	s.slots = make(chan struct{}, s.MaxConns)
-	s.conns = map[net.Conn]struct{}{}
+	s.conns = map[net.Conn]bool{}
 	s.receiving = map[string]bool{}
 	return nil
 }
@@ -148,6 +148,15 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
+// setIdle records whether c is between files, and reports false when the
+// server is shutting down (an idle connection should then just close).
+func (s *Server) setIdle(c net.Conn, idle bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conns[c] = idle
+	return !s.shutdown
+}
+
 func (s *Server) track(c net.Conn, add bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -155,7 +164,7 @@ func (s *Server) track(c net.Conn, add bool) bool {
 		if s.shutdown {
 			return false
 		}
-		s.conns[c] = struct{}{}
+		s.conns[c] = true
 	} else {
 		delete(s.conns, c)
 		c.Close()
@@ -163,13 +172,19 @@ func (s *Server) track(c net.Conn, add bool) bool {
 	return true
 }
 
-// Shutdown stops accepting, lets transfers in progress finish until ctx is
-// done, then closes what is left (their partial files stay resumable).
+// Shutdown stops accepting, closes connections that are between files, lets
+// transfers in progress finish until ctx is done, then closes what is left
+// (their partial files stay resumable).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutdown = true
 	if s.ln != nil {
 		s.ln.Close()
+	}
+	for c, idle := range s.conns {
+		if idle {
+			_ = c.SetReadDeadline(time.Now()) // wakes handle, which sees shutdown
+		}
 	}
 	s.mu.Unlock()
 	done := make(chan struct{})
@@ -214,10 +229,16 @@ func (s *Server) handle(c net.Conn) {
 	log.Info("connected")
 	defer log.Info("closed")
 	for {
+		if !s.setIdle(c, true) {
+			return // shutting down: nothing in progress on this connection
+		}
 		_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))
 		h, err := ReadHeader(c)
 		if errors.Is(err, io.EOF) {
 			return // the sender is done
+		}
+		if !s.setIdle(c, false) && err != nil {
+			return // woken by Shutdown
 		}
 		if err != nil {
 			s.fail(c, log, "", err, false) // a bad header: the stream is out of step

@@ -274,3 +274,23 @@ func TestShutdownKeepsPartial(t *testing.T) {
 	assert.Equal(t, uint64(16<<10), res[0].Offset)
 	assert.Equal(t, sum, fileSum(t, filepath.Join(dir, "big.bin")))
 }
+
+// TestShutdownClosesIdle: a connection between files does not hold up a
+// shutdown, however long the drain time.
+func TestShutdownClosesIdle(t *testing.T) {
+	s := &Server{Dir: t.TempDir(), Log: slog.New(slog.NewTextHandler(&testLog{}, nil))}
+	addr := testutil.StartServer(t, s.Serve, s.Shutdown)
+	c := dialRaw(t, addr)
+	data := []byte("one")
+	c.write(header("one.txt", 3, 1024, 0), chunk(data), end(data))
+	require.Equal(t, StatusReady, c.reply().Status)
+	require.Equal(t, StatusOK, c.reply().Status) // now idle, between files
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	require.NoError(t, s.Shutdown(ctx))
+	assert.Less(t, time.Since(start), 5*time.Second)
+	_, err := c.c.Read(make([]byte, 1))
+	assert.Error(t, err, "the idle connection was closed")
+}
