@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -114,4 +115,17 @@ func TestRetryResumes(t *testing.T) {
 	require.NoError(t, err, out.String())
 	assert.Positive(t, res[0].Offset, "the last attempt resumed")
 	assert.Equal(t, sum, fileSum(t, filepath.Join(dir, "flaky.bin")))
+}
+
+func TestRetryable(t *testing.T) {
+	for err, want := range map[error]bool{
+		ErrCutOff:                          true,
+		protoErr(StatusCRCMismatch, "x"):   true,
+		protoErr(StatusBusy, "x"):          true,
+		protoErr(StatusExists, "x"):        false,
+		protoErr(StatusBadName, "x"):       false,
+		&fs.PathError{Err: fs.ErrNotExist}: false,
+	} {
+		assert.Equal(t, want, retryable(err), "%v", err)
+	}
 }

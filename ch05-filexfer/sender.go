@@ -174,6 +174,9 @@ func (s *Sender) Send(ctx context.Context, paths []string) ([]Result, error) {
 // the receiver saw damage or was busy. A refusal of the file itself (bad
 // name, exists, too large) will not change on a retry.
 func retryable(err error) bool {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+		return false // the local file: trying again will not help
+	}
 	var pe *ProtoError
 	if !errors.As(err, &pe) {
 		return true
