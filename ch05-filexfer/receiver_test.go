@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -293,4 +294,16 @@ func TestShutdownClosesIdle(t *testing.T) {
 	assert.Less(t, time.Since(start), 5*time.Second)
 	_, err := c.c.Read(make([]byte, 1))
 	assert.Error(t, err, "the idle connection was closed")
+}
+
+// TestBadHeaderCloses: a header whose name length is out of range is
+// refused and the connection closed, because the name's bytes are still in
+// the stream: reading on would take them for the next header.
+func TestBadHeaderCloses(t *testing.T) {
+	addr, _, _ := startServer(t, nil)
+	c := dialRaw(t, addr)
+	c.write(header(strings.Repeat("n", 2000), 5, 1024, 0))
+	assert.Equal(t, StatusBadName, c.reply().Status)
+	_, err := ReadReply(c.c)
+	assert.ErrorIs(t, err, io.EOF, "no second reply: the connection is closed")
 }

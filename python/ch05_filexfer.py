@@ -514,8 +514,10 @@ class Handler(socketserver.BaseRequestHandler):
         try:
             while True:
                 name = ""
+                header_read = False
                 try:
                     h = read_header(rf)
+                    header_read = True
                     if h is None:
                         return
                     name = h.name
@@ -528,7 +530,10 @@ class Handler(socketserver.BaseRequestHandler):
                     )
                 except ProtoError as e:
                     common.log("WARN", "refused", peer=peer, name=name, status=e.status, err=str(e))
-                    if e.status in KEEP_OPEN:
+                    # Only a refusal of a fully read header leaves the stream
+                    # in step; a bad header itself (even BAD_NAME for a name
+                    # length out of range) ends the connection.
+                    if header_read and e.status in KEEP_OPEN:
                         sock.sendall(encode_reply(Reply(e.status, 0, e.msg)))
                         continue
                     refuse(sock, Reply(e.status, 0, e.msg))

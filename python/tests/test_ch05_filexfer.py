@@ -90,6 +90,7 @@ def raw_header(name: bytes, size: int, chunk: int = 1024, magic: bytes = b"FXF1"
         ([raw_header(b"a\x00b", 5)], ["BAD_NAME"]),
         ([raw_header(b"out/escape", 5)], ["BAD_NAME"]),
         ([raw_header(b"a", 5, magic=b"GET ")], ["BAD_MAGIC"]),
+        ([raw_header(b"n" * 2000, 5)], ["BAD_NAME"]),  # refused, then closed: out of step
         ([raw_header(b"a", 5)[:10]], ["BAD_HEADER"]),
         ([raw_header(b"a", 5, chunk=4), fx.encode_chunk(b"hello")], ["READY", "BAD_CHUNK"]),
         (
