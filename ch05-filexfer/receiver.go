@@ -493,14 +493,22 @@ func (s *Server) commit(f *os.File, part, name string, overwrite bool) error {
 	} else {
 		// Link fails if name appeared meanwhile: no-overwrite stays true
 		// even against a local process racing us.
-		if err := s.root.Link(part, name); err != nil {
-			if errors.Is(err, fs.ErrExist) {
+		err := s.root.Link(part, name)
+		switch {
+		case errors.Is(err, fs.ErrExist):
+			return protoErr(StatusExists, "%q appeared during the transfer", name)
+		case err == nil:
+			err = s.root.Remove(part)
+		default:
+			// No hard links on this file system (FAT, some network
+			// shares): check, then rename, accepting a small race.
+			if _, lerr := s.root.Lstat(name); lerr == nil {
 				return protoErr(StatusExists, "%q appeared during the transfer", name)
 			}
-			return protoErr(StatusIOError, "link: %v", unwrapPath(err))
+			err = s.root.Rename(part, name)
 		}
-		if err := s.root.Remove(part); err != nil {
-			return protoErr(StatusIOError, "remove partial: %v", unwrapPath(err))
+		if err != nil {
+			return protoErr(StatusIOError, "commit: %v", unwrapPath(err))
 		}
 	}
 	if err := s.syncDir(path.Dir(name)); err != nil {
