@@ -8,7 +8,7 @@ package main
 // One connection carries any number of files, one after the other:
 //
 //	sender                                receiver
-//	Header  (magic, version, flags, name, size, chunk size)  ──▶
+//	Header  (magic, version, flags, name, size, chunk size, CRC-32C) ──▶
 //	                                      ◀── Reply READY, offset
 //	Chunk   (length, CRC-32C, data) ... ──▶
 //	End     (length 0, CRC 0, SHA-256 of the whole file) ──▶
@@ -171,7 +171,8 @@ func (h Header) MarshalBinary() ([]byte, error) {
 
 // ReadHeader decodes a header from r. The fixed part is read and checked
 // first; the name is allocated only once its length is known to be within
-// MaxNameLen, and the CRC is checked before anything is believed. io.EOF before the first byte means the sender is done.
+// MaxNameLen; the header's CRC must match before it is returned. io.EOF
+// before the first byte means the sender is done.
 func ReadHeader(r io.Reader) (Header, error) {
 	var fixed [HeaderFixedLen]byte
 	if n, err := io.ReadFull(r, fixed[:]); err != nil {
