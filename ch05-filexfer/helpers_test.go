@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/tcp-in-go/course/internal/testutil"
+)
+
+// testLog collects the server's log lines; shown when a test fails.
+type testLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *testLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *testLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// startServer runs a receiver in-process on 127.0.0.1:0 into a fresh
+// directory. configure may change its limits before it starts.
+func startServer(t testing.TB, configure func(*Server)) (addr, dir string, s *Server) {
+	t.Helper()
+	dir = t.TempDir()
+	lg := &testLog{}
+	s = &Server{Dir: dir, Log: slog.New(slog.NewTextHandler(lg, nil))}
+	if configure != nil {
+		configure(s)
+	}
+	addr = testutil.StartServer(t, s.Serve, s.Shutdown)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", lg.String())
+		}
+	})
+	return addr, dir, s
+}
+
+// randomFile writes n random bytes (seeded, so a failure reproduces) and
+// returns the path and the SHA-256.
+func randomFile(t testing.TB, dir, name string, n int, seed uint64) (string, [32]byte) {
+	t.Helper()
+	p := filepath.Join(dir, filepath.FromSlash(name))
+	require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+	data := make([]byte, n)
+	r := rand.New(rand.NewPCG(seed, 0))
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	require.NoError(t, os.WriteFile(p, data, 0o644))
+	return p, sha256.Sum256(data)
+}
+
+func fileSum(t testing.TB, path string) [32]byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return sha256.Sum256(data)
+}
+
+// visibleFiles lists what a user of dir sees: every file outside the
+// receiver's partial directory, as '/'-separated relative names.
+func visibleFiles(t testing.TB, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if d.IsDir() && rel == PartialDir {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() {
+			out = append(out, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	return out
+}
+
+// sender returns a Sender for addr with a test-sized timeout.
+func sender(addr string, out io.Writer) *Sender {
+	return &Sender{Addr: addr, Out: out, Timeout: 10 * time.Second}
+}
+
+// raw is a hand-driven client, for hostile input: it writes frames exactly
+// as given and reads replies.
+type raw struct {
+	t testing.TB
+	c net.Conn
+}
+
+func dialRaw(t testing.TB, addr string) *raw { return &raw{t, testutil.Dial(t, addr)} }
+
+func (r *raw) write(frames ...[]byte) {
+	r.t.Helper()
+	for _, f := range frames {
+		_, err := r.c.Write(f)
+		require.NoError(r.t, err)
+	}
+}
+
+func (r *raw) reply() Reply {
+	r.t.Helper()
+	rep, err := ReadReply(r.c)
+	require.NoError(r.t, err)
+	return rep
+}
+
+// header encodes a header by hand, without the encoder's checks: the point
+// is to send what a hostile sender would.
+func header(name string, size uint64, chunk uint32, flags uint8) []byte {
+	b := append([]byte(Magic), Version, flags)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(name)))
+	b = binary.BigEndian.AppendUint64(b, size)
+	b = binary.BigEndian.AppendUint32(b, chunk)
+	b = append(b, name...)
+	return AppendCRC(b)
+}
+
+// AppendCRC appends the CRC-32C of b (what a header ends with).
+func AppendCRC(b []byte) []byte { return binary.BigEndian.AppendUint32(b, CRC32C(b)) }
+
+func chunk(data []byte) []byte { return append(AppendChunkHead(nil, data), data...) }
+
+func end(data []byte) []byte { return AppendEnd(nil, sha256.Sum256(data)) }
+
+// proxy sits between a sender and the receiver and misbehaves on purpose:
+// after `after` bytes from the sender it cuts the connection, flips one
+// byte, or stalls (stops forwarding but keeps both connections open).
+type proxy struct {
+	ln     net.Listener
+	target string
+	mode   string // "cut", "flip", "stall"
+	after  int64
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  []net.Conn
+	stop   chan struct{}
+}
+
+func startProxy(t testing.TB, target, mode string, after int64) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &proxy{ln: ln, target: target, mode: mode, after: after, stop: make(chan struct{})}
+	p.wg.Add(1)
+	go p.serve()
+	t.Cleanup(func() {
+		ln.Close()
+		close(p.stop)
+		p.mu.Lock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.mu.Unlock()
+		p.wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+func (p *proxy) serve() {
+	defer p.wg.Done()
+	for {
+		in, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		out, err := net.Dial("tcp", p.target)
+		if err != nil {
+			in.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, in, out)
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go func() { // receiver -> sender, untouched
+			defer p.wg.Done()
+			_, _ = io.Copy(in, out)
+			in.Close()
+		}()
+		go func() { // sender -> receiver, with the fault
+			defer p.wg.Done()
+			p.forward(out, in)
+		}()
+	}
+}
+
+func (p *proxy) forward(out, in net.Conn) {
+	var n int64
+	buf := make([]byte, 32<<10)
+	for {
+		k, err := in.Read(buf)
+		if k > 0 {
+			b := buf[:k]
+			if n <= p.after && p.after < n+int64(k) {
+				i := p.after - n
+				switch p.mode {
+				case "cut":
+					_, _ = out.Write(b[:i])
+					in.Close()
+					out.Close()
+					return
+				case "flip":
+					b[i] ^= 0x20
+				case "stall":
+					_, _ = out.Write(b[:i])
+					<-p.stop // read nothing more until the test ends
+					return
+				}
+			}
+			if _, err := out.Write(b); err != nil {
+				in.Close()
+				return
+			}
+			n += int64(k)
+		}
+		if err != nil {
+			if tc, ok := out.(*net.TCPConn); ok {
+				_ = tc.CloseWrite()
+			}
+			return
+		}
+	}
+}
+
+func lines(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") }

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// PartialDir is the directory, inside the receiver's directory, where files
+// being received live until they are verified. Senders may not name it.
+const PartialDir = ".fxpart"
+
+// ANCHOR: checkname
+// CheckName refuses every name that could write outside the receiver's
+// directory or confuse a file system. A name is relative, uses '/' between
+// components, and each component is a plain file or directory name. The
+// check is purely lexical and the same in Go and Python (the shared test
+// vectors hold both to it); symlinks are dealt with when the file is opened
+// (see os.Root in receiver.go).
+func CheckName(name string) error {
+	switch {
+	case len(name) == 0 || len(name) > MaxNameLen:
+		return protoErr(StatusBadName, "name length %d not in 1..%d", len(name), MaxNameLen)
+	case !utf8.ValidString(name):
+		return protoErr(StatusBadName, "name is not valid UTF-8")
+	case strings.HasPrefix(name, "/"):
+		return protoErr(StatusBadName, "absolute name %q", name)
+	}
+	// ANCHOR: exercise-names
+	for _, r := range name {
+		switch {
+		case r < 0x20 || r == 0x7f: // NUL, newline, escape...
+			return protoErr(StatusBadName, "control character 0x%02x in name", r)
+		case r == '\\' || r == ':': // Windows separators and drive letters
+			return protoErr(StatusBadName, "character %q not allowed in name", r)
+		}
+	}
+	// ANCHOR_END: exercise-names
+	for i, comp := range strings.Split(name, "/") {
+		switch {
+		case comp == "":
+			return protoErr(StatusBadName, "empty path component in %q", name)
+		case comp == "." || comp == "..":
+			return protoErr(StatusBadName, "%q component in %q", comp, name)
+		case len(comp) > MaxComponentLen:
+			return protoErr(StatusBadName, "component of %d bytes, limit %d", len(comp), MaxComponentLen)
+		case i == 0 && strings.EqualFold(comp, PartialDir): // .FXPART is the same directory on macOS and Windows
+			return protoErr(StatusBadName, "%s is reserved for the receiver", PartialDir)
+		}
+	}
+	return nil
+}
+
+// ANCHOR_END: checkname

@@ -1,0 +1,566 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Server receives files into Dir. The zero values of the limits mean the
+// defaults below; set them before Serve.
+type Server struct {
+	Dir         string
+	MaxConns    int           // concurrent connections; more get BUSY
+	IdleTimeout time.Duration // longest silence from a sender
+	MaxSize     int64         // largest file accepted
+	PartialTTL  time.Duration // partial files older than this are removed
+	Log         *slog.Logger
+
+	root      *os.Root
+	slots     chan struct{}
+	mu        sync.Mutex
+	ln        net.Listener
+	conns     map[net.Conn]bool // true while between files (idle)
+	receiving map[string]bool   // names being received (per-name lock)
+	lastSweep time.Time
+	shutdown  bool
+	wg        sync.WaitGroup
+}
+
+// Defaults for the Server's limits.
+const (
+	DefaultMaxConns    = 64
+	DefaultIdleTimeout = 30 * time.Second
+	DefaultMaxSize     = 64 << 30 // 64 GiB
+	DefaultPartialTTL  = 24 * time.Hour
+)
+
+func (s *Server) init() error {
+	if s.MaxConns <= 0 {
+		s.MaxConns = DefaultMaxConns
+	}
+	if s.IdleTimeout <= 0 {
+		s.IdleTimeout = DefaultIdleTimeout
+	}
+	if s.MaxSize <= 0 {
+		s.MaxSize = DefaultMaxSize
+	}
+	if s.PartialTTL <= 0 {
+		s.PartialTTL = DefaultPartialTTL
+	}
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return err
+	}
+	// ANCHOR: root
+	// Every file operation below goes through root: os.Root resolves names
+	// inside Dir and refuses any that would leave it, including through a
+	// symlink someone planted in Dir ("a/link-to-etc/passwd").
+	root, err := os.OpenRoot(s.Dir)
+	if err != nil {
+		return err
+	}
+	if err := root.MkdirAll(PartialDir, 0o700); err != nil {
+		root.Close()
+		return err
+	}
+	// ANCHOR_END: root
+	s.root = root
+	s.slots = make(chan struct{}, s.MaxConns)
+	s.conns = map[net.Conn]bool{}
+	s.receiving = map[string]bool{}
+	return nil
+}
+
+// Serve accepts connections on ln until Shutdown. It closes ln.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		ln.Close()
+		return net.ErrClosed
+	}
+	if err := s.init(); err != nil {
+		s.mu.Unlock()
+		ln.Close()
+		return err
+	}
+	s.ln = ln
+	s.mu.Unlock()
+	defer s.root.Close()
+	s.sweepPartials()
+
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			down := s.shutdown
+			s.mu.Unlock()
+			if down {
+				s.wg.Wait()
+				return net.ErrClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.Log.Warn("accept", "err", err, "retry_in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			s.wg.Wait()
+			return err
+		}
+		backoff = 0
+		if !s.track(c, true) {
+			c.Close()
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer s.track(c, false)
+			select {
+			case s.slots <- struct{}{}:
+				defer func() { <-s.slots }()
+				s.handle(c)
+			default:
+				s.refuse(c, Reply{Status: StatusBusy, Msg: fmt.Sprintf("too many connections (limit %d)", s.MaxConns)})
+			}
+		}()
+	}
+}
+
+// setIdle records whether c is between files, and reports false when the
+// server is shutting down (an idle connection should then just close).
+func (s *Server) setIdle(c net.Conn, idle bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conns[c] = idle
+	return !s.shutdown
+}
+
+func (s *Server) track(c net.Conn, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.shutdown {
+			return false
+		}
+		s.conns[c] = true
+	} else {
+		delete(s.conns, c)
+		c.Close()
+	}
+	return true
+}
+
+// Shutdown stops accepting, closes connections that are between files, lets
+// transfers in progress finish until ctx is done, then closes what is left
+// (their partial files stay resumable).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shutdown = true
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	for c, idle := range s.conns {
+		if idle {
+			_ = c.SetReadDeadline(time.Now()) // wakes handle, which sees shutdown
+		}
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			c.Close()
+		}
+		s.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// refuse sends one reply and closes gracefully: write, half-close, then
+// read and discard what the peer already sent. Closing a socket with unread
+// data makes the kernel send RST, which can destroy the reply before the
+// peer reads it.
+func (s *Server) refuse(c net.Conn, r Reply) {
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	b, _ := r.MarshalBinary()
+	_, _ = c.Write(b)
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(c, 1<<20))
+}
+
+// ANCHOR: handle
+// handle serves one connection: header, file, reply, as many times as the
+// sender likes. A refused header (bad name, exists, too large, busy) leaves
+// the stream in step, so the connection stays open for the next file; any
+// error inside a file's data closes it, because the receiver can no longer
+// tell where the next frame starts.
+func (s *Server) handle(c net.Conn) {
+	peer := c.RemoteAddr().String()
+	log := s.Log.With("peer", peer)
+	log.Info("connected")
+	defer log.Info("closed")
+	for {
+		if !s.setIdle(c, true) {
+			return // shutting down: nothing in progress on this connection
+		}
+		_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))
+		h, err := ReadHeader(c)
+		if errors.Is(err, io.EOF) {
+			return // the sender is done
+		}
+		if !s.setIdle(c, false) && err != nil {
+			return // woken by Shutdown
+		}
+		if err != nil {
+			s.fail(c, log, "", err, false) // a bad header: the stream is out of step
+			return
+		}
+		rep, err := s.receive(c, h, log)
+		if err != nil {
+			keep := keepOpen(err)
+			s.fail(c, log, h.Name, err, keep)
+			if keep {
+				continue
+			}
+			return
+		}
+		if err := s.reply(c, rep); err != nil {
+			log.Warn("reply", "name", h.Name, "err", err)
+			return
+		}
+	}
+}
+
+// ANCHOR_END: handle
+
+// keepOpen reports whether err, returned by receive, refused a file before
+// any of its data was read, so the stream is still in step.
+func keepOpen(err error) bool {
+	switch StatusOf(err) {
+	case StatusBadName, StatusTooLarge, StatusExists, StatusBusy:
+		return true
+	}
+	return false
+}
+
+func (s *Server) reply(c net.Conn, r Reply) error {
+	b, _ := r.MarshalBinary()
+	_ = c.SetWriteDeadline(time.Now().Add(s.IdleTimeout))
+	_, err := c.Write(b)
+	return err
+}
+
+// fail logs err and tells the sender, unless the connection itself failed.
+// keep says the connection goes on; otherwise the reply is the last word.
+func (s *Server) fail(c net.Conn, log *slog.Logger, name string, err error, keep bool) {
+	var ne net.Error
+	switch {
+	case errors.Is(err, ErrCutOff):
+		log.Warn("cut off", "name", name)
+		return
+	case errors.As(err, &ne) && ne.Timeout():
+		log.Warn("idle timeout", "name", name, "after", s.IdleTimeout)
+		err = protoErr(StatusTimeout, "no data for %v", s.IdleTimeout)
+	case errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET):
+		log.Warn("connection lost", "name", name, "err", err)
+		return
+	}
+	log.Warn("refused", "name", name, "status", StatusOf(err).String(), "err", err)
+	msg := err.Error()
+	var pe *ProtoError
+	if errors.As(err, &pe) {
+		msg = pe.Msg
+	}
+	if keep {
+		_ = s.reply(c, Reply{Status: StatusOf(err), Msg: msg})
+		return
+	}
+	s.refuse(c, Reply{Status: StatusOf(err), Msg: msg})
+}
+
+// lock takes the per-name lock: two senders uploading the same name at once
+// would otherwise write the same partial file in turns.
+func (s *Server) lock(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.receiving[name] {
+		return false
+	}
+	s.receiving[name] = true
+	return true
+}
+
+func (s *Server) unlock(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.receiving, name)
+}
+
+// partialName is where name's data waits until it is verified. The size is
+// part of it so that a resume never continues a different file's partial.
+func partialName(name string, size uint64) string {
+	sum := sha256.Sum256([]byte(name))
+	return PartialDir + "/" + hex.EncodeToString(sum[:16]) + "-" + strconv.FormatUint(size, 10) + ".part"
+}
+
+// ANCHOR: receive
+// receive takes one file whose header has been read. It returns the OK
+// reply, or an error whose status is the refusal.
+func (s *Server) receive(c net.Conn, h Header, log *slog.Logger) (Reply, error) {
+	start := time.Now()
+	s.sweepPartials()
+	if err := CheckName(h.Name); err != nil {
+		return Reply{}, err
+	}
+	if h.Size > uint64(s.MaxSize) {
+		return Reply{}, protoErr(StatusTooLarge, "size %d over the limit %d", h.Size, s.MaxSize)
+	}
+	if !s.lock(h.Name) {
+		return Reply{}, protoErr(StatusBusy, "%q is being received on another connection", h.Name)
+	}
+	defer s.unlock(h.Name)
+	overwrite := h.Flags&FlagOverwrite != 0
+	if err := s.checkTarget(h.Name, overwrite); err != nil {
+		return Reply{}, err
+	}
+
+	// The data goes to a partial file aside, never under the final name.
+	part := partialName(h.Name, h.Size)
+	f, err := s.root.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return Reply{}, protoErr(StatusIOError, "open partial file: %v", err)
+	}
+	defer f.Close()
+	hash := sha256.New()
+	off, err := s.resumeOffset(f, h, hash)
+	if err != nil {
+		return Reply{}, err
+	}
+	if err := s.reply(c, Reply{Status: StatusReady, Value: off}); err != nil {
+		return Reply{}, err
+	}
+
+	// Chunks: each is checked (length, CRC) before it is written, so the
+	// partial file only ever holds verified bytes, and its size is the
+	// offset a resume can safely start from. The sink writes and hashes
+	// one chunk while this loop reads the next.
+	sk := newSink(f, hash, off, int(min(uint64(h.ChunkSize), h.Size-off)))
+	received := off
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))
+		limit := min(uint64(h.ChunkSize), h.Size-received)
+		data, end, sum, err := ReadChunk(c, sk.buffer(), uint32(limit))
+		if err != nil {
+			if StatusOf(err) == StatusBadChunk && limit < uint64(h.ChunkSize) {
+				err = protoErr(StatusBadChunk, "chunk goes past the declared size %d", h.Size)
+			}
+			_, _ = sk.wait()
+			_ = f.Sync() // keep what was verified: the sender may resume
+			return Reply{}, err
+		}
+		if end {
+			if _, err := sk.wait(); err != nil {
+				return Reply{}, protoErr(StatusIOError, "write: %v", err)
+			}
+			if received != h.Size {
+				s.discard(part)
+				return Reply{}, protoErr(StatusSizeMismatch, "got %d bytes, header said %d", received, h.Size)
+			}
+			if got := hash.Sum(nil); !bytes.Equal(got, sum[:]) {
+				s.discard(part)
+				return Reply{}, protoErr(StatusHashMismatch, "SHA-256 %x, sender says %x", got, sum)
+			}
+			break
+		}
+		sk.put(data)
+		received += uint64(len(data))
+		if sk.failed.Load() { // the disk is full: stop reading a file we cannot keep
+			_, err := sk.wait()
+			return Reply{}, protoErr(StatusIOError, "write: %v", err)
+		}
+	}
+	if err := s.commit(f, part, h.Name, overwrite); err != nil {
+		return Reply{}, err
+	}
+	log.Info("received", "name", h.Name, "size", h.Size, "resumed_at", off, "elapsed", time.Since(start).Round(time.Millisecond))
+	return Reply{Status: StatusOK, Value: h.Size}, nil
+}
+
+// ANCHOR_END: receive
+
+// checkTarget makes the final name's parent directories and refuses a name
+// that exists (unless overwrite) or that is a directory. os.Root refuses a
+// path that escapes Dir, e.g. through a symlink.
+func (s *Server) checkTarget(name string, overwrite bool) error {
+	if dir := path.Dir(name); dir != "." {
+		if err := s.root.MkdirAll(dir, 0o755); err != nil {
+			return protoErr(StatusBadName, "cannot create directory %q: %v", dir, unwrapPath(err))
+		}
+	}
+	fi, err := s.root.Lstat(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return protoErr(StatusBadName, "%q: %v", name, unwrapPath(err))
+	case fi.IsDir():
+		return protoErr(StatusBadName, "%q is a directory", name)
+	case !overwrite:
+		return protoErr(StatusExists, "%q exists (send with -overwrite to replace it)", name)
+	}
+	return nil
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// resumeOffset decides where the sender starts. With FlagResume it keeps the
+// partial file's bytes and hashes them, because the final SHA-256 must cover
+// the whole file; otherwise it starts over.
+func (s *Server) resumeOffset(f *os.File, h Header, hash io.Writer) (uint64, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, protoErr(StatusIOError, "stat partial file: %v", err)
+	}
+	off := uint64(fi.Size())
+	if h.Flags&FlagResume == 0 || off > h.Size {
+		off = 0
+	}
+	if off > 0 {
+		if _, err := io.Copy(hash, io.NewSectionReader(f, 0, int64(off))); err != nil {
+			return 0, protoErr(StatusIOError, "read partial file: %v", err)
+		}
+	}
+	if err := f.Truncate(int64(off)); err != nil {
+		return 0, protoErr(StatusIOError, "truncate partial file: %v", err)
+	}
+	if _, err := f.Seek(int64(off), io.SeekStart); err != nil {
+		return 0, protoErr(StatusIOError, "seek partial file: %v", err)
+	}
+	return off, nil
+}
+
+// ANCHOR: commit
+// commit makes a verified partial file the real one, in an order that
+// survives a crash at any step: flush the data to disk, then rename (atomic:
+// readers see the old file or the new one, never a mix), then flush the
+// directories so the rename itself is on disk before we say OK.
+func (s *Server) commit(f *os.File, part, name string, overwrite bool) error {
+	if err := f.Sync(); err != nil {
+		return protoErr(StatusIOError, "fsync: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		return protoErr(StatusIOError, "close: %v", err)
+	}
+	if overwrite {
+		if err := s.root.Rename(part, name); err != nil {
+			return protoErr(StatusIOError, "rename: %v", unwrapPath(err))
+		}
+	} else {
+		// Link fails if name appeared meanwhile: no-overwrite stays true
+		// even against a local process racing us.
+		err := s.root.Link(part, name)
+		switch {
+		case errors.Is(err, fs.ErrExist):
+			return protoErr(StatusExists, "%q appeared during the transfer", name)
+		case err == nil:
+			err = s.root.Remove(part)
+		default:
+			// No hard links on this file system (FAT, some network
+			// shares): check, then rename, accepting a small race.
+			if _, lerr := s.root.Lstat(name); lerr == nil {
+				return protoErr(StatusExists, "%q appeared during the transfer", name)
+			}
+			err = s.root.Rename(part, name)
+		}
+		if err != nil {
+			return protoErr(StatusIOError, "commit: %v", unwrapPath(err))
+		}
+	}
+	if err := s.syncDir(path.Dir(name)); err != nil {
+		return protoErr(StatusIOError, "fsync directory: %v", err)
+	}
+	return s.syncDir(PartialDir)
+}
+
+// ANCHOR_END: commit
+
+func (s *Server) syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil // directories cannot be opened for fsync there; NTFS journals renames
+	}
+	d, err := s.root.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func (s *Server) discard(part string) {
+	if err := s.root.Remove(part); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.Log.Warn("remove partial", "file", part, "err", err)
+	}
+}
+
+// sweepPartials removes partial files nobody resumed within PartialTTL (a
+// partial's modification time is its last write). It runs when the server
+// starts, then at most once a minute when a file arrives.
+func (s *Server) sweepPartials() {
+	s.mu.Lock()
+	if time.Since(s.lastSweep) < time.Minute {
+		s.mu.Unlock()
+		return
+	}
+	s.lastSweep = time.Now()
+	s.mu.Unlock()
+	d, err := s.root.Open(PartialDir)
+	if err != nil {
+		return
+	}
+	entries, _ := d.ReadDir(-1)
+	d.Close()
+	for _, e := range entries {
+		// ANCHOR: exercise-sweep
+		fi, err := e.Info()
+		if err == nil && strings.HasSuffix(e.Name(), ".part") && time.Since(fi.ModTime()) > s.PartialTTL {
+			s.discard(PartialDir + "/" + e.Name())
+			s.Log.Info("removed stale partial", "file", e.Name())
+		}
+		// ANCHOR_END: exercise-sweep
+	}
+}

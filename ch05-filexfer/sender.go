@@ -1,0 +1,386 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+)
+
+// Sender sends files to a receiver, all over one connection while the
+// receiver keeps it open.
+type Sender struct {
+	Addr      string
+	ChunkSize int
+	Overwrite bool
+	Resume    bool
+	Retries   int           // retry a failed transfer this often, resuming
+	Timeout   time.Duration // dial timeout, and longest wait for the receiver
+	Out       io.Writer     // one summary line per file
+	Progress  io.Writer     // if not nil, a progress bar is drawn there
+}
+
+// Result is the outcome of one file.
+type Result struct {
+	Name    string
+	Size    int64
+	Offset  uint64 // where the receiver let us start (resume)
+	Elapsed time.Duration
+	Sum     [sha256.Size]byte
+	Err     error
+}
+
+// job is a local file and the name it gets on the receiver.
+type job struct{ path, name string }
+
+// ANCHOR: walk
+// collect turns the command line into jobs. A file is sent under its base
+// name; a directory is walked and each regular file in it is sent under the
+// directory's base name plus its relative path, with '/' separators on
+// every OS. Symlinks and special files are skipped, not followed.
+func collect(paths []string) ([]job, error) {
+	var jobs []job
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			jobs = append(jobs, job{p, filepath.Base(p)})
+			continue
+		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, err
+		}
+		base := filepath.Base(abs) // "." becomes the directory's real name
+		err = filepath.WalkDir(p, func(fp string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			rel, err := filepath.Rel(p, fp)
+			if err != nil {
+				return err
+			}
+			jobs = append(jobs, job{fp, base + "/" + filepath.ToSlash(rel)})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return jobs, nil
+}
+
+// ANCHOR_END: walk
+
+func (s *Sender) defaults() {
+	if s.ChunkSize <= 0 {
+		s.ChunkSize = DefaultChunk
+	}
+	if s.Timeout <= 0 {
+		s.Timeout = 30 * time.Second
+	}
+	if s.Out == nil {
+		s.Out = io.Discard
+	}
+}
+
+// Send sends every file named by paths (files or directories) and prints a
+// summary line for each. It returns the results and an error if any file
+// failed. After a refusal that leaves the stream in step (EXISTS, BAD_NAME...)
+// it goes on over the same connection; after anything else it reconnects.
+func (s *Sender) Send(ctx context.Context, paths []string) ([]Result, error) {
+	s.defaults()
+	if s.ChunkSize > MaxChunkSize {
+		return nil, fmt.Errorf("chunk size %d over the protocol limit %d", s.ChunkSize, MaxChunkSize)
+	}
+	jobs, err := collect(paths)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		conn    net.Conn
+		results []Result
+		failed  int
+	)
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
+	buf := make([]byte, 3*s.ChunkSize)
+	for _, j := range jobs {
+		var r Result
+		for attempt := 0; ; attempt++ {
+			if ctx.Err() != nil {
+				return results, ctx.Err()
+			}
+			if conn == nil {
+				d := net.Dialer{Timeout: s.Timeout}
+				if conn, err = d.DialContext(ctx, "tcp", s.Addr); err != nil {
+					r = Result{Name: j.name, Err: err}
+				}
+			}
+			if conn != nil {
+				stop := context.AfterFunc(ctx, func() { conn.Close() })
+				r = s.sendFile(conn, j, buf, s.Resume || attempt > 0)
+				stop()
+				if r.Err != nil && !keepOpen(r.Err) {
+					conn.Close()
+					conn = nil
+				}
+			}
+			// ANCHOR: exercise-retry
+			// A transfer that failed for a passing reason (cut off, corrupted
+			// in flight, name busy) is retried, resuming from what the
+			// receiver kept, after a growing pause.
+			if r.Err != nil && attempt < s.Retries && retryable(r.Err) {
+				pause := min(50*time.Millisecond<<attempt, 2*time.Second)
+				select {
+				case <-time.After(pause):
+				case <-ctx.Done():
+				}
+				continue
+			}
+			// ANCHOR_END: exercise-retry
+			break
+		}
+		results = append(results, r)
+		s.summary(r)
+		if r.Err != nil {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return results, fmt.Errorf("%d of %d files failed", failed, len(jobs))
+	}
+	return results, nil
+}
+
+// retryable reports whether trying again may help: the network failed, or
+// the receiver saw damage or was busy. A refusal of the file itself (bad
+// name, exists, too large) will not change on a retry.
+func retryable(err error) bool {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+		return false // the local file: trying again will not help
+	}
+	var pe *ProtoError
+	if !errors.As(err, &pe) {
+		return true
+	}
+	switch pe.Status {
+	case StatusCRCMismatch, StatusHashMismatch, StatusTimeout, StatusBusy:
+		return true
+	}
+	return false
+}
+
+// ANCHOR: summary
+func (s *Sender) summary(r Result) {
+	if r.Err != nil {
+		fmt.Fprintf(s.Out, "failed name=%s status=%s err=%q\n", r.Name, StatusOf(r.Err), r.Err)
+		return
+	}
+	sent := float64(r.Size-int64(r.Offset)) / (1 << 20)
+	fmt.Fprintf(s.Out, "sent name=%s size=%d resumed_at=%d elapsed=%s rate=%.1fMiB/s sha256=%x\n",
+		r.Name, r.Size, r.Offset, r.Elapsed.Round(time.Microsecond), sent/max(r.Elapsed.Seconds(), 1e-9), r.Sum)
+}
+
+// ANCHOR_END: summary
+
+// ANCHOR: sendfile
+// sendFile sends one file: header, wait for READY (and the offset to start
+// from), chunks, End with the SHA-256 of the whole file, wait for OK.
+func (s *Sender) sendFile(c net.Conn, j job, buf []byte, resume bool) (r Result) {
+	start := time.Now()
+	r.Name = j.name
+	defer func() { r.Elapsed = time.Since(start) }()
+	f, err := os.Open(j.path)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	r.Size = fi.Size()
+	h := Header{Version: Version, Name: j.name, Size: uint64(r.Size), ChunkSize: uint32(s.ChunkSize)}
+	if s.Overwrite {
+		h.Flags |= FlagOverwrite
+	}
+	if resume {
+		h.Flags |= FlagResume
+	}
+	hb, err := h.MarshalBinary()
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	_ = c.SetDeadline(time.Now().Add(s.Timeout))
+	if _, err := c.Write(hb); err != nil {
+		r.Err = err
+		return r
+	}
+	rep, err := ReadReply(c)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	if rep.Status != StatusReady {
+		r.Err = &ProtoError{Status: rep.Status, Msg: rep.Msg}
+		return r
+	}
+	if rep.Value > uint64(r.Size) {
+		r.Err = fmt.Errorf("receiver offers offset %d past the end (%d)", rep.Value, r.Size)
+		return r
+	}
+	r.Offset = rep.Value
+
+	// The SHA-256 covers the whole file, so on a resume the bytes the
+	// receiver already has are hashed here too (read, not sent).
+	sha := sha256.New()
+	if _, err := io.CopyN(sha, f, int64(r.Offset)); err != nil {
+		r.Err = fmt.Errorf("read %s: %w", j.path, err)
+		return r
+	}
+	bar := s.bar(j.name, r.Size, int64(r.Offset))
+	if bar != nil {
+		defer bar.Clear() // the summary line replaces the bar, success or not
+	}
+	if err := s.sendChunks(c, f, uint64(r.Size)-r.Offset, sha, buf, bar); err != nil {
+		r.Err = s.explain(c, err)
+		return r
+	}
+	copy(r.Sum[:], sha.Sum(nil))
+	_ = c.SetDeadline(time.Now().Add(s.Timeout))
+	if _, err := c.Write(AppendEnd(nil, r.Sum)); err != nil {
+		r.Err = s.explain(c, err)
+		return r
+	}
+	rep, err = ReadReply(c)
+	switch {
+	case err != nil:
+		r.Err = err
+	case rep.Status != StatusOK:
+		r.Err = &ProtoError{Status: rep.Status, Msg: rep.Msg}
+	case rep.Value != uint64(r.Size):
+		r.Err = fmt.Errorf("receiver committed %d bytes, we sent %d", rep.Value, r.Size)
+	}
+	return r
+}
+
+// ANCHOR_END: sendfile
+
+// explain: when a write fails, the receiver has usually said why (a CRC
+// mismatch, disk full) just before closing. Read that reply if it is there.
+func (s *Sender) explain(c net.Conn, err error) error {
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if rep, rerr := ReadReply(c); rerr == nil && rep.Status != StatusOK && rep.Status != StatusReady {
+		return &ProtoError{Status: rep.Status, Msg: rep.Msg}
+	}
+	return err
+}
+
+// ANCHOR: pipeline
+// sendChunks sends n bytes of f as chunks. Every byte must pass through
+// user space anyway, to be hashed (SHA-256) and checksummed (CRC-32C) before
+// its chunk head can be written, so the kernel's sendfile cannot help here.
+// What does help is overlap: a goroutine reads and hashes chunk i+1 while
+// the network takes chunk i. buf holds three chunk buffers that circulate
+// between the two.
+func (s *Sender) sendChunks(c net.Conn, f io.Reader, n uint64, sha hash.Hash, buf []byte, bar *progressbar.ProgressBar) error {
+	type chunk struct {
+		head [ChunkHeadLen]byte
+		data []byte
+		err  error
+	}
+	size := s.ChunkSize
+	free := make(chan []byte, 3)
+	for i := range 3 {
+		free <- buf[i*size : (i+1)*size : (i+1)*size]
+	}
+	full := make(chan chunk, 2)
+	quit, done := make(chan struct{}), make(chan struct{})
+	defer func() { close(quit); <-done }() // the reader must stop using buf and sha before we return
+	go func() {                            // reader: file -> hash -> full
+		defer close(done)
+		defer close(full)
+		for left := n; left > 0; {
+			var b []byte
+			select {
+			case b = <-free:
+			case <-quit:
+				return
+			}
+			b = b[:min(uint64(size), left)]
+			if _, err := io.ReadFull(f, b); err != nil {
+				select {
+				case full <- chunk{err: fmt.Errorf("file shorter than its size (changed while sending?): %w", err)}:
+				case <-quit:
+				}
+				return
+			}
+			sha.Write(b)
+			var ch chunk
+			AppendChunkHead(ch.head[:0], b)
+			ch.data = b
+			left -= uint64(len(b))
+			select {
+			case full <- ch:
+			case <-quit:
+				return
+			}
+		}
+	}()
+	for ch := range full { // writer: full -> network -> free
+		if ch.err != nil {
+			return ch.err
+		}
+		_ = c.SetWriteDeadline(time.Now().Add(s.Timeout))
+		bufs := net.Buffers{ch.head[:], ch.data} // one writev for head + data
+		if _, err := bufs.WriteTo(c); err != nil {
+			return err
+		}
+		if bar != nil {
+			_ = bar.Add(len(ch.data))
+		}
+		free <- ch.data[:cap(ch.data)]
+	}
+	return nil
+}
+
+// ANCHOR_END: pipeline
+
+// bar returns a progress bar on s.Progress, or nil when there is none.
+func (s *Sender) bar(name string, size, done int64) *progressbar.ProgressBar {
+	if s.Progress == nil {
+		return nil
+	}
+	b := progressbar.NewOptions64(size,
+		progressbar.OptionSetWriter(s.Progress),
+		progressbar.OptionSetDescription(name),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+	_ = b.Set64(done)
+	return b
+}
