@@ -1,0 +1,6 @@
+package main
+
+import "context"
+
+func runInterfaces(context.Context, []string) error { return nil }
+func runPool(context.Context, []string) error       { return nil }
