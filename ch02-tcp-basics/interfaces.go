@@ -3,4 +3,3 @@ package main
 import "context"
 
 func runInterfaces(context.Context, []string) error { return nil }
-func runPool(context.Context, []string) error       { return nil }

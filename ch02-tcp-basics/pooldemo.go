@@ -1,0 +1,5 @@
+package main
+
+import "context"
+
+func runPool(context.Context, []string) error { return nil }
