@@ -450,7 +450,7 @@ func TestPoolClose(t *testing.T) {
 	_, err = p.Get(context.Background())
 	assert.ErrorIs(t, err, ErrPoolClosed)
 	roundTrip(t, inUse, "still mine") // a connection in use keeps working
-	inUse.Close()                      // and is closed when given back
+	inUse.Close()                     // and is closed when given back
 	s := p.Stats()
 	assert.Equal(t, int64(2), s.Closed)
 	assert.Equal(t, 0, s.InUse+s.Idle)
