@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -495,4 +496,26 @@ func TestPooledConnConformance(t *testing.T) {
 		}
 		return pc, sc, func() { pc.Close(); sc.Close() }, nil
 	})
+}
+
+func TestPoolDemo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	o := poolDemoOptions{clients: 30, requests: 10, every: 5 * time.Millisecond, cfg: DefaultPoolConfig("")}
+	o.cfg.MaxConns, o.cfg.MinIdle = 5, 2
+	o.cfg.AcquireTimeout = 20 * time.Millisecond
+	o.cfg.BreakerThreshold, o.cfg.BreakerCooldown = 2, 20*time.Millisecond
+	var out strings.Builder
+	require.NoError(t, poolDemo(ctx, &out, o), out.String())
+	for _, want := range []string{
+		"idle=2 waiting=0 peak=2 created=2",        // warm-up
+		"done: 300 requests, 0 failed",             // load
+		"connection pool exhausted: no connection", // exhaustion
+		"Get 3 after",           // breaker: threshold+1 tries
+		"circuit breaker open",  //
+		"the trial dial worked", // half-open, then closed
+		"breaker=closed",
+	} {
+		assert.Contains(t, out.String(), want)
+	}
 }

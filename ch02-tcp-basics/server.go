@@ -37,10 +37,7 @@ func handleLines(r io.Reader, w io.Writer) (lines int, err error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), MaxLineBytes)
 	for sc.Scan() {
-		line := trimCR(sc.Bytes())
-		reply := make([]byte, 0, len(ReplyPrefix)+len(line)+1)
-		reply = append(append(append(reply, ReplyPrefix...), line...), '\n')
-		if _, err := w.Write(reply); err != nil {
+		if _, err := w.Write(lineReply(sc.Bytes())); err != nil {
 			return lines, err
 		}
 		lines++
@@ -49,6 +46,13 @@ func handleLines(r io.Reader, w io.Writer) (lines int, err error) {
 		_, _ = io.WriteString(w, tooLongReply)
 	}
 	return lines, sc.Err() // nil at EOF: the client closed its side
+}
+
+// lineReply is the protocol's answer to one line (given without its "\n").
+func lineReply(line []byte) []byte {
+	line = trimCR(line)
+	reply := make([]byte, 0, len(ReplyPrefix)+len(line)+1)
+	return append(append(append(reply, ReplyPrefix...), line...), '\n')
 }
 
 // trimCR drops one trailing "\r": telnet and Windows clients end lines
@@ -210,3 +214,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // ANCHOR_END: shutdown
+
+// quietLog returns a logger that discards everything (for in-process servers
+// in tests and demos).
+func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
