@@ -174,3 +174,23 @@ func FormatPath(path []Transition) string {
 	}
 	return b.String()
 }
+
+// Mermaid writes the model as a mermaid state diagram, so the diagram in the
+// book is drawn from the same table the code and tests use.
+func Mermaid() string {
+	id := func(s State) string { return strings.ReplaceAll(s.String(), "-", "_") }
+	var b strings.Builder
+	b.WriteString("stateDiagram-v2\n")
+	for _, s := range AllStates() {
+		fmt.Fprintf(&b, "    state \"%s\" as %s\n", s, id(s))
+	}
+	b.WriteString("    [*] --> CLOSED\n")
+	for _, t := range Transitions {
+		label := string(t.On)
+		if t.Sends != "" {
+			label += " / send " + t.Sends
+		}
+		fmt.Fprintf(&b, "    %s --> %s: %s\n", id(t.From), id(t.To), label)
+	}
+	return b.String()
+}

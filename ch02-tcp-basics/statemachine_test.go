@@ -6,6 +6,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tcp-in-go/course/internal/testutil"
 )
 
 func TestModelHasElevenStatesAllReachable(t *testing.T) {
@@ -175,4 +177,13 @@ func TestConversationSimultaneousOpen(t *testing.T) {
 	deliver(t, b, sb)
 	assert.Equal(t, Established, a.state)
 	assert.Equal(t, Established, b.state)
+}
+
+// TestStateDiagram keeps the book's state diagram equal to the model.
+func TestStateDiagram(t *testing.T) {
+	d := Mermaid()
+	for _, tr := range Transitions {
+		assert.Contains(t, d, string(tr.On))
+	}
+	testutil.Golden(t, "testdata/state-diagram.mmd", d)
 }
