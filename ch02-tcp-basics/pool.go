@@ -45,6 +45,20 @@ func DefaultPoolConfig(addr string) PoolConfig {
 
 // ANCHOR_END: pool-config
 
+func (cfg PoolConfig) validate() error {
+	switch {
+	case cfg.MaxConns < 1:
+		return fmt.Errorf("pool: max connections must be at least 1, not %d", cfg.MaxConns)
+	case cfg.MinIdle < 0 || cfg.MinIdle > cfg.MaxConns:
+		return fmt.Errorf("pool: min idle must be between 0 and max (%d), not %d", cfg.MaxConns, cfg.MinIdle)
+	case cfg.AcquireTimeout <= 0 || cfg.IdleTimeout <= 0 || cfg.BreakerCooldown <= 0:
+		return errors.New("pool: timeouts and the breaker cooldown must be positive")
+	case cfg.BreakerThreshold < 1:
+		return fmt.Errorf("pool: breaker threshold must be at least 1, not %d", cfg.BreakerThreshold)
+	}
+	return nil
+}
+
 // Errors Get returns; test them with errors.Is.
 var (
 	ErrPoolExhausted  = errors.New("connection pool exhausted")
@@ -98,9 +112,8 @@ type Pool struct {
 // NewPool returns a pool for cfg and starts its idle reaper. It opens no
 // connection yet (see Warm). Close it when done.
 func NewPool(cfg PoolConfig) (*Pool, error) {
-	if cfg.MaxConns < 1 || cfg.MinIdle < 0 || cfg.MinIdle > cfg.MaxConns || cfg.AcquireTimeout <= 0 ||
-		cfg.IdleTimeout <= 0 || cfg.BreakerThreshold < 1 || cfg.BreakerCooldown <= 0 {
-		return nil, fmt.Errorf("bad pool config: %+v", cfg)
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	p := &Pool{cfg: cfg, stop: make(chan struct{}), reaped: make(chan struct{})}
 	now := cfg.Now

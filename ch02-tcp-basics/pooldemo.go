@@ -30,6 +30,12 @@ func runPool(ctx context.Context, args []string) error {
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
+	if o.clients < 1 || o.requests < 1 || o.every <= 0 {
+		return cli.Usagef("-clients and -requests must be at least 1, -every positive")
+	}
+	if err := o.cfg.validate(); err != nil {
+		return cli.UsageError{Err: err}
+	}
 	return poolDemo(ctx, os.Stdout, o)
 }
 
@@ -65,7 +71,7 @@ func poolDemo(ctx context.Context, w io.Writer, o poolDemoOptions) error {
 	o.cfg.Addr = o.addr
 	p, err := NewPool(o.cfg)
 	if err != nil {
-		return cli.Usagef("%v", err)
+		return err
 	}
 	defer p.Close()
 	fmt.Fprintf(w, "pool for %s: max=%d min_idle=%d timeout=%v idle_timeout=%v\n",

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -154,6 +155,7 @@ func (s *RawServer) Serve(ln *RawListener) error {
 	closing := s.closing
 	s.mu.Unlock()
 	if closing {
+		unix.Close(ln.fd)
 		return net.ErrClosed
 	}
 	for {
@@ -169,6 +171,13 @@ func (s *RawServer) Serve(ln *RawListener) error {
 			s.mu.Unlock()
 			if closing {
 				return net.ErrClosed // Shutdown called shutdown() on the listener
+			}
+			if err == unix.EMFILE || err == unix.ENFILE || err == unix.ENOBUFS || err == unix.ENOMEM {
+				// Out of descriptors or memory: the connection stays queued.
+				// Wait for handlers to finish and free some, then retry.
+				s.Log.Warn("accept failed, retrying", "err", err)
+				time.Sleep(100 * time.Millisecond)
+				continue
 			}
 			return fmt.Errorf("accept: %w", err)
 		}
