@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -66,4 +67,32 @@ func TestCommandPortInUse(t *testing.T) {
 	require.True(t, errors.As(err, &ee), "%v", err)
 	assert.Equal(t, 1, ee.ExitCode())
 	assert.Contains(t, errOut, "address already in use (another server running?")
+}
+
+func TestCommandDemos(t *testing.T) {
+	bin := testutil.BuildGo(t, ".")
+	live := "TIME-WAIT for 2*MSL"
+	if runtime.GOOS != "linux" {
+		live = "Linux-only"
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"states"}, live},
+		{[]string{"states", "-model"}, "11 states, 20 transitions"},
+		{[]string{"interfaces"}, "no handshake, so no error"},
+		{[]string{"pool", "-clients", "20", "-requests", "5", "-max", "4", "-min", "2",
+			"-timeout", "20ms", "-threshold", "2", "-cooldown", "20ms"}, "the trial dial worked"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			out, errOut, err := testutil.RunWithTimeout(t, 60*time.Second, exec.Command(bin, tc.args...), "")
+			require.NoError(t, err, errOut)
+			assert.Contains(t, out, tc.want)
+		})
+	}
+	_, _, err := testutil.RunWithTimeout(t, 30*time.Second, exec.Command(bin, "pool", "-max", "0"), "")
+	var ee *exec.ExitError
+	require.True(t, errors.As(err, &ee), "%v", err)
+	assert.Equal(t, 2, ee.ExitCode(), "a bad pool flag is a usage error")
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -186,4 +187,15 @@ func TestStateDiagram(t *testing.T) {
 		assert.Contains(t, d, string(tr.On))
 	}
 	testutil.Golden(t, "testdata/state-diagram.mmd", d)
+}
+
+func TestPrintModel(t *testing.T) {
+	var b strings.Builder
+	printModel(&b)
+	out := b.String()
+	for _, s := range AllStates() {
+		assert.Contains(t, out, s.String()+"\n")
+	}
+	assert.Equal(t, len(Transitions), strings.Count(out, "    on "))
+	assert.Len(t, Transitions, 20, "printModel's header says 20")
 }

@@ -25,7 +25,7 @@ func runStates(ctx context.Context, args []string) error {
 
 // printModel prints the eleven states and every transition of the model.
 func printModel(w io.Writer) {
-	fmt.Fprintln(w, "The TCP state machine of RFC 9293 (Figure 5): 11 states, 20 transitions.")
+	fmt.Fprintf(w, "The TCP state machine of RFC 9293 (Figure 5): %d states, %d transitions.\n", len(AllStates()), len(Transitions))
 	for _, s := range AllStates() {
 		fmt.Fprintf(w, "%s\n", s)
 		for _, t := range Transitions {
