@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tcp-in-go/course/internal/cli"
@@ -67,9 +69,11 @@ func servePackets(pc net.PacketConn, bufSize int) {
 
 // ANCHOR_END: serve-packets
 
-// isMsgTooLong reports the error Windows gives for a truncated datagram.
+// isMsgTooLong reports the error Windows gives for a truncated datagram
+// (WSAEMSGSIZE, 10040); Linux and macOS truncate silently.
 func isMsgTooLong(err error) bool {
-	return strings.Contains(err.Error(), "message too long") || strings.Contains(err.Error(), "WSAEMSGSIZE")
+	var errno syscall.Errno
+	return errors.As(err, &errno) && errno == 10040
 }
 
 // udpBufSize is the demo's deliberately small datagram buffer, to show

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -19,7 +20,7 @@ import (
 func TestServeStreamOverTCPAndUnix(t *testing.T) {
 	for _, tr := range []struct{ network, addr string }{
 		{"tcp", "127.0.0.1:0"},
-		{"unix", filepath.Join(t.TempDir(), "s.sock")},
+		{"unix", filepath.Join(shortTempDir(t), "s.sock")},
 	} {
 		t.Run(tr.network, func(t *testing.T) {
 			ln, err := net.Listen(tr.network, tr.addr)
@@ -94,9 +95,19 @@ func TestInterfacesTranscript(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out strings.Builder
-	require.NoError(t, interfacesDemo(ctx, &out, t.TempDir()))
+	require.NoError(t, interfacesDemo(ctx, &out, shortTempDir(t)))
 	if runtime.GOOS != "linux" {
 		t.Skip("the transcript is Linux's: other systems name Unix sockets and report UDP errors differently")
 	}
 	testutil.Golden(t, "testdata/interfaces.golden", testutil.Normalize(out.String()))
+}
+
+// shortTempDir is a temporary directory with a short path: a Unix socket's
+// path is limited to about 100 bytes, and t.TempDir's can be longer on macOS.
+func shortTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ch02")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
