@@ -32,7 +32,7 @@ func TestCommandServeClientAndSignal(t *testing.T) {
 
 			require.NoError(t, p.Signal(syscall.SIGTERM, 10*time.Second), "graceful shutdown exits 0")
 			logs := p.Stderr()
-			for _, want := range []string{"msg=listening", "step=\"4 accept\"", "step=\"6 close\"", "lines=2", "msg=\"shutting down\""} {
+			for _, want := range []string{"msg=listening", "step=\"4 accept\"", "step=\"5 read/write\"", "step=\"6 close\"", "lines=2", "msg=\"shutting down\""} {
 				assert.Contains(t, logs, want)
 			}
 		})

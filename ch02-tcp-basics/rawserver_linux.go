@@ -197,6 +197,7 @@ func (s *RawServer) Serve(ln *RawListener) error {
 func (s *RawServer) handle(cfd int, peer string) {
 	defer s.handlers.Done()
 	s.Log.Info("accepted", "step", "4 accept", "peer", peer, "fd", cfd)
+	s.Log.Info("serving", "step", "5 read/write", "peer", peer)
 	lines, err := handleLines(fdStream(cfd), fdStream(cfd)) // step 5
 	s.mu.Lock()
 	delete(s.conns, cfd) // forget it before close: the number may be reused

@@ -142,6 +142,7 @@ func (s *Server) handle(conn net.Conn) {
 	defer s.handlers.Done()
 	peer := conn.RemoteAddr().String()
 	s.Log.Info("accepted", "step", "4 accept", "peer", peer)
+	s.Log.Info("serving", "step", "5 read/write", "peer", peer)
 	lines, err := handleLines(conn, conn)
 	s.untrack(conn)
 	conn.Close() // step 6: send our FIN (the kernel finishes the close)

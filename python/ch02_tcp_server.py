@@ -100,6 +100,7 @@ class Server:
 
     def handle(self, conn: socket.socket, peer: str) -> None:
         log("INFO", "accepted", step="4 accept", peer=peer)
+        log("INFO", "serving", step="5 read/write", peer=peer)
         lines, err = 0, ""
         try:
             lines = handle_lines(conn)  # step 5: read/write
