@@ -113,10 +113,19 @@ func poolDemo(ctx context.Context, w io.Writer, o poolDemoOptions) error {
 	}
 	fmt.Fprintf(w, "\n4. circuit breaker: the server goes down\n")
 	stopServer()
-	for i := 1; i <= o.cfg.BreakerThreshold+1; i++ {
+	// The idle connections died with the server: Get finds that out with
+	// its health check and dials instead, which fails, until the breaker opens.
+	for i := 1; i <= o.cfg.BreakerThreshold+o.cfg.MaxConns+1; i++ {
 		start := time.Now()
-		_, err := p.Get(ctx)
+		c, err := p.Get(ctx)
+		if err == nil { // the server's FIN had not arrived yet: found dead on use
+			c.MarkBroken()
+			c.Close()
+		}
 		fmt.Fprintf(w, "   Get %d after %v: %v\n", i, time.Since(start).Round(10*time.Microsecond), err)
+		if errors.Is(err, ErrCircuitOpen) {
+			break
+		}
 	}
 	fmt.Fprintf(w, "   %s\n", p.Stats())
 	_, stop, err := startDemoServer(ctx, o.addr) // back, on the same port
