@@ -82,8 +82,8 @@ func TestCommandDemos(t *testing.T) {
 		{[]string{"states"}, live},
 		{[]string{"states", "-model"}, "11 states, 20 transitions"},
 		{[]string{"interfaces"}, "no handshake, so no error"},
-		{[]string{"pool", "-clients", "20", "-requests", "5", "-max", "4", "-min", "2",
-			"-timeout", "20ms", "-threshold", "2", "-cooldown", "20ms"}, "the trial dial worked"},
+		{[]string{"pool", "-clients", "8", "-requests", "5", "-max", "4", "-min", "2",
+			"-timeout", "1s", "-threshold", "2", "-cooldown", "20ms"}, "the trial dial worked"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			out, errOut, err := testutil.RunWithTimeout(t, 60*time.Second, exec.Command(bin, tc.args...), "")

@@ -501,9 +501,11 @@ func TestPooledConnConformance(t *testing.T) {
 func TestPoolDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	o := poolDemoOptions{clients: 30, requests: 10, every: 5 * time.Millisecond, cfg: DefaultPoolConfig("")}
+	o := poolDemoOptions{clients: 10, requests: 30, every: 5 * time.Millisecond, cfg: DefaultPoolConfig("")}
 	o.cfg.MaxConns, o.cfg.MinIdle = 5, 2
-	o.cfg.AcquireTimeout = 20 * time.Millisecond
+	// Generous: during the load phase a Get must never time out, even on a
+	// busy machine; the exhaustion phase then waits this long once.
+	o.cfg.AcquireTimeout = time.Second
 	o.cfg.BreakerThreshold, o.cfg.BreakerCooldown = 2, 20*time.Millisecond
 	var out strings.Builder
 	require.NoError(t, poolDemo(ctx, &out, o), out.String())
