@@ -1,0 +1,473 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ANCHOR: pool-config
+// PoolConfig configures a Pool. DefaultPoolConfig gives the values of the
+// source text (section 2.5): max_connections 100, min_connections 10,
+// timeout 3s, idle_timeout 30s.
+type PoolConfig struct {
+	Addr             string        // server to dial, HOST:PORT
+	MaxConns         int           // at most this many open connections, in use or idle
+	MinIdle          int           // the idle reaper keeps at least this many; Warm opens them
+	AcquireTimeout   time.Duration // how long Get waits for a free connection
+	IdleTimeout      time.Duration // idle connections older than this are closed
+	BreakerThreshold int           // dial failures in a row that open the circuit breaker
+	BreakerCooldown  time.Duration // how long the breaker stays open before a trial dial
+
+	// Dial opens a connection; nil means a net.Dialer. Tests replace it.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Now is the clock of the breaker; nil means time.Now. Tests replace it.
+	Now func() time.Time
+}
+
+// DefaultPoolConfig returns the source text's configuration for addr.
+func DefaultPoolConfig(addr string) PoolConfig {
+	return PoolConfig{
+		Addr:             addr,
+		MaxConns:         100,
+		MinIdle:          10,
+		AcquireTimeout:   3 * time.Second,
+		IdleTimeout:      30 * time.Second,
+		BreakerThreshold: 5,
+		BreakerCooldown:  5 * time.Second,
+	}
+}
+
+// ANCHOR_END: pool-config
+
+func (cfg PoolConfig) validate() error {
+	switch {
+	case cfg.MaxConns < 1:
+		return fmt.Errorf("pool: max connections must be at least 1, not %d", cfg.MaxConns)
+	case cfg.MinIdle < 0 || cfg.MinIdle > cfg.MaxConns:
+		return fmt.Errorf("pool: min idle must be between 0 and max (%d), not %d", cfg.MaxConns, cfg.MinIdle)
+	case cfg.AcquireTimeout <= 0 || cfg.IdleTimeout <= 0 || cfg.BreakerCooldown <= 0:
+		return errors.New("pool: timeouts and the breaker cooldown must be positive")
+	case cfg.BreakerThreshold < 1:
+		return fmt.Errorf("pool: breaker threshold must be at least 1, not %d", cfg.BreakerThreshold)
+	}
+	return nil
+}
+
+// Errors Get returns; test them with errors.Is.
+var (
+	ErrPoolExhausted  = errors.New("connection pool exhausted")
+	ErrCircuitOpen    = errors.New("circuit breaker open: the server has been failing, not dialing")
+	ErrPoolClosed     = errors.New("connection pool closed")
+	errPeerClosed     = errors.New("the server closed the connection")
+	errUnexpectedData = errors.New("unexpected data on an idle connection")
+)
+
+// PoolStats is a snapshot of a pool's counters.
+type PoolStats struct {
+	InUse, Idle, Waiting int    // now
+	Peak                 int    // most connections ever open at once
+	Created, Closed      int64  // connections dialed, and closed (reaped, broken or at pool close)
+	Broken               int64  // of those closed: found dead at Get, or broken in use
+	Timeouts             int64  // Gets that gave up waiting (ErrPoolExhausted)
+	Rejected             int64  // Gets turned away by the open breaker (ErrCircuitOpen)
+	Breaker              string // closed, open or half-open
+}
+
+func (s PoolStats) String() string {
+	return fmt.Sprintf("in_use=%d idle=%d waiting=%d peak=%d created=%d closed=%d broken=%d timeouts=%d rejected=%d breaker=%s",
+		s.InUse, s.Idle, s.Waiting, s.Peak, s.Created, s.Closed, s.Broken, s.Timeouts, s.Rejected, s.Breaker)
+}
+
+// idleConn is a connection resting in the pool.
+type idleConn struct {
+	net.Conn
+	since time.Time
+}
+
+// Pool is a client-side pool of TCP connections to one server. Opening a
+// connection costs a handshake (one round trip) before the first byte, and
+// each one costs the server a socket and a goroutine; a pool reuses a few
+// connections for many requests and puts a ceiling on how many exist.
+type Pool struct {
+	cfg     PoolConfig
+	breaker *Breaker
+
+	mu      sync.Mutex
+	idle    []*idleConn      // a stack: the most recently used on top
+	open    int              // idle + in use + being dialed
+	waiters []chan *idleConn // Gets waiting for a connection, first come first served
+	closed  bool
+	stats   PoolStats     // counters; the gauges are computed in Stats
+	stop    chan struct{} // closed by Close: stops the reaper
+	reaped  chan struct{} // closed when the reaper has stopped
+	dialer  func(context.Context, string, string) (net.Conn, error)
+}
+
+// NewPool returns a pool for cfg and starts its idle reaper. It opens no
+// connection yet (see Warm). Close it when done.
+func NewPool(cfg PoolConfig) (*Pool, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	p := &Pool{cfg: cfg, stop: make(chan struct{}), reaped: make(chan struct{})}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	p.breaker = &Breaker{Threshold: cfg.BreakerThreshold, Cooldown: cfg.BreakerCooldown, Now: now}
+	p.dialer = cfg.Dial
+	if p.dialer == nil {
+		p.dialer = (&net.Dialer{}).DialContext
+	}
+	go p.reaper()
+	return p, nil
+}
+
+// ANCHOR: get
+// Get returns a connection: an idle one if there is one that is still
+// healthy, else a new one if fewer than MaxConns are open, else it waits up
+// to AcquireTimeout for one to be returned and then fails with
+// ErrPoolExhausted. While the breaker is open it fails at once with
+// ErrCircuitOpen rather than dial a server that keeps failing.
+// Close the returned connection to give it back.
+func (p *Pool) Get(ctx context.Context) (*PooledConn, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.AcquireTimeout)
+	defer cancel()
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, ErrPoolClosed
+		}
+		// 1. Reuse the most recently used idle connection, if it is healthy.
+		if n := len(p.idle); n > 0 {
+			ic := p.idle[n-1]
+			p.idle = p.idle[:n-1]
+			p.mu.Unlock()
+			if err := checkConn(ic.Conn); err != nil {
+				p.discard(ic.Conn, true) // never hand out a dead connection
+				continue
+			}
+			return p.wrap(ic.Conn), nil
+		}
+		// 2. Below the ceiling: dial a new one, unless the breaker is open.
+		if p.open < p.cfg.MaxConns {
+			if !p.breaker.Allow() {
+				p.stats.Rejected++
+				p.mu.Unlock()
+				return nil, ErrCircuitOpen
+			}
+			p.open++
+			p.stats.Peak = max(p.stats.Peak, p.open)
+			p.mu.Unlock()
+			return p.dial(ctx)
+		}
+		// 3. At the ceiling: queue up and wait for a connection (or for a
+		// slot, when a broken one is thrown away), up to the timeout.
+		ch := make(chan *idleConn, 1)
+		p.waiters = append(p.waiters, ch)
+		p.mu.Unlock()
+		select {
+		case ic := <-ch:
+			if ic == nil {
+				continue // a slot was freed: go round and dial
+			}
+			if err := checkConn(ic.Conn); err != nil {
+				p.discard(ic.Conn, true)
+				continue
+			}
+			return p.wrap(ic.Conn), nil
+		case <-ctx.Done():
+			return nil, p.giveUp(ch, ctx)
+		}
+	}
+}
+
+// ANCHOR_END: get
+
+// dial opens a new connection for a slot Get has reserved.
+func (p *Pool) dial(ctx context.Context) (*PooledConn, error) {
+	c, err := p.dialer(ctx, "tcp", p.cfg.Addr)
+	if err != nil {
+		p.breaker.Failure()
+		p.mu.Lock()
+		p.open--
+		p.wakeOne()
+		p.mu.Unlock()
+		return nil, fmt.Errorf("pool: dial %s: %w", p.cfg.Addr, err)
+	}
+	p.breaker.Success()
+	p.mu.Lock()
+	p.stats.Created++
+	p.mu.Unlock()
+	return p.wrap(c), nil
+}
+
+// giveUp takes a waiting Get out of the queue when its time is up. If a
+// connection was handed to it in the meantime, it is passed on.
+func (p *Pool) giveUp(ch chan *idleConn, ctx context.Context) error {
+	p.mu.Lock()
+	if i := slices.Index(p.waiters, ch); i >= 0 {
+		p.waiters = slices.Delete(p.waiters, i, i+1)
+	} else if ic := <-ch; ic != nil { // put or wakeOne got to us first
+		p.giveLocked(ic.Conn)
+	} else {
+		p.wakeOne()
+	}
+	timedOut := ctx.Err() == context.DeadlineExceeded
+	if timedOut {
+		p.stats.Timeouts++
+	}
+	inUse, waiting := p.open-len(p.idle), len(p.waiters)
+	p.mu.Unlock()
+	if timedOut {
+		return fmt.Errorf("%w: no connection free within %v (%d of %d in use, %d others waiting)",
+			ErrPoolExhausted, p.cfg.AcquireTimeout, inUse, p.cfg.MaxConns, waiting)
+	}
+	return ctx.Err()
+}
+
+// ANCHOR: put
+// put takes back a connection the caller is done with: straight to the
+// first waiting Get if there is one, else onto the idle stack.
+func (p *Pool) put(c net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.giveLocked(c)
+}
+
+func (p *Pool) giveLocked(c net.Conn) {
+	if p.closed {
+		p.open--
+		p.stats.Closed++
+		c.Close()
+		return
+	}
+	ic := &idleConn{Conn: c, since: time.Now()}
+	if len(p.waiters) > 0 {
+		ch := p.waiters[0]
+		p.waiters = p.waiters[1:]
+		ch <- ic // buffered: never blocks
+		return
+	}
+	p.idle = append(p.idle, ic)
+}
+
+// discard closes a connection that must not be reused and frees its slot.
+func (p *Pool) discard(c net.Conn, broken bool) {
+	c.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.open--
+	p.stats.Closed++
+	if broken {
+		p.stats.Broken++
+	}
+	p.wakeOne()
+}
+
+// wakeOne tells the first waiting Get that a slot is free, so it can dial.
+func (p *Pool) wakeOne() {
+	if len(p.waiters) > 0 {
+		ch := p.waiters[0]
+		p.waiters = p.waiters[1:]
+		ch <- nil
+	}
+}
+
+// ANCHOR_END: put
+
+// ANCHOR: reaper
+// reaper closes connections that have been idle longer than IdleTimeout,
+// oldest first, keeping at least MinIdle. Servers close idle connections
+// too, so an old one is likely dead, and each one holds a server's socket.
+func (p *Pool) reaper() {
+	defer close(p.reaped)
+	t := time.NewTicker(max(p.cfg.IdleTimeout/4, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case now := <-t.C:
+			p.mu.Lock()
+			var old []*idleConn
+			for len(p.idle) > p.cfg.MinIdle && now.Sub(p.idle[0].since) > p.cfg.IdleTimeout {
+				old = append(old, p.idle[0]) // the bottom of the stack is the oldest
+				p.idle = p.idle[1:]
+			}
+			p.open -= len(old)
+			p.stats.Closed += int64(len(old))
+			for range old {
+				p.wakeOne()
+			}
+			p.mu.Unlock()
+			for _, ic := range old {
+				ic.Close()
+			}
+		}
+	}
+}
+
+// ANCHOR_END: reaper
+
+// Warm opens connections until MinIdle are idle, so the first requests do
+// not pay for handshakes.
+func (p *Pool) Warm(ctx context.Context) error {
+	var conns []*PooledConn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for {
+		p.mu.Lock()
+		need := p.cfg.MinIdle - len(p.idle) - len(conns)
+		p.mu.Unlock()
+		if need <= 0 {
+			return nil
+		}
+		c, err := p.Get(ctx)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, c)
+	}
+}
+
+// Stats returns a snapshot of the pool's counters.
+func (p *Pool) Stats() PoolStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.stats
+	s.Idle = len(p.idle)
+	s.InUse = p.open - len(p.idle)
+	s.Waiting = len(p.waiters)
+	s.Breaker = p.breaker.State().String()
+	return s
+}
+
+// Close closes the idle connections and stops the reaper. Connections in
+// use are closed when they are given back. Waiting Gets fail with
+// ErrPoolClosed.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrPoolClosed
+	}
+	p.closed = true
+	idle := p.idle
+	p.idle = nil
+	p.open -= len(idle)
+	p.stats.Closed += int64(len(idle))
+	for len(p.waiters) > 0 {
+		p.wakeOne() // they go round, see closed, and return ErrPoolClosed
+	}
+	p.mu.Unlock()
+	for _, ic := range idle {
+		ic.Close()
+	}
+	close(p.stop)
+	<-p.reaped
+	return nil
+}
+
+func (p *Pool) wrap(c net.Conn) *PooledConn { return &PooledConn{Conn: c, pool: p} }
+
+// ANCHOR: pooled-conn
+// PooledConn is a connection lent by a Pool. It is a net.Conn; Close gives
+// it back to the pool instead of closing it, unless it is broken: an I/O
+// error, MarkBroken, or a Close while another goroutine is still in Read or
+// Write (then the connection is really closed, which unblocks that call).
+type PooledConn struct {
+	net.Conn
+	pool   *Pool
+	ops    atomic.Int64 // Reads and Writes under way
+	closed atomic.Bool
+	broken atomic.Bool
+}
+
+func (c *PooledConn) Read(b []byte) (int, error) {
+	c.ops.Add(1) // count first, then check closed: Close does the reverse
+	defer c.ops.Add(-1)
+	if c.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	n, err := c.Conn.Read(b)
+	if err != nil {
+		c.broken.Store(true) // EOF, reset or timeout: the stream is no longer in step
+	}
+	return n, err
+}
+
+func (c *PooledConn) Write(b []byte) (int, error) {
+	c.ops.Add(1)
+	defer c.ops.Add(-1)
+	if c.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	n, err := c.Conn.Write(b)
+	if err != nil {
+		c.broken.Store(true)
+	}
+	return n, err
+}
+
+// MarkBroken tells the pool not to reuse this connection (for example after
+// a reply that did not parse).
+func (c *PooledConn) MarkBroken() { c.broken.Store(true) }
+
+// Close gives the connection back to the pool, or closes it if broken.
+// Using c after Close returns net.ErrClosed.
+func (c *PooledConn) Close() error {
+	if !c.closed.CompareAndSwap(false, true) {
+		return net.ErrClosed
+	}
+	if c.broken.Load() || c.ops.Load() > 0 {
+		c.pool.discard(c.Conn, c.broken.Load())
+		return nil
+	}
+	if err := c.Conn.SetDeadline(time.Time{}); err != nil { // the next user starts without deadlines
+		c.pool.discard(c.Conn, true)
+		return nil
+	}
+	c.pool.put(c.Conn)
+	return nil
+}
+
+// ANCHOR_END: pooled-conn
+
+// SetDeadline and friends refuse to touch a connection already given back.
+func (c *PooledConn) SetDeadline(t time.Time) error {
+	c.ops.Add(1)
+	defer c.ops.Add(-1)
+	if c.closed.Load() {
+		return net.ErrClosed
+	}
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *PooledConn) SetReadDeadline(t time.Time) error {
+	c.ops.Add(1)
+	defer c.ops.Add(-1)
+	if c.closed.Load() {
+		return net.ErrClosed
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *PooledConn) SetWriteDeadline(t time.Time) error {
+	c.ops.Add(1)
+	defer c.ops.Add(-1)
+	if c.closed.Load() {
+		return net.ErrClosed
+	}
+	return c.Conn.SetWriteDeadline(t)
+}

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tcp-in-go/course/internal/cli"
+)
+
+// poolDemoOptions are the pool command's flags.
+type poolDemoOptions struct {
+	addr     string // server to use; "" starts one in-process
+	clients  int
+	requests int
+	every    time.Duration // how often to print live stats
+	cfg      PoolConfig
+}
+
+func runPool(ctx context.Context, args []string) error {
+	fs := cli.NewFlagSet(name+" pool", os.Stderr)
+	o := poolDemoOptions{cfg: DefaultPoolConfig("")}
+	poolFlags(fs, &o)
+	if err := cli.Parse(fs, args, false); err != nil {
+		return err
+	}
+	if o.clients < 1 || o.requests < 1 || o.every <= 0 {
+		return cli.Usagef("-clients and -requests must be at least 1, -every positive")
+	}
+	if err := o.cfg.validate(); err != nil {
+		return cli.UsageError{Err: err}
+	}
+	return poolDemo(ctx, os.Stdout, o)
+}
+
+func poolFlags(fs *flag.FlagSet, o *poolDemoOptions) {
+	fs.StringVar(&o.addr, "addr", "", "server address; empty starts a server in-process (then the demo can also stop it)")
+	fs.IntVar(&o.clients, "clients", 200, "concurrent clients (goroutines) sharing the pool")
+	fs.IntVar(&o.requests, "requests", 50, "requests (lines) per client")
+	fs.DurationVar(&o.every, "every", 250*time.Millisecond, "interval of the live stats lines")
+	fs.IntVar(&o.cfg.MaxConns, "max", o.cfg.MaxConns, "max_connections: open connections at most")
+	fs.IntVar(&o.cfg.MinIdle, "min", o.cfg.MinIdle, "min_connections: idle connections kept (and opened by Warm)")
+	fs.DurationVar(&o.cfg.AcquireTimeout, "timeout", o.cfg.AcquireTimeout, "how long Get waits for a free connection")
+	fs.DurationVar(&o.cfg.IdleTimeout, "idle", o.cfg.IdleTimeout, "idle_timeout: idle connections older than this are closed")
+	fs.IntVar(&o.cfg.BreakerThreshold, "threshold", o.cfg.BreakerThreshold, "dial failures in a row that open the breaker")
+	fs.DurationVar(&o.cfg.BreakerCooldown, "cooldown", o.cfg.BreakerCooldown, "how long the breaker stays open")
+}
+
+// ANCHOR: pool-demo
+// poolDemo shows the pool at work: warm-up, many clients sharing few
+// connections (with live stats), exhaustion, and, when it runs its own
+// server, the circuit breaker opening while the server is down and closing
+// once it is back.
+func poolDemo(ctx context.Context, w io.Writer, o poolDemoOptions) error {
+	own := o.addr == ""
+	var stopServer func()
+	if own {
+		addr, stop, err := startDemoServer(ctx, "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		o.addr, stopServer = addr, stop
+		defer func() { stopServer() }()
+	}
+	o.cfg.Addr = o.addr
+	p, err := NewPool(o.cfg)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	fmt.Fprintf(w, "pool for %s: max=%d min_idle=%d timeout=%v idle_timeout=%v\n",
+		o.addr, o.cfg.MaxConns, o.cfg.MinIdle, o.cfg.AcquireTimeout, o.cfg.IdleTimeout)
+
+	fmt.Fprintf(w, "\n1. warm up: open min_idle connections before the first request\n")
+	if err := p.Warm(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "   %s\n", p.Stats())
+
+	fmt.Fprintf(w, "\n2. load: %d clients x %d requests share at most %d connections\n", o.clients, o.requests, o.cfg.MaxConns)
+	if err := loadPool(ctx, w, p, o); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(w, "\n3. exhaustion: hold all %d connections, then ask for one more\n", o.cfg.MaxConns)
+	held := make([]*PooledConn, 0, o.cfg.MaxConns)
+	for range o.cfg.MaxConns {
+		c, err := p.Get(ctx)
+		if err != nil {
+			return err
+		}
+		held = append(held, c)
+	}
+	start := time.Now()
+	_, err = p.Get(ctx)
+	fmt.Fprintf(w, "   Get waited %v and failed: %v\n", time.Since(start).Round(10*time.Millisecond), err)
+	for _, c := range held {
+		c.Close()
+	}
+	if !errors.Is(err, ErrPoolExhausted) {
+		return fmt.Errorf("expected ErrPoolExhausted, got %v", err)
+	}
+
+	if !own {
+		fmt.Fprintf(w, "\n(the breaker demo needs to stop the server: run without -addr to see it)\n")
+		return nil
+	}
+	fmt.Fprintf(w, "\n4. circuit breaker: the server goes down\n")
+	stopServer()
+	// The idle connections died with the server: Get finds that out with
+	// its health check and dials instead, which fails, until the breaker opens.
+	for i := 1; i <= o.cfg.BreakerThreshold+o.cfg.MaxConns+1; i++ {
+		start := time.Now()
+		c, err := p.Get(ctx)
+		if err == nil { // the server's FIN had not arrived yet: found dead on use
+			c.MarkBroken()
+			c.Close()
+		}
+		fmt.Fprintf(w, "   Get %d after %v: %v\n", i, time.Since(start).Round(10*time.Microsecond), err)
+		if errors.Is(err, ErrCircuitOpen) {
+			break
+		}
+	}
+	fmt.Fprintf(w, "   %s\n", p.Stats())
+	_, stop, err := startDemoServer(ctx, o.addr) // back, on the same port
+	if err != nil {
+		return err
+	}
+	stopServer = stop
+	fmt.Fprintf(w, "   the server is back; waiting out the %v cooldown\n", o.cfg.BreakerCooldown)
+	select {
+	case <-time.After(o.cfg.BreakerCooldown):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	c, err := p.Get(ctx) // the half-open trial
+	if err != nil {
+		return err
+	}
+	if _, err := exchange(c, []string{"trial"}); err != nil {
+		return err
+	}
+	c.Close()
+	fmt.Fprintf(w, "   the trial dial worked: %s\n", p.Stats())
+	return nil
+}
+
+// ANCHOR_END: pool-demo
+
+// loadPool runs the clients and prints the pool's stats while they run.
+func loadPool(ctx context.Context, w io.Writer, p *Pool, o poolDemoOptions) error {
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range o.clients {
+		wg.Go(func() {
+			for j := range o.requests {
+				if err := poolRequest(ctx, p, fmt.Sprintf("client %d request %d", i, j)); err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+				}
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	tick := time.NewTicker(o.every)
+	defer tick.Stop()
+	for running := true; running; {
+		select {
+		case <-tick.C:
+			fmt.Fprintf(w, "   %5.2fs %s\n", time.Since(start).Seconds(), p.Stats())
+		case <-done:
+			running = false
+		}
+	}
+	fmt.Fprintf(w, "   done: %d requests, %d failed, in %v\n   %s\n",
+		o.clients*o.requests, failed.Load(), time.Since(start).Round(time.Millisecond), p.Stats())
+	if err, _ := firstErr.Load().(error); err != nil {
+		return fmt.Errorf("%d requests failed, the first: %w", failed.Load(), err)
+	}
+	return nil
+}
+
+// poolRequest is what application code does with a pool: get, use, give back.
+func poolRequest(ctx context.Context, p *Pool, line string) error {
+	c, err := p.Get(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close() // gives it back, or discards it if it broke
+	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		return err
+	}
+	replies, err := exchange(c, []string{line})
+	if err != nil {
+		return err
+	}
+	if replies[0] != ReplyPrefix+line {
+		c.MarkBroken() // out of step with the server: do not reuse
+		return fmt.Errorf("reply %q to %q", replies[0], line)
+	}
+	return nil
+}
+
+// startDemoServer runs the chapter's server in-process, quietly.
+func startDemoServer(ctx context.Context, addr string) (string, func(), error) {
+	ln, err := cli.Listen(ctx, addr)
+	if err != nil {
+		return "", nil, err
+	}
+	srv := NewServer(quietLog())
+	done := make(chan struct{})
+	go func() { _ = srv.Serve(ln); close(done) }()
+	var once sync.Once
+	return ln.Addr().String(), func() {
+		once.Do(func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+			<-done
+		})
+	}, nil
+}

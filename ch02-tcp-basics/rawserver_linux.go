@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// This file writes the six steps of a TCP server with raw system calls
+// (golang.org/x/sys/unix), to show what net.Listen and Accept do for you.
+// It is Linux-only; rawserver_other.go says so on other systems.
+//
+// What the net package adds on top of these calls: non-blocking sockets driven
+// by the runtime's network poller (epoll), so that thousands of goroutines
+// can wait on sockets with a handful of threads. Here every blocked accept()
+// or read() holds an OS thread, which is fine for a lesson and not for a
+// server with 10,000 clients.
+
+const rawSupported = true
+
+// RawListener is a listening socket made by hand: just a file descriptor.
+type RawListener struct {
+	fd   int
+	addr netip.AddrPort
+}
+
+// Addr returns the address the socket is bound to (with the real port when
+// the caller asked for port 0).
+func (l *RawListener) Addr() netip.AddrPort { return l.addr }
+
+// ANCHOR: raw-listen
+// ListenRaw performs steps 1 to 3 one system call at a time.
+func ListenRaw(addr string, backlog int) (*RawListener, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: want IP:PORT: %w", addr, err)
+	}
+	family, sa := unix.AF_INET, unix.Sockaddr(&unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()})
+	if ap.Addr().Is6() && !ap.Addr().Is4In6() {
+		family, sa = unix.AF_INET6, &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+	}
+
+	// Step 1: socket() creates an endpoint and returns a file descriptor.
+	// SOCK_CLOEXEC keeps it from leaking into programs we might exec.
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		return nil, fmt.Errorf("socket: %w", err)
+	}
+	// SO_REUSEADDR lets a restarted server bind its port while connections
+	// of the previous run still sit in TIME_WAIT (net.Listen sets it too).
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("setsockopt SO_REUSEADDR: %w", err)
+	}
+	// Step 2: bind() gives the socket its local address and port.
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		if errors.Is(err, unix.EADDRINUSE) {
+			return nil, fmt.Errorf("bind %s: address already in use (another server running? try -addr 127.0.0.1:0)", addr)
+		}
+		return nil, fmt.Errorf("bind %s: %w", addr, err)
+	}
+	// Step 3: listen() turns it into a passive socket (state LISTEN). The
+	// backlog bounds the accept queue: handshakes the kernel has completed
+	// and Accept has not taken yet. Linux caps it at net.core.somaxconn.
+	if err := unix.Listen(fd, backlog); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	bound, err := unix.Getsockname(fd) // the real port when addr said :0
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("getsockname: %w", err)
+	}
+	return &RawListener{fd: fd, addr: sockaddrToAddrPort(bound)}, nil
+}
+
+// ANCHOR_END: raw-listen
+
+func sockaddrToAddrPort(sa unix.Sockaddr) netip.AddrPort {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// fdStream makes a connected socket's file descriptor an io.Reader and
+// io.Writer, so step 5 can reuse handleLines unchanged.
+type fdStream int
+
+func (f fdStream) Read(p []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(f), p)
+		switch {
+		case err == unix.EINTR:
+			continue // interrupted by a signal before any data: retry
+		case err != nil:
+			return 0, err
+		case n == 0 && len(p) > 0:
+			return 0, io.EOF // read() returning 0 means the peer sent FIN
+		}
+		return n, nil
+	}
+}
+
+func (f fdStream) Write(p []byte) (int, error) {
+	written := 0
+	for written < len(p) { // write() may send less than asked: loop
+		n, err := unix.Write(int(f), p[written:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return written, err
+		}
+		written += n
+	}
+	return written, nil
+}
+
+// RawServer serves the line protocol on a RawListener.
+type RawServer struct {
+	Log *slog.Logger
+
+	mu       sync.Mutex
+	ln       *RawListener
+	conns    map[int]struct{} // open connection descriptors
+	closing  bool
+	loopDone chan struct{}
+	handlers sync.WaitGroup
+}
+
+// NewRawServer returns a raw-syscall server that logs to log.
+func NewRawServer(log *slog.Logger) *RawServer {
+	return &RawServer{Log: log, conns: map[int]struct{}{}, loopDone: make(chan struct{})}
+}
+
+// ANCHOR: raw-serve
+// Serve runs step 4, accept(), in a loop, with a goroutine per connection.
+func (s *RawServer) Serve(ln *RawListener) error {
+	defer close(s.loopDone)
+	s.mu.Lock()
+	s.ln = ln
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		unix.Close(ln.fd)
+		return net.ErrClosed
+	}
+	for {
+		// Step 4: accept() blocks until the accept queue holds a connection,
+		// then returns a NEW descriptor for it; fd stays listening.
+		cfd, peer, err := unix.Accept4(ln.fd, unix.SOCK_CLOEXEC)
+		if err != nil {
+			if err == unix.EINTR || err == unix.ECONNABORTED {
+				continue // a signal, or a client that gave up in the queue
+			}
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing {
+				return net.ErrClosed // Shutdown called shutdown() on the listener
+			}
+			if err == unix.EMFILE || err == unix.ENFILE || err == unix.ENOBUFS || err == unix.ENOMEM {
+				// Out of descriptors or memory: the connection stays queued.
+				// Wait for handlers to finish and free some, then retry.
+				s.Log.Warn("accept failed, retrying", "err", err)
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+			return fmt.Errorf("accept: %w", err)
+		}
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			unix.Close(cfd)
+			continue
+		}
+		s.conns[cfd] = struct{}{}
+		s.handlers.Add(1)
+		s.mu.Unlock()
+		go s.handle(cfd, sockaddrToAddrPort(peer).String())
+	}
+}
+
+func (s *RawServer) handle(cfd int, peer string) {
+	defer s.handlers.Done()
+	s.Log.Info("accepted", "step", "4 accept", "peer", peer, "fd", cfd)
+	s.Log.Info("serving", "step", "5 read/write", "peer", peer)
+	lines, err := handleLines(fdStream(cfd), fdStream(cfd)) // step 5
+	s.mu.Lock()
+	delete(s.conns, cfd) // forget it before close: the number may be reused
+	s.mu.Unlock()
+	unix.Close(cfd) // step 6: close() the connection's descriptor
+	s.Log.Info("closed", "step", "6 close", "peer", peer, "lines", lines, "err", err)
+}
+
+// ANCHOR_END: raw-serve
+
+// ANCHOR: raw-shutdown
+// Shutdown stops accepting and drains the connections. close() on a
+// descriptor another thread is blocked on does not wake it on Linux, but
+// shutdown() does: on the listener it makes accept() fail, on a connection
+// SHUT_RD makes a blocked read() return 0 (end of file), so each handler
+// finishes what it has and exits. When ctx ends, SHUT_RDWR cuts the rest.
+func (s *RawServer) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	ln := s.ln
+	if ln != nil {
+		_ = unix.Shutdown(ln.fd, unix.SHUT_RDWR)
+	}
+	for cfd := range s.conns {
+		_ = unix.Shutdown(cfd, unix.SHUT_RD)
+	}
+	s.mu.Unlock()
+	if ln != nil {
+		<-s.loopDone // accept() has returned: now the descriptor can be closed
+		unix.Close(ln.fd)
+	}
+
+	done := make(chan struct{})
+	go func() { s.handlers.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for cfd := range s.conns {
+			_ = unix.Shutdown(cfd, unix.SHUT_RDWR)
+		}
+		s.mu.Unlock()
+		<-done
+		return fmt.Errorf("shutdown: drain timeout, cut remaining connections: %w", ctx.Err())
+	}
+}
+
+// ANCHOR_END: raw-shutdown
+
+// serveRaw is the -raw mode of the default command.
+func serveRaw(ctx context.Context, log *slog.Logger, addr string, backlog int, drain func() (context.Context, context.CancelFunc)) error {
+	ln, err := ListenRaw(addr, backlog)
+	if err != nil {
+		return err
+	}
+	srv := NewRawServer(log)
+	log.Info("listening", "addr", ln.Addr().String(), "steps", "1 socket, 2 bind, 3 listen (raw syscalls)", "backlog", backlog)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	dctx, cancel := drain()
+	defer cancel()
+	err = srv.Shutdown(dctx)
+	<-errc
+	return err
+}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// startRawServer runs the raw-syscall server on 127.0.0.1:0.
+func startRawServer(t *testing.T) (addr string, srv *RawServer) {
+	t.Helper()
+	ln, err := ListenRaw("127.0.0.1:0", 16)
+	require.NoError(t, err)
+	srv = NewRawServer(quietLog())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		assert.NoError(t, srv.Shutdown(ctx))
+		assert.ErrorIs(t, <-served, net.ErrClosed)
+	})
+	return ln.Addr().String(), srv
+}
+
+func TestConformanceRawServer(t *testing.T) {
+	addr, _ := startRawServer(t)
+	testLineServer(t, addr)
+}
+
+func TestRawListenReportsPortInUse(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	_, err = ListenRaw(taken.Addr().String(), 16)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "address already in use")
+}
+
+func TestRawListenRejectsBadAddress(t *testing.T) {
+	_, err := ListenRaw("localhost:80", 16)
+	assert.ErrorContains(t, err, "want IP:PORT")
+}
+
+func TestRawShutdownWakesBlockedAcceptAndReads(t *testing.T) {
+	ln, err := ListenRaw("127.0.0.1:0", 16)
+	require.NoError(t, err)
+	srv := NewRawServer(quietLog())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	// An idle client: its handler is blocked in read(), the loop in accept().
+	c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	replies, err := exchange(c, []string{"ping"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"echo: ping"}, replies)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, srv.Shutdown(ctx))
+	require.ErrorIs(t, <-served, net.ErrClosed)
+	_, err = c.Read(make([]byte, 1))
+	assert.ErrorIs(t, err, io.EOF, "the handler saw end of file and closed")
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/tcp-in-go/course/internal/cli"
+)
+
+// The protocol every server of this chapter speaks (the Go servers and
+// python/ch02_tcp_server.py alike): the client sends lines ending in "\n"; the
+// server answers each line with "echo: " + line + "\n". A trailing "\r" is
+// dropped, so telnet and Windows clients work too. A line longer than
+// MaxLineBytes gets "error: line too long\n" and the connection is closed:
+// the peer controls line length, so the server must bound it.
+const (
+	ReplyPrefix  = "echo: "
+	MaxLineBytes = 64 * 1024
+	tooLongReply = "error: line too long\n"
+)
+
+// ANCHOR: handle-lines
+// handleLines is step 5 of the six steps (read/write). It reads lines from r
+// and writes one reply per line to w, until EOF or an error. It works on any
+// byte stream: a net.Conn, or the raw file descriptor of rawserver_linux.go.
+//
+// One Read is not one line: a line may arrive split over many reads, or many
+// lines in one read. bufio.Scanner puts the bytes back together.
+func handleLines(r io.Reader, w io.Writer) (lines int, err error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 4096), MaxLineBytes)
+	for sc.Scan() {
+		if _, err := w.Write(lineReply(sc.Bytes())); err != nil {
+			return lines, err
+		}
+		lines++
+	}
+	if errors.Is(sc.Err(), bufio.ErrTooLong) {
+		_, _ = io.WriteString(w, tooLongReply)
+	}
+	return lines, sc.Err() // nil at EOF: the client closed its side
+}
+
+// lineReply is the protocol's answer to one line (given without its "\n").
+func lineReply(line []byte) []byte {
+	line = trimCR(line)
+	reply := make([]byte, 0, len(ReplyPrefix)+len(line)+1)
+	return append(append(append(reply, ReplyPrefix...), line...), '\n')
+}
+
+// trimCR drops one trailing "\r": telnet and Windows clients end lines
+// with "\r\n", and the reply must not echo the "\r" back.
+func trimCR(line []byte) []byte {
+	// ANCHOR: exercise-crlf
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		return line[:n-1]
+	}
+	return line
+	// ANCHOR_END: exercise-crlf
+}
+
+// ANCHOR_END: handle-lines
+
+// Server is the chapter's line server built on the net package. Like
+// net/http.Server it has Serve(ln) and Shutdown(ctx), so tests run it on a
+// listener of their own.
+type Server struct {
+	Log *slog.Logger
+
+	mu       sync.Mutex
+	ln       net.Listener
+	conns    map[net.Conn]struct{}
+	closing  bool
+	handlers sync.WaitGroup
+}
+
+// NewServer returns a server that logs to log.
+func NewServer(log *slog.Logger) *Server {
+	return &Server{Log: log, conns: map[net.Conn]struct{}{}}
+}
+
+// ANCHOR: listen
+// listenSteps performs steps 1 to 3. With the net package they are a single
+// call: net.Listen creates the socket (1, socket()), sets SO_REUSEADDR, binds
+// it to the address (2, bind()) and makes it a listening socket (3, listen()
+// with the kernel's somaxconn as the backlog). rawserver_linux.go spells out
+// the same calls one by one.
+// (cli.Listen is net.ListenConfig.Listen plus a clearer "address already in
+// use" message.)
+func listenSteps(ctx context.Context, addr string) (net.Listener, error) {
+	return cli.Listen(ctx, addr)
+}
+
+// ANCHOR_END: listen
+
+// ANCHOR: serve
+// Serve runs step 4 (accept) in a loop and starts one goroutine per
+// connection. It returns net.ErrClosed after Shutdown, or the error that
+// stopped accepting.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		ln.Close()
+		return net.ErrClosed
+	}
+	s.ln = ln
+	s.mu.Unlock()
+
+	var backoff time.Duration
+	for {
+		conn, err := ln.Accept() // step 4: take a finished handshake off the accept queue
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return net.ErrClosed // Shutdown closed the listener
+			}
+			// Out of file descriptors and the like: wait and retry, as
+			// net/http does, instead of spinning or giving up.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.Log.Warn("accept failed, retrying", "err", err, "in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		if !s.track(conn) {
+			conn.Close() // shutting down
+			continue
+		}
+		go s.handle(conn) // goroutine per connection: a slow client blocks only itself
+	}
+}
+
+// handle serves one connection: step 5 (read/write), then step 6 (close).
+func (s *Server) handle(conn net.Conn) {
+	defer s.handlers.Done()
+	peer := conn.RemoteAddr().String()
+	s.Log.Info("accepted", "step", "4 accept", "peer", peer)
+	s.Log.Info("serving", "step", "5 read/write", "peer", peer)
+	lines, err := handleLines(conn, conn)
+	s.untrack(conn)
+	conn.Close() // step 6: send our FIN (the kernel finishes the close)
+	if err != nil && !s.drained(err) {
+		s.Log.Info("closed", "step", "6 close", "peer", peer, "lines", lines, "err", err)
+		return
+	}
+	s.Log.Info("closed", "step", "6 close", "peer", peer, "lines", lines)
+}
+
+// ANCHOR_END: serve
+
+// drained reports whether err is what Shutdown causes on purpose: the read
+// deadline it sets, or the close when the drain time is over.
+func (s *Server) drained(err error) bool {
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	var ne net.Error
+	return closing && (errors.Is(err, net.ErrClosed) || errors.As(err, &ne) && ne.Timeout())
+}
+
+func (s *Server) track(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.handlers.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c net.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// ANCHOR: shutdown
+// Shutdown stops the server gracefully: it closes the listener (no new
+// connections), then wakes every handler blocked in Read by setting a read
+// deadline in the past, so each finishes the lines it already has, answers
+// them and closes. If ctx ends first, the remaining connections are closed.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	for c := range s.conns {
+		_ = c.SetReadDeadline(time.Now())
+	}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { s.handlers.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			c.Close()
+		}
+		s.mu.Unlock()
+		<-done
+		return fmt.Errorf("shutdown: drain timeout, closed remaining connections: %w", ctx.Err())
+	}
+}
+
+// ANCHOR_END: shutdown
+
+// quietLog returns a logger that discards everything (for in-process servers
+// in tests and demos).
+func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }

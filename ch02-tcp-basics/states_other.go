@@ -1,0 +1,27 @@
+//go:build !linux
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+// Observation is one end's state seen at one step of the walk.
+type Observation struct {
+	Step  int
+	End   string
+	State State
+}
+
+// walkStates needs the kernel's view of a socket, which this program reads
+// from Linux's /proc/net/tcp. Elsewhere it prints the model instead.
+func walkStates(_ context.Context, w io.Writer) ([]Observation, error) {
+	fmt.Fprintln(w, "Live TCP states are read from Linux's /proc/net/tcp: this part of the demo is Linux-only.")
+	fmt.Fprintln(w, "On this system, watch them with `netstat -an -p tcp` (macOS) or `netstat -an` (Windows) while")
+	fmt.Fprintln(w, "`go run ./ch02-tcp-basics` and `go run ./ch02-tcp-basics client` talk. Here is the model:")
+	fmt.Fprintln(w)
+	printModel(w)
+	return nil, nil
+}

@@ -1,0 +1,195 @@
+"""Chapter 2: the line server of section 2.3, in Python, made correct.
+
+The source text's server calls ``socket()``, ``bind()``, ``listen()``,
+``accept()`` once, ``recv(1024)`` once, replies and exits. That serves one
+client with one message. This version keeps the same six steps and fixes it:
+
+* it accepts in a loop and gives each connection its own thread, so many
+  clients are served at once (the Go version uses a goroutine each);
+* it loops on ``recv``: one ``recv`` is not one message. Bytes are collected
+  until a ``\\n`` ends a line, however the network split them;
+* it bounds the line length (the peer controls it) and closes every socket
+  it opens, and on Ctrl-C or SIGTERM it stops accepting, lets connections
+  finish the lines they have, and exits 0.
+
+It speaks the same bytes as ``go run ./ch02-tcp-basics``: every line gets
+``echo: <line>\\n``; both listen on 127.0.0.1:8888 by default.
+
+    python3 python/ch02_tcp_server.py [serve] [--addr HOST:PORT]
+    python3 python/ch02_tcp_server.py client [--addr HOST:PORT] < lines.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import socket
+import sys
+import threading
+
+from common import die, format_addr, listen_error, log, parse_addr, sigterm_as_interrupt
+
+PROG = "ch02_tcp_server.py"
+DEFAULT_ADDR = "127.0.0.1:8888"
+REPLY_PREFIX = b"echo: "
+MAX_LINE_BYTES = 64 * 1024
+TOO_LONG_REPLY = b"error: line too long\n"
+
+
+# ANCHOR: handle_lines
+def handle_lines(conn: socket.socket) -> int:
+    """Step 5 (read/write): answer every line until the peer closes.
+
+    Returns the number of lines answered.
+    """
+    pending = b""
+    lines = 0
+    while True:
+        data = conn.recv(4096)
+        if not data:  # b"" means the peer sent FIN: no more data will come
+            break
+        pending += data
+        while b"\n" in pending:  # one recv may carry many lines, or part of one
+            line, pending = pending.split(b"\n", 1)
+            conn.sendall(REPLY_PREFIX + line.removesuffix(b"\r") + b"\n")
+            lines += 1
+        if len(pending) >= MAX_LINE_BYTES:
+            conn.sendall(TOO_LONG_REPLY)
+            return lines
+    if pending:  # a last line without "\n" is still a line, as in Go's bufio.Scanner
+        conn.sendall(REPLY_PREFIX + pending.removesuffix(b"\r") + b"\n")
+        lines += 1
+    return lines
+
+
+# ANCHOR_END: handle_lines
+
+
+class Server:
+    """The six steps, a thread per connection, graceful shutdown."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.conns: set[socket.socket] = set()
+        self.threads: list[threading.Thread] = []
+
+    # ANCHOR: six_steps
+    def listen(self, addr: str) -> socket.socket:
+        host, port = parse_addr(addr)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)  # step 1: socket()
+        # Restarting must not fail while old connections sit in TIME_WAIT.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))  # step 2: bind()
+            sock.listen(128)  # step 3: listen(), with an accept-queue length
+        except OSError as err:
+            sock.close()
+            die(PROG, listen_error(addr, err))
+        return sock
+
+    def serve(self, sock: socket.socket) -> None:
+        while True:
+            conn, peer = sock.accept()  # step 4: accept() a finished handshake
+            t = threading.Thread(target=self.handle, args=(conn, format_addr(peer)))
+            with self.lock:
+                self.conns.add(conn)
+                self.threads = [x for x in self.threads if x.is_alive()]  # forget finished ones
+                self.threads.append(t)
+            t.start()
+
+    def handle(self, conn: socket.socket, peer: str) -> None:
+        log("INFO", "accepted", step="4 accept", peer=peer)
+        log("INFO", "serving", step="5 read/write", peer=peer)
+        lines, err = 0, ""
+        try:
+            lines = handle_lines(conn)  # step 5: read/write
+        except OSError as e:
+            err = str(e)
+        finally:
+            with self.lock:
+                self.conns.discard(conn)
+            conn.close()  # step 6: close()
+        if err:
+            log("INFO", "closed", step="6 close", peer=peer, lines=lines, err=err)
+        else:
+            log("INFO", "closed", step="6 close", peer=peer, lines=lines)
+
+    # ANCHOR_END: six_steps
+
+    # ANCHOR: shutdown
+    def shutdown(self, drain: float) -> None:
+        """Wake every connection blocked in recv (shutdown(SHUT_RD) makes it
+        return b""), give them ``drain`` seconds to finish, then cut the rest."""
+        with self.lock:
+            for conn in self.conns:
+                with contextlib.suppress(OSError):  # already closed by the peer
+                    conn.shutdown(socket.SHUT_RD)
+            threads = list(self.threads)
+        for t in threads:
+            t.join(drain)
+        with self.lock:
+            for conn in self.conns:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+        for t in threads:
+            t.join()
+
+    # ANCHOR_END: shutdown
+
+
+def serve(addr: str, drain: float) -> None:
+    sigterm_as_interrupt()
+    server = Server()
+    sock = server.listen(addr)
+    log(
+        "INFO",
+        "listening",
+        addr=format_addr(sock.getsockname()),
+        steps="1 socket, 2 bind, 3 listen",
+    )
+    try:
+        server.serve(sock)
+    except KeyboardInterrupt:
+        log("INFO", "shutting down", drain=f"{drain}s")
+    finally:
+        sock.close()
+        server.shutdown(drain)
+
+
+def client(addr: str, timeout: float) -> None:
+    """Send each line of stdin, print each reply (like the Go client)."""
+    host, port = parse_addr(addr)
+    with socket.create_connection((host, port), timeout=timeout) as conn:
+        reader = conn.makefile("rb")
+        for line in sys.stdin.buffer:
+            conn.sendall(line.rstrip(b"\n") + b"\n")
+            reply = reader.readline()
+            if not reply.endswith(b"\n"):
+                die(PROG, "server closed the connection")
+            sys.stdout.write(reply.decode(errors="replace"))
+            sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=PROG, description="Chapter 2 line server and client.")
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "client"])
+    parser.add_argument("--addr", default=DEFAULT_ADDR, help="HOST:PORT (default %(default)s)")
+    parser.add_argument("--drain", type=float, default=5.0, help="seconds to finish on shutdown")
+    parser.add_argument("--timeout", type=float, default=5.0, help="client timeout in seconds")
+    args = parser.parse_args(argv)
+    try:
+        parse_addr(args.addr)
+    except ValueError as err:
+        parser.error(str(err))  # exits 2, like a Go usage error
+    if args.command == "serve":
+        serve(args.addr, args.drain)
+    else:
+        try:
+            client(args.addr, args.timeout)
+        except OSError as err:
+            die(PROG, err)
+
+
+if __name__ == "__main__":
+    main()
