@@ -548,6 +548,7 @@ func (s *Server) sweepPartials() {
 	}
 	s.lastSweep = time.Now()
 	s.mu.Unlock()
+	// ANCHOR: exercise-sweep
 	d, err := s.root.Open(PartialDir)
 	if err != nil {
 		return
@@ -555,12 +556,11 @@ func (s *Server) sweepPartials() {
 	entries, _ := d.ReadDir(-1)
 	d.Close()
 	for _, e := range entries {
-		// ANCHOR: exercise-sweep
 		fi, err := e.Info()
 		if err == nil && strings.HasSuffix(e.Name(), ".part") && time.Since(fi.ModTime()) > s.PartialTTL {
 			s.discard(PartialDir + "/" + e.Name())
 			s.Log.Info("removed stale partial", "file", e.Name())
 		}
-		// ANCHOR_END: exercise-sweep
 	}
+	// ANCHOR_END: exercise-sweep
 }

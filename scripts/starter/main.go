@@ -89,12 +89,19 @@ func Write(root, out string) (total int, changed []string, err error) {
 	return total, changed, nil
 }
 
-var beginRE = regexp.MustCompile(`^(\s*)(//|#)\s*ANCHOR:\s*(exercise-[\w-]+)`)
+var (
+	beginRE = regexp.MustCompile(`^(\s*)(//|#)\s*ANCHOR:\s*(exercise-[\w-]+)`)
+	endRE   = regexp.MustCompile(`ANCHOR_END:\s*(exercise-[\w-]+)`)
+)
 
 // strip replaces the lines between each exercise anchor pair with one TODO
 // line (placeholder, formatted with the exercise name), keeping the anchors
 // so the book's includes still resolve.
 func strip(src []byte, comment, placeholder string) ([]byte, int) {
+	return stripWith(src, comment, func(name string) string { return fmt.Sprintf(placeholder, name) })
+}
+
+func stripWith(src []byte, comment string, placeholder func(name string) string) ([]byte, int) {
 	var out bytes.Buffer
 	sc := bufio.NewScanner(bytes.NewReader(src))
 	sc.Buffer(nil, 1<<20)
@@ -112,20 +119,46 @@ func strip(src []byte, comment, placeholder string) ([]byte, int) {
 		if m := beginRE.FindStringSubmatch(line); m != nil && m[2] == comment {
 			inside = m[3]
 			n++
-			out.WriteString(m[1] + fmt.Sprintf(placeholder, inside) + "\n")
+			out.WriteString(m[1] + placeholder(inside) + "\n")
 		}
 	}
 	return out.Bytes(), n
 }
 
-// stripGo strips exercise regions from Go source, then removes imports the
-// remaining code no longer uses and formats the file.
+// stripGo strips exercise regions from Go source. A region that ends a
+// function with results becomes a panic (the function must still return
+// something); any other region becomes a TODO comment. Imports that only the
+// solutions used are removed, and the file is formatted.
 func stripGo(src []byte) ([]byte, int, error) {
-	stripped, n := strip(src, "//", "// TODO(%s): see the chapter's Exercises")
+	fset := token.NewFileSet()
+	orig, err := parser.ParseFile(fset, "", src, parser.ParseComments)
+	if err != nil {
+		return nil, 0, err
+	}
+	// Where each exercise region begins and ends.
+	begins, ends := map[string]token.Pos{}, map[string]token.Pos{}
+	for _, cg := range orig.Comments {
+		for _, c := range cg.List {
+			if m := beginRE.FindStringSubmatch(c.Text); m != nil {
+				begins[m[3]] = c.Pos()
+			} else if m := endRE.FindStringSubmatch(c.Text); m != nil {
+				ends[m[1]] = c.Pos()
+			}
+		}
+	}
+	needsPanic := map[string]bool{}
+	for name, b := range begins {
+		needsPanic[name] = endsFunctionWithResults(orig, b, ends[name])
+	}
+	stripped, n := stripWith(src, "//", func(name string) string {
+		if needsPanic[name] {
+			return fmt.Sprintf("panic(\"TODO(%s): see the chapter's Exercises\")", name)
+		}
+		return fmt.Sprintf("// TODO(%s): see the chapter's Exercises", name)
+	})
 	if n == 0 {
 		return src, 0, nil
 	}
-	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, "", stripped, parser.ParseComments)
 	if err != nil {
 		return nil, 0, err
@@ -148,7 +181,7 @@ func stripGo(src []byte) ([]byte, int, error) {
 		for _, spec := range gd.Specs {
 			is := spec.(*ast.ImportSpec)
 			p, _ := strconv.Unquote(is.Path.Value)
-			name := path.Base(p)
+			name := importName(p)
 			if is.Name != nil {
 				name = is.Name.Name
 			}
@@ -164,4 +197,44 @@ func stripGo(src []byte) ([]byte, int, error) {
 		return nil, 0, err
 	}
 	return buf.Bytes(), n, nil
+}
+
+// endsFunctionWithResults reports whether the region [begin, end] holds the
+// last statement of the innermost function around it, and that function
+// returns values: removing the region would leave "missing return".
+func endsFunctionWithResults(f *ast.File, begin, end token.Pos) bool {
+	var typ *ast.FuncType
+	var body *ast.BlockStmt
+	ast.Inspect(f, func(node ast.Node) bool {
+		switch fn := node.(type) {
+		case *ast.FuncDecl:
+			if fn.Body != nil && fn.Body.Lbrace < begin && end < fn.Body.Rbrace {
+				typ, body = fn.Type, fn.Body
+			}
+		case *ast.FuncLit:
+			if fn.Body.Lbrace < begin && end < fn.Body.Rbrace {
+				typ, body = fn.Type, fn.Body // nested: the innermost wins
+			}
+		}
+		return true
+	})
+	if body == nil || typ.Results == nil || len(body.List) == 0 {
+		return false
+	}
+	last := body.List[len(body.List)-1]
+	return begin < last.Pos() && last.End() <= end
+}
+
+// importName is the package name an import path declares by convention:
+// its last element, without a major-version suffix (".../v3", "yaml.v3").
+func importName(p string) string {
+	parts := strings.Split(p, "/")
+	name := parts[len(parts)-1]
+	if len(parts) > 1 && regexp.MustCompile(`^v[0-9]+$`).MatchString(name) {
+		name = parts[len(parts)-2]
+	}
+	if i := strings.Index(name, ".v"); i > 0 {
+		name = name[:i]
+	}
+	return strings.ReplaceAll(name, "-", "_")
 }
