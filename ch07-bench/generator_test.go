@@ -242,10 +242,10 @@ func TestTableOutput(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
-		{},                          // no -addr
+		{}, // no -addr
 		{"-addr", "x:1", "-mode", "nope"},
 		{"-addr", "x:1", "-conns", "0"},
-		{"-addr", "x:1", "-tls"},    // no -ca
+		{"-addr", "x:1", "-tls"}, // no -ca
 		{"-addr", "x:1", "-mode", "open-loop", "-rate", "0"},
 		{"-addr", "x:1", "extra"},
 	} {

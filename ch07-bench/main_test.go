@@ -145,7 +145,6 @@ func stallOnce(after int, pause time.Duration) func(net.Conn) {
 	}
 }
 
-
 // testCfg is a small, fast run against addr.
 func testCfg(addr, mode string) Config {
 	return Config{Addr: addr, Mode: mode, Conns: 4, Size: 64, Duration: 300 * time.Millisecond,

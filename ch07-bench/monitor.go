@@ -88,12 +88,14 @@ func startSampler(ctx context.Context, cfg *Config) func() *ServerStats {
 		stats       = ServerStats{Source: sourceName(cfg)}
 		wg          sync.WaitGroup
 	)
-	take := func() {
+	take := func(ctx context.Context) {
 		s, err := readSample(ctx, cfg)
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
-			stats.Error = err.Error()
+			if ctx.Err() == nil {
+				stats.Error = err.Error()
+			}
 			return
 		}
 		if stats.Samples == 0 {
@@ -109,7 +111,7 @@ func startSampler(ctx context.Context, cfg *Config) func() *ServerStats {
 		stats.GoroutinesPeak = max(stats.GoroutinesPeak, s.goroutines)
 		stats.ConnsPeak = max(stats.ConnsPeak, s.conns)
 	}
-	take()
+	take(ctx)
 	wg.Go(func() {
 		t := time.NewTicker(cfg.SampleRate)
 		defer t.Stop()
@@ -118,14 +120,16 @@ func startSampler(ctx context.Context, cfg *Config) func() *ServerStats {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				take()
+				take(ctx)
 			}
 		}
 	})
 	return func() *ServerStats {
-		take() // a last reading for the CPU time used up to the end
 		cancel()
 		wg.Wait()
+		final, cancelFinal := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		take(final) // a last reading for the CPU time used up to the end
+		cancelFinal()
 		mu.Lock()
 		defer mu.Unlock()
 		if d := last.at.Sub(first.at).Seconds(); d > 0 && last.cpuTicks > 0 {

@@ -78,7 +78,11 @@ func (r *runner) openLoopConn(ctx context.Context, id int, c net.Conn, next uint
 			break
 		}
 		p.stamp(next)
-		_ = c.SetWriteDeadline(time.Now().Add(r.cfg.Timeout))
+		now := time.Now()
+		if !t.Before(r.measureStart) {
+			r.rec.recordLag(id, now.Sub(t)) // timers are not exact: show by how much
+		}
+		_ = c.SetWriteDeadline(now.Add(r.cfg.Timeout))
 		if _, err := c.Write(p.msg); err != nil {
 			sendErr = err
 			break

@@ -29,9 +29,10 @@ const (
 )
 
 type shard struct {
-	mu sync.Mutex
-	h  *hdrhistogram.Histogram
-	_  [64]byte // keep shards on separate cache lines
+	mu  sync.Mutex
+	h   *hdrhistogram.Histogram
+	lag *hdrhistogram.Histogram // open loop only: how late each send was
+	_   [64]byte                // keep shards on separate cache lines
 }
 
 // ANCHOR_END: histogram
@@ -54,8 +55,17 @@ func newRecorder(nshards int) *recorder {
 	r := &recorder{shards: make([]shard, nshards), errors: map[string]int64{}, sample: map[string]string{}}
 	for i := range r.shards {
 		r.shards[i].h = hdrhistogram.New(histMin, histMax, histDigits)
+		r.shards[i].lag = hdrhistogram.New(histMin, histMax, histDigits)
 	}
 	return r
+}
+
+// recordLag adds a send lag (open loop) to the shard's lag histogram.
+func (r *recorder) recordLag(worker int, d time.Duration) {
+	s := &r.shards[worker%len(r.shards)]
+	s.mu.Lock()
+	_ = s.lag.RecordValue(min(max(int64(d), histMin), histMax))
+	s.mu.Unlock()
 }
 
 // record adds one measured operation that took d and moved n verified bytes.
@@ -126,12 +136,16 @@ func (r *recorder) errorCount() int64 {
 	return n
 }
 
-// merged returns all shards folded into one histogram.
-func (r *recorder) merged() *hdrhistogram.Histogram {
+// merged returns all shards folded into one histogram (lag: the lag ones).
+func (r *recorder) merged(lag bool) *hdrhistogram.Histogram {
 	all := hdrhistogram.New(histMin, histMax, histDigits)
 	for i := range r.shards {
 		r.shards[i].mu.Lock()
-		all.Merge(r.shards[i].h)
+		if lag {
+			all.Merge(r.shards[i].lag)
+		} else {
+			all.Merge(r.shards[i].h)
+		}
 		r.shards[i].mu.Unlock()
 	}
 	return all
@@ -175,6 +189,7 @@ type Result struct {
 	MBPerSec   float64           `json:"mb_per_s"` // received, 10^6 bytes per second
 	TargetRate float64           `json:"target_rate,omitempty"`
 	Latency    Latency           `json:"latency"`
+	SendLag    *Latency          `json:"send_lag,omitempty"` // open-loop: actual minus intended send time
 	Errors     map[string]int64  `json:"errors"`
 	ErrorTotal int64             `json:"error_total"`
 	ErrorText  map[string]string `json:"error_examples,omitempty"`
@@ -198,11 +213,13 @@ func (r *recorder) result(cfg Config, elapsed time.Duration) *Result {
 		Mode: cfg.Mode, Addr: cfg.Addr, TLS: cfg.TLS != nil, Conns: cfg.Conns, Size: cfg.Size,
 		Elapsed:  elapsed.Seconds(),
 		Requests: r.requests.Load(), Bytes: r.bytes.Load(),
-		Latency: summarize(r.merged()),
+		Latency: summarize(r.merged(false)),
 		Errors:  errs, ErrorTotal: total, ErrorText: texts,
 	}
 	if cfg.Mode == ModeOpenLoop {
 		res.TargetRate = cfg.Rate
+		lag := summarize(r.merged(true))
+		res.SendLag = &lag
 	}
 	if s := elapsed.Seconds(); s > 0 {
 		res.ReqPerSec = float64(res.Requests) / s
@@ -230,6 +247,10 @@ func (res *Result) WriteTable(w io.Writer) {
 	if l.Count > 0 {
 		fmt.Fprintf(tw, "latency\tp50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (mean %s)\n",
 			fmtUS(l.P50), fmtUS(l.P90), fmtUS(l.P99), fmtUS(l.P999), fmtUS(l.Max), fmtUS(l.Mean))
+	}
+	if s := res.SendLag; s != nil && s.Count > 0 {
+		fmt.Fprintf(tw, "send lag\tp50 %s  p99 %s  max %s  (the generator's own lateness: a floor under open-loop latency)\n",
+			fmtUS(s.P50), fmtUS(s.P99), fmtUS(s.Max))
 	}
 	fmt.Fprintf(tw, "errors\t%d\n", res.ErrorTotal)
 	kinds := make([]string, 0, len(res.Errors))
