@@ -39,6 +39,11 @@ func publishExpvars() {
 // EchoServer is the reference echo server.
 type EchoServer struct {
 	Log *slog.Logger
+	// Splice echoes with io.Copy, which on Linux moves bytes between two TCP
+	// sockets with splice(2) through a pipe: no copy into user space, but
+	// each connection waiting for data holds a pipe (two more descriptors).
+	// Without it, a plain read/write loop with a 16 KiB buffer.
+	Splice bool
 
 	mu     sync.Mutex
 	ln     net.Listener
@@ -99,7 +104,22 @@ func (s *EchoServer) handle(c net.Conn) {
 		s.mu.Unlock()
 		c.Close()
 	}()
-	_, _ = io.Copy(c, c) // every byte back, until the client closes
+	if s.Splice {
+		_, _ = io.Copy(c, c) // every byte back, until the client closes
+		return
+	}
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return // io.EOF: the client closed; anything else: broken
+		}
+	}
 }
 
 // ANCHOR_END: echo
@@ -130,6 +150,7 @@ func runEcho(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet(prog+" echo", os.Stderr)
 	addr := fs.String("addr", "127.0.0.1:0", "listen address (port 0: any free port, logged)")
 	debugAddr := fs.String("debug-addr", "", "serve pprof and expvar here, e.g. 127.0.0.1:6060")
+	splice := fs.Bool("splice", false, "echo with io.Copy (splice(2) on Linux) instead of a read/write loop")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
@@ -149,7 +170,7 @@ func runEcho(ctx context.Context, args []string) error {
 		go func() { _ = dsrv.Serve(dln) }()
 		defer dsrv.Close()
 	}
-	srv := &EchoServer{Log: log}
+	srv := &EchoServer{Log: log, Splice: *splice}
 	cli.LogListening(log, ln)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"encoding/xml"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/tcp-in-go/course/internal/cli"
+)
+
+func TestCompareWritesTablesAndCharts(t *testing.T) {
+	addr, _ := startEcho(t)
+	o := compareOpts{conns: []int{1, 4}, sizes: []int{64}, duration: 150 * time.Millisecond,
+		warmup: 50 * time.Millisecond, extra: []*target{
+			{Name: "in-test", Addr: addr, Idle: 20},
+			{Name: "missing", Argv: []string{filepath.Join(t.TempDir(), "no-such-server")}},
+		}}
+	var log bytes.Buffer
+	cr, err := compare(ctxT(t), o, &log)
+	require.NoError(t, err)
+	out := t.TempDir()
+	require.NoError(t, cr.write(out))
+
+	md, err := os.ReadFile(filepath.Join(out, "results.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(md), "| in-test | 1 | 64 |")
+	assert.Contains(t, string(md), "| in-test | 4 | 64 |")
+	assert.Contains(t, string(md), "| in-test | 20 | 20 | 0 |", "the idle run held every connection")
+	assert.Regexp(t, `\| in-test \| 4 \| \d+ \| \d+ \| \d+\.\d\d \|`, string(md), "the generator/minimal ratio row")
+	assert.Contains(t, string(md), "- missing: ", "a target that cannot start is skipped with its reason")
+	assert.Contains(t, log.String(), "compare: skipping missing")
+
+	for _, name := range []string{"latency.svg", "throughput.svg"} {
+		b, err := os.ReadFile(filepath.Join(out, name))
+		require.NoError(t, err)
+		assert.Contains(t, string(b), "in-test", name)
+		assert.NotContains(t, string(b), "NaN", name)
+		dec := xml.NewDecoder(bytes.NewReader(b))
+		for {
+			_, err := dec.Token()
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err, "%s must be well-formed XML", name)
+		}
+	}
+}
+
+func TestDiscoverSkipsWhatIsMissing(t *testing.T) {
+	root := t.TempDir() // a checkout with none of the other chapters
+	found, skipped := discoverTargets(ctxT(t), root, t.TempDir(), "/path/to/ch07-bench", 100)
+	require.Len(t, found, 2)
+	assert.Equal(t, "ref-go", found[0].Name)
+	assert.Equal(t, 100, found[0].Idle)
+	joined := strings.Join(skipped, "\n")
+	for _, want := range []string{"ch04-go", "ch06-tls"} {
+		assert.Contains(t, joined, want)
+	}
+}
+
+func TestCompareUsage(t *testing.T) {
+	for _, args := range [][]string{{"-conns", "1,x"}, {"-sizes", "0"}, {"-target", "noequals"}} {
+		err := runCompare(ctxT(t), args)
+		assert.Equal(t, 2, cli.ExitCode(err), "%v: %v", args, err)
+	}
+}
