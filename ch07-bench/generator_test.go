@@ -186,7 +186,7 @@ func TestIdleInterruptedStillClosesEverything(t *testing.T) {
 	}()
 	res, err := Run(ctx, cfg)
 	require.ErrorIs(t, err, context.Canceled)
-	assert.Equal(t, cfg.Conns, res.Held)
+	assert.LessOrEqual(t, res.Held, cfg.Conns) // the last dials may have been cut short
 	require.Eventually(t, func() bool { return srv.open() == 0 }, 5*time.Second, 5*time.Millisecond)
 }
 
