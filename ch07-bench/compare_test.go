@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tcp-in-go/course/internal/cli"
+	"github.com/tcp-in-go/course/internal/testutil"
 )
 
 func TestCompareWritesTablesAndCharts(t *testing.T) {
@@ -51,6 +53,26 @@ func TestCompareWritesTablesAndCharts(t *testing.T) {
 			require.NoError(t, err, "%s must be well-formed XML", name)
 		}
 	}
+}
+
+// TestCompareStartsServerProcesses runs the reference echo server as a real
+// subprocess, the way compare runs every discovered target, so the server's
+// resources are sampled from /proc.
+func TestCompareStartsServerProcesses(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("server sampling reads /proc (Linux)")
+	}
+	bin := testutil.BuildGo(t, ".")
+	o := compareOpts{conns: []int{2}, sizes: []int{64}, duration: 150 * time.Millisecond,
+		warmup: 50 * time.Millisecond, extra: []*target{
+			{Name: "subprocess", Argv: []string{bin, "echo", "-addr", "127.0.0.1:0"}, Idle: 50},
+		}}
+	cr, err := compare(ctxT(t), o, io.Discard)
+	require.NoError(t, err)
+	require.Empty(t, cr.skipped)
+	md := cr.markdown()
+	assert.Regexp(t, `\| subprocess \| 2 \| 64 \| \d+ .*\| 0 \| \d+% \| [0-9.]+ MB \|`, md, "CPU and RSS sampled")
+	assert.Regexp(t, `\| subprocess \| 50 \| 50 \| 0 \| .* \(\d+\.\d per conn\) \|`, md, "descriptors per held connection")
 }
 
 func TestDiscoverSkipsWhatIsMissing(t *testing.T) {

@@ -166,6 +166,13 @@ func runLoadTo(ctx context.Context, args []string, stdout io.Writer, stderr *os.
 	if err != nil { // interrupted (Ctrl-C): still show what was measured
 		fmt.Fprintf(stderr, "%s: interrupted: %v; partial result follows\n", prog, err)
 	}
+	// ANCHOR: exercise-lag-warning
+	if l := res.SendLag; l != nil && l.Count > 0 && l.P99 > res.Latency.P99/2 {
+		fmt.Fprintf(stderr, "%s: warning: the generator sent late (send lag p99 %s vs latency p99 %s); "+
+			"the latency figures measure the generator as much as the server: lower -rate or add cores\n",
+			prog, fmtUS(l.P99), fmtUS(res.Latency.P99))
+	}
+	// ANCHOR_END: exercise-lag-warning
 	if memProf != "" {
 		if err := writeHeapProfile(memProf); err != nil {
 			return err

@@ -253,3 +253,19 @@ func TestUsageErrors(t *testing.T) {
 		assert.Equal(t, 2, cli.ExitCode(err), "%v: %v", args, err)
 	}
 }
+
+// TestOverloadedGeneratorWarns: asked for far more than one connection can
+// send, the generator falls behind its own schedule and must say so.
+func TestOverloadedGeneratorWarns(t *testing.T) {
+	addr, _ := startEcho(t)
+	stderr, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	require.NoError(t, err)
+	defer stderr.Close()
+	var out bytes.Buffer
+	require.NoError(t, runLoadTo(ctxT(t), []string{"-addr", addr, "-mode", "open-loop", "-conns", "1",
+		"-rate", "200000", "-duration", "100ms", "-warmup", "0"}, &out, stderr))
+	b, err := os.ReadFile(stderr.Name())
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "warning: the generator sent late")
+	assert.Contains(t, out.String(), "send lag")
+}

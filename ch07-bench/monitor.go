@@ -222,12 +222,14 @@ func readExpvar(ctx context.Context, url string, s *sample) error {
 			}
 			return
 		}
+		// ANCHOR: exercise-expvar-nested
 		var obj map[string]json.RawMessage
 		if depth == 0 && name != "memstats" && json.Unmarshal(raw, &obj) == nil {
 			for k, v := range obj {
 				visit(name+"."+k, v, 1)
 			}
 		}
+		// ANCHOR_END: exercise-expvar-nested
 	}
 	for k, v := range vars {
 		visit(k, v, 0)

@@ -74,3 +74,16 @@ func TestExpvarBadEndpoint(t *testing.T) {
 	var s sample
 	require.ErrorContains(t, readExpvar(ctxT(t), web.URL, &s), "404")
 }
+
+func TestExpvarFindsNestedCounters(t *testing.T) {
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"memstats": {"HeapInuse": 4096, "Sys": 1}, "cmdline": ["x"],
+			"echo": {"conns_open": 7, "goroutines": 9, "bytes_in": 100}}`))
+	}))
+	defer web.Close()
+	var s sample
+	require.NoError(t, readExpvar(ctxT(t), web.URL, &s))
+	assert.Equal(t, int64(4096), s.heap)
+	assert.Equal(t, int64(7), s.conns)
+	assert.Equal(t, int64(9), s.goroutines)
+}

@@ -83,9 +83,11 @@ func (cr *compareResults) markdown() string {
 			if s := r.Server; s != nil {
 				before, peak = mb(s.RSSStart), mb(s.RSSPeak)
 				per, fds = fmt.Sprintf("%.0f", s.BytesPerConn), fmt.Sprint(s.FDsPeak)
+				// ANCHOR: exercise-fds-per-conn
 				if r.Held > 0 {
 					fds += fmt.Sprintf(" (%.1f per conn)", float64(s.FDsPeak)/float64(r.Held))
 				}
+				// ANCHOR_END: exercise-fds-per-conn
 			}
 			fmt.Fprintf(&b, "| %s | %d | %d | %d | %.0f | %s | %s | %s | %s |\n",
 				c.target, r.Conns, r.Held, r.ErrorTotal, r.ClientMem, before, peak, per, fds)
