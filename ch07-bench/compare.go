@@ -179,6 +179,9 @@ func (cr *compareResults) measure(ctx context.Context, t *target, log io.Writer)
 			if err != nil {
 				return err
 			}
+			if res.Requests == 0 {
+				return fmt.Errorf("no echo completed during the run (is it an echo server? %d errors %v)", res.ErrorTotal, res.ErrorText)
+			}
 			cr.pingpong = append(cr.pingpong, cell{t.Name, res})
 		}
 	}

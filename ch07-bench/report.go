@@ -93,6 +93,13 @@ func (cr *compareResults) markdown() string {
 				c.target, r.Conns, r.Held, r.ErrorTotal, r.ClientMem, before, peak, per, fds)
 		}
 	}
+	if rows := machineLimits(); len(rows) > 0 {
+		b.WriteString("\n**This machine's limits**, read when the run started (they bound the C10K experiment):\n\n")
+		b.WriteString("| setting | value |\n|---|---|\n")
+		for _, r := range rows {
+			fmt.Fprintf(&b, "| %s | %s |\n", r[0], r[1])
+		}
+	}
 	if len(cr.skipped) > 0 {
 		b.WriteString("\nNot measured in this run:\n\n")
 		for _, s := range cr.skipped {

@@ -252,6 +252,9 @@ func (res *Result) WriteTable(w io.Writer) {
 		fmt.Fprintf(tw, "send lag\tp50 %s  p99 %s  max %s  (the generator's own lateness: a floor under open-loop latency)\n",
 			fmtUS(s.P50), fmtUS(s.P99), fmtUS(s.Max))
 	}
+	if res.Requests == 0 && res.Mode != ModeIdle {
+		fmt.Fprintf(tw, "warning\tno echo completed: is %s an echo server? (a silent one only fails after -timeout)\n", res.Addr)
+	}
 	fmt.Fprintf(tw, "errors\t%d\n", res.ErrorTotal)
 	kinds := make([]string, 0, len(res.Errors))
 	for k := range res.Errors {
@@ -269,7 +272,13 @@ func (res *Result) WriteTable(w io.Writer) {
 
 // ANCHOR_END: table
 
-// fmtUS prints microseconds with a unit a human reads at a glance.
+// fmtUS prints microseconds with a unit a human reads at a glance, to four
+// significant digits (the histogram keeps three; more would be noise).
 func fmtUS(us float64) string {
-	return time.Duration(us * 1e3).Round(time.Microsecond / 10).String()
+	d := time.Duration(us * 1e3)
+	unit := time.Duration(1)
+	for v := d; v >= 10000; v /= 10 {
+		unit *= 10
+	}
+	return d.Round(unit).String()
 }
