@@ -24,9 +24,13 @@ const prog = "ch07-bench"
 func main() { cli.Main(prog, run) }
 
 func run(ctx context.Context, args []string) error {
-	return cli.Dispatch(ctx, prog, args, os.Stderr,
-		cli.Command{Name: "run", Summary: "generate load against an echo server (-addr, -mode ...)", Run: runLoad},
-		cli.Command{Name: "compare", Summary: "run the benchmark matrix and write docs/src/ch07-bench/", Run: runCompare},
-		cli.Command{Name: "echo", Summary: "a minimal reference echo server (io.Copy) with pprof/expvar", Run: runEcho},
-	)
+	return cli.Dispatch(ctx, prog, args, os.Stderr, commands()...)
+}
+
+func commands() []cli.Command {
+	return []cli.Command{
+		{Name: "run", Summary: "generate load against an echo server (-addr, -mode ...)", Run: runLoad},
+		{Name: "compare", Summary: "run the benchmark matrix and write docs/src/ch07-bench/", Run: runCompare},
+		{Name: "echo", Summary: "a minimal reference echo server (-debug-addr for pprof and expvar)", Run: runEcho},
+	}
 }
