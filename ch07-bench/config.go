@@ -80,7 +80,7 @@ func parseRunFlags(args []string, stderr io.Writer) (cfg Config, jsonOut bool, c
 	fs.StringVar(&cfg.Addr, "addr", "", "echo server to load, HOST:PORT (required; ch04-echo listens on 127.0.0.1:65432)")
 	fs.StringVar(&cfg.Mode, "mode", ModePingPong, "pingpong, stream, open-loop, connect or idle")
 	fs.IntVar(&cfg.Conns, "conns", 10, "concurrent connections")
-	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of the measured phase")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of the measured phase (idle mode: how long to hold the connections)")
 	fs.Int64Var(&cfg.Requests, "requests", 0, "stop after this many measured requests (overrides -duration)")
 	fs.IntVar(&cfg.Size, "size", 64, "message size in bytes (chunk size in stream mode)")
 	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "unrecorded warm-up before measuring")
@@ -108,6 +108,8 @@ func parseRunFlags(args []string, stderr io.Writer) (cfg Config, jsonOut bool, c
 		err = cli.Usagef("-size must be at least 1")
 	case cfg.Mode == ModeOpenLoop && cfg.Rate <= 0:
 		err = cli.Usagef("-rate must be positive")
+	case cfg.Mode == ModeStream && cfg.Requests > 0:
+		err = cli.Usagef("-requests does not apply to stream mode (a stream has no echoes to count); use -duration")
 	case cfg.Requests <= 0 && cfg.Duration <= 0:
 		err = cli.Usagef("give a positive -duration or -requests")
 	case *useTLS && *ca == "":

@@ -16,12 +16,11 @@ type runner struct {
 	cfg Config
 	rec *recorder
 
-	runStart     time.Time   // workers started (warm-up begins)
-	measureStart time.Time   // recording begins (runStart + Warmup)
-	measuring    atomic.Bool // set at measureStart
-	budget       atomic.Int64
-	stop         context.CancelFunc // ends the run early (request budget spent)
-	pattern      []byte             // stream mode
+	runStart     time.Time    // workers started (warm-up begins)
+	measureStart time.Time    // recording begins (runStart + Warmup)
+	measuring    atomic.Bool  // set at measureStart
+	budget       atomic.Int64 // requests left to measure (-requests)
+	pattern      []byte       // stream mode
 }
 
 // Run performs one load run and returns its result. It returns an error only
@@ -53,7 +52,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// ANCHOR: phases
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r.stop = cancel
 	r.runStart = time.Now()
 	r.measureStart = r.runStart.Add(cfg.Warmup)
 

@@ -248,6 +248,7 @@ func TestUsageErrors(t *testing.T) {
 		{"-addr", "x:1", "-tls"}, // no -ca
 		{"-addr", "x:1", "-mode", "open-loop", "-rate", "0"},
 		{"-addr", "x:1", "extra"},
+		{"-addr", "x:1", "-mode", "stream", "-requests", "5"},
 	} {
 		_, _, _, _, err := parseRunFlags(args, &bytes.Buffer{})
 		assert.Equal(t, 2, cli.ExitCode(err), "%v: %v", args, err)
