@@ -68,7 +68,7 @@ func intList(s string) ([]int, error) {
 func runCompare(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet(prog+" compare", os.Stderr)
 	var o compareOpts
-	fs.StringVar(&o.out, "out", "docs/src/ch07-bench", "directory for results.md and the SVG charts")
+	fs.StringVar(&o.out, "out", "", "directory for results.md and the SVG charts (default: docs/src/ch07-bench in the repository)")
 	conns := fs.String("conns", "1,10,50", "connection counts to try")
 	sizes := fs.String("sizes", "64,4096", "message sizes to try")
 	fs.DurationVar(&o.duration, "duration", 2*time.Second, "measured time of each run")
@@ -97,6 +97,13 @@ func runCompare(ctx context.Context, args []string) error {
 		} else {
 			o.extra = append(o.extra, &target{Name: name, Argv: strings.Fields(spec)})
 		}
+	}
+	if o.out == "" {
+		root, err := repoRoot()
+		if err != nil {
+			return err
+		}
+		o.out = filepath.Join(root, "docs", "src", "ch07-bench")
 	}
 	res, err := compare(ctx, o, os.Stderr)
 	if err != nil {

@@ -270,3 +270,16 @@ func TestOverloadedGeneratorWarns(t *testing.T) {
 	assert.Contains(t, string(b), "warning: the generator sent late")
 	assert.Contains(t, out.String(), "send lag")
 }
+
+// TestProgressLine: with a terminal (here a buffer standing in for one) the
+// generator prints a status line each second.
+func TestProgressLine(t *testing.T) {
+	addr, _ := startEcho(t)
+	cfg := testCfg(addr, ModePingPong)
+	cfg.Duration = 1200 * time.Millisecond
+	var progress bytes.Buffer
+	cfg.Progress = &progress
+	_, err := Run(ctxT(t), cfg)
+	require.NoError(t, err)
+	assert.Regexp(t, `^\r +1s +\d+ req/s +[0-9.]+ MB/s +conns +4 +errors 0 +\n$`, progress.String())
+}
