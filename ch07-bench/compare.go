@@ -200,29 +200,46 @@ func (cr *compareResults) measure(ctx context.Context, t *target, log io.Writer)
 	}
 	cr.stream = append(cr.stream, cell{t.Name, res})
 
-	// The generator against the minimal client, same server process, same
-	// load, alternating twice to even out drift.
+	// The generator against the minimal client: same server process, same
+	// load, four rounds in alternating order so that drift of the machine
+	// (other work, CPU frequency) does not favour either.
 	if t.CAFile == "" {
+		const rounds = 4
 		conns := o.conns[len(o.conns)-1]
 		srv, err := t.start(ctx)
 		if err != nil {
 			return err
 		}
+		defer srv.stop() // stop is idempotent: it only waits if the process still runs
 		row := ratioRow{target: t.Name, conns: conns}
-		for range 2 {
+		gen := func(warmup time.Duration) error {
 			g, err := Run(ctx, Config{Addr: srv.addr, Mode: ModePingPong, Conns: conns, Size: 64,
-				Duration: o.duration / 2, Warmup: o.warmup, Timeout: 5 * time.Second})
-			if err != nil {
-				srv.stop()
-				return err
+				Duration: o.duration / 2, Warmup: warmup, Timeout: 5 * time.Second})
+			if err == nil {
+				row.generator += g.ReqPerSec / rounds
 			}
+			return err
+		}
+		plain := func() error {
 			m, err := minimalPingPong(ctx, srv.addr, conns, 64, o.duration/2)
+			row.plain += m / rounds
+			return err
+		}
+		// G M, M G, G M, M G: each goes first as often as second.
+		order := []bool{true, false, false, true, true, false, false, true}
+		for i, isGen := range order {
+			var err error
+			switch {
+			case isGen && i == 0:
+				err = gen(o.warmup) // the first run warms the server up
+			case isGen:
+				err = gen(0)
+			default:
+				err = plain()
+			}
 			if err != nil {
-				srv.stop()
 				return err
 			}
-			row.generator += g.ReqPerSec / 2
-			row.plain += m / 2
 		}
 		srv.stop()
 		cr.ratios = append(cr.ratios, row)

@@ -93,3 +93,22 @@ func TestCompareUsage(t *testing.T) {
 		assert.Equal(t, 2, cli.ExitCode(err), "%v: %v", args, err)
 	}
 }
+
+func TestPythonModelsReadsHelp(t *testing.T) {
+	py := testutil.RequireTool(t, "python3")
+	script := filepath.Join(t.TempDir(), "echo.py")
+	require.NoError(t, os.WriteFile(script, []byte(`import argparse
+p = argparse.ArgumentParser()
+p.add_argument("cmd")
+p.add_argument("--addr")
+p.add_argument("--concurrency", choices=["threads", "selectors", "asyncio"])
+p.parse_args()
+`), 0o644))
+	flag, models := pythonModels(ctxT(t), py, script)
+	assert.Equal(t, "--concurrency", flag)
+	assert.Equal(t, []string{"threads", "selectors", "asyncio"}, models)
+
+	flag, models = pythonModels(ctxT(t), py, filepath.Join(t.TempDir(), "missing.py"))
+	assert.Equal(t, "--model", flag, "fallback when the help says nothing")
+	assert.Len(t, models, 3)
+}

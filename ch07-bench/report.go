@@ -66,7 +66,7 @@ func (cr *compareResults) markdown() string {
 
 	if len(cr.ratios) > 0 {
 		b.WriteString("\n**Is the generator the bottleneck?** 64-byte ping-pong, generator vs the minimal hand-written client " +
-			"(`minimal.go`), alternated twice against the same server process.\n\n")
+			"(`minimal.go`), four runs each in alternating order (G M, M G, …) against the same server process.\n\n")
 		b.WriteString("| target | conns | generator req/s | minimal client req/s | ratio |\n|---|--:|--:|--:|--:|\n")
 		for _, r := range cr.ratios {
 			fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %.2f |\n", r.target, r.conns, r.generator, r.plain, r.generator/r.plain)

@@ -139,9 +139,11 @@ func discoverTargets(ctx context.Context, root, tmp, self string, idle int) (fou
 	} else if !exists("python/ch04_echo.py") {
 		skipped = append(skipped, "ch04 Python models: python/ch04_echo.py is not in this checkout")
 	} else {
-		for _, model := range []string{"threads", "selectors", "asyncio"} {
+		script := filepath.Join(root, "python", "ch04_echo.py")
+		flag, models := pythonModels(ctx, py, script)
+		for _, model := range models {
 			found = append(found, &target{Name: "ch04-py-" + model,
-				Argv: []string{py, "-u", filepath.Join(root, "python", "ch04_echo.py"), "serve", "--model", model, "--addr", "127.0.0.1:0"}})
+				Argv: []string{py, "-u", script, "serve", flag, model, "--addr", "127.0.0.1:0"}})
 		}
 	}
 
@@ -187,4 +189,24 @@ func tlsTarget(ctx context.Context, build func(string) (string, error), tmp stri
 	}
 	return &target{Name: "ch06-tls", CAFile: ca,
 		Argv: []string{bin, "serve", "-cert", cert, "-key", key, "-addr", "127.0.0.1:0"}}, nil
+}
+
+// choicesRE finds an argparse option with choices in a help text, such as
+// "--model {threads,selectors,asyncio}".
+var choicesRE = regexp.MustCompile(`(--[a-z][a-z-]*) \{([a-z0-9_,-]+)\}`)
+
+// pythonModels asks the Python echo server's help which option selects its
+// concurrency model and what the models are, instead of guessing; it falls
+// back to "--model threads|selectors|asyncio" (the ch04 issue's three).
+func pythonModels(ctx context.Context, py, script string) (flag string, models []string) {
+	out, _ := exec.CommandContext(ctx, py, script, "serve", "-h").CombinedOutput()
+	for _, m := range choicesRE.FindAllStringSubmatch(string(out), -1) {
+		choices := strings.Split(m[2], ",")
+		for _, c := range choices {
+			if c == "asyncio" || c == "selectors" || c == "threads" || c == "threading" {
+				return m[1], choices
+			}
+		}
+	}
+	return "--model", []string{"threads", "selectors", "asyncio"}
 }
