@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -282,4 +284,40 @@ func TestProgressLine(t *testing.T) {
 	_, err := Run(ctxT(t), cfg)
 	require.NoError(t, err)
 	assert.Regexp(t, `^\r +1s +\d+ req/s +[0-9.]+ MB/s +conns +4 +errors 0 +\n$`, progress.String())
+}
+
+// TestStreamCatchesDroppedChunk: a server that drops one whole chunk of the
+// stream (the bytes after it are all correct, only shifted) is caught.
+func TestStreamCatchesDroppedChunk(t *testing.T) {
+	const size = 1024
+	addr := startBroken(t, func(c net.Conn) {
+		buf := make([]byte, size)
+		dropped := false
+		total := 0
+		for {
+			if _, err := io.ReadFull(c, buf); err != nil {
+				return
+			}
+			total += size
+			if !dropped && total >= 64*size {
+				dropped = true
+				continue // swallow one chunk
+			}
+			if _, err := c.Write(buf); err != nil {
+				return
+			}
+		}
+	})
+	cfg := testCfg(addr, ModeStream)
+	cfg.Conns, cfg.Size = 1, size
+	res, err := Run(ctxT(t), cfg)
+	require.NoError(t, err)
+	assert.Positive(t, res.Errors["mismatch"], "%+v", res.Errors)
+}
+
+func TestStreamPatternIsPeriodic(t *testing.T) {
+	p := streamPattern(3 * streamPeriod) // chunks larger than the period
+	for _, i := range []int{0, 1, streamPeriod - 1, 2*streamPeriod + 7, 3*streamPeriod + 5} {
+		assert.Equal(t, p[i%streamPeriod], p[i], "byte %d", i)
+	}
 }

@@ -58,14 +58,23 @@ func (e *mismatchError) Error() string {
 }
 
 // streamPattern is the byte stream of stream mode: byte k of connection c is
-// pattern[(k+c) % period]. The period is prime so that it never lines up
-// with chunk sizes, and a dropped or duplicated chunk shifts everything after.
-const streamPeriod = 251
+// pattern[(k+c) % streamPeriod], pseudo-random bytes with a prime period. A
+// dropped, duplicated or reordered chunk shifts everything after it, which
+// the check catches unless the shift is a multiple of the period — and no
+// chunk size is a multiple of a prime near 64 Ki.
+const streamPeriod = 65521
 
 func streamPattern(maxChunk int) []byte {
 	b := make([]byte, streamPeriod+maxChunk)
-	for i := range b {
-		b[i] = byte(i % streamPeriod * 97 % 256)
+	x := uint32(2463534242) // xorshift32: cheap, deterministic, no short cycles
+	for i := range streamPeriod {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x >> 24)
+	}
+	for i := streamPeriod; i < len(b); i++ { // so that any window [o, o+n) with o < period is contiguous
+		b[i] = b[i-streamPeriod]
 	}
 	return b
 }
