@@ -154,17 +154,7 @@ func TestIdleHoldsConnections(t *testing.T) {
 	cfg.Conns = 200
 	cfg.Duration = 2 * time.Second
 	sawAll := make(chan bool, 1)
-	go func() {
-		deadline := time.Now().Add(cfg.Duration)
-		for time.Now().Before(deadline) {
-			if srv.open() == cfg.Conns {
-				sawAll <- true
-				return
-			}
-			time.Sleep(5 * time.Millisecond) // polling the server's count, not synchronising
-		}
-		sawAll <- false
-	}()
+	go func() { sawAll <- poll(cfg.Duration, func() bool { return srv.open() == cfg.Conns }) }()
 	res, err := Run(ctxT(t), cfg)
 	require.NoError(t, err)
 	assert.True(t, <-sawAll, "the server must hold all %d connections at once", cfg.Conns)
@@ -181,10 +171,8 @@ func TestIdleInterruptedStillClosesEverything(t *testing.T) {
 	cfg.Duration = time.Minute
 	ctx, cancel := context.WithCancel(ctxT(t))
 	go func() {
-		for srv.open() < cfg.Conns {
-			time.Sleep(5 * time.Millisecond)
-		}
-		cancel() // Ctrl-C while holding
+		poll(10*time.Second, func() bool { return srv.open() == cfg.Conns })
+		cancel() // Ctrl-C while holding (or give up waiting)
 	}()
 	res, err := Run(ctx, cfg)
 	require.ErrorIs(t, err, context.Canceled)

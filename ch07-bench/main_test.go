@@ -156,3 +156,19 @@ func ctxT(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// poll checks cond every 5 ms until it holds (true) or timeout passes
+// (false): for watching a count change, bounded, never for ordering events.
+func poll(timeout time.Duration, cond func() bool) bool {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	deadline := time.After(timeout)
+	for !cond() {
+		select {
+		case <-t.C:
+		case <-deadline:
+			return false
+		}
+	}
+	return true
+}
