@@ -71,6 +71,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	sampler := startSampler(runCtx, &cfg)
 	progress := startProgress(runCtx, &cfg, r.rec)
 
+	var watch sync.WaitGroup
+	if cfg.Requests > 0 && cfg.Mode != ModeOpenLoop {
+		watch.Go(func() { r.watchdog(runCtx, cancel) })
+	}
 	end := r.measureStart.Add(cfg.Duration)
 	if cfg.Requests == 0 && cfg.Mode != ModeOpenLoop {
 		// Closed loops stop when the time is up; an open loop stops sending
@@ -84,6 +88,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	// ANCHOR_END: phases
 	cancel()
+	watch.Wait()
 	progress()
 	res := r.rec.result(cfg, end.Sub(r.measureStart))
 	if cfg.Mode == ModeStream && cfg.Size > 0 {
@@ -136,7 +141,33 @@ func (r *runner) worker(ctx context.Context, id int) {
 	}
 }
 
-var errBudgetSpent = errors.New("request budget spent")
+var (
+	errBudgetSpent = errors.New("request budget spent")
+	errStalled     = errors.New("no echo completed for a whole -timeout: giving up")
+)
+
+// watchdog ends a -requests run that makes no progress (a dead or silent
+// server would otherwise keep it redialling forever): if no request
+// completes during a whole cfg.Timeout, it counts a "stalled" error and stops.
+func (r *runner) watchdog(ctx context.Context, stop context.CancelFunc) {
+	t := time.NewTicker(r.cfg.Timeout)
+	defer t.Stop()
+	last := r.rec.requests.Load()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n := r.rec.requests.Load()
+			if n == last {
+				r.rec.fail(errStalled)
+				stop()
+				return
+			}
+			last = n
+		}
+	}
+}
 
 // claim is asked before each request. It says whether the request counts
 // (warm-up requests do not) and ends the run when -requests is spent.

@@ -309,3 +309,18 @@ func TestStreamPatternIsPeriodic(t *testing.T) {
 		assert.Equal(t, p[i%streamPeriod], p[i], "byte %d", i)
 	}
 }
+
+// TestRequestBudgetAgainstDeadServerEnds: -requests cannot be reached against
+// a dead server; the run must end by itself and say why.
+func TestRequestBudgetAgainstDeadServerEnds(t *testing.T) {
+	addr, srv := startEcho(t)
+	require.NoError(t, srv.Shutdown(ctxT(t)))
+	cfg := testCfg(addr, ModePingPong)
+	cfg.Requests = 100
+	cfg.Timeout = 200 * time.Millisecond
+	res, err := Run(ctxT(t), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), res.Errors["stalled"], "%+v", res.Errors)
+	assert.Positive(t, res.Errors["refused"])
+	assert.Zero(t, res.Requests)
+}

@@ -95,6 +95,8 @@ func errKind(err error) string {
 	switch {
 	case errors.As(err, &me):
 		return "mismatch"
+	case errors.Is(err, errStalled):
+		return "stalled"
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
 		return "no-ephemeral-port" // the client ran out of local ports (see C10K)
 	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
