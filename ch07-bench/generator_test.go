@@ -183,10 +183,17 @@ func TestIdleInterruptedStillClosesEverything(t *testing.T) {
 func TestDeadServerCountsRefused(t *testing.T) {
 	addr, srv := startEcho(t)
 	require.NoError(t, srv.Shutdown(ctxT(t)))
-	res, err := Run(ctxT(t), testCfg(addr, ModePingPong))
-	require.NoError(t, err)
-	assert.Positive(t, res.Errors["refused"], "%+v", res.Errors)
-	assert.Zero(t, res.Requests)
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			res, err := Run(ctxT(t), testCfg(addr, mode))
+			require.NoError(t, err)
+			assert.Positive(t, res.Errors["refused"], "%+v", res.Errors)
+			assert.Zero(t, res.Requests)
+			if mode == ModeOpenLoop {
+				assert.Positive(t, res.Errors["unsent"], "the schedule went on without a connection")
+			}
+		})
+	}
 }
 
 func TestJSONOutput(t *testing.T) {

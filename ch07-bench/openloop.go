@@ -29,6 +29,17 @@ func (r *runner) openLoop(ctx context.Context, id int) {
 		if err != nil {
 			r.fail(ctx, err)
 			sleepCtx(ctx, 10*time.Millisecond)
+			// Requests due while we had no connection were never sent:
+			// count them, and move the schedule on to the present.
+			skipped := int64(0)
+			for ; due(next).Before(time.Now()) && due(next).Before(end); next++ {
+				if !due(next).Before(r.measureStart) {
+					skipped++
+				}
+			}
+			if skipped > 0 && ctx.Err() == nil {
+				r.rec.failN("unsent", skipped, "requests due while no connection could be made")
+			}
 			continue
 		}
 		r.rec.conns.Add(1)

@@ -128,6 +128,16 @@ func (r *recorder) fail(err error) {
 	r.errMu.Unlock()
 }
 
+// failN counts n errors of a kind that has no error value.
+func (r *recorder) failN(kind string, n int64, example string) {
+	r.errMu.Lock()
+	r.errors[kind] += n
+	if _, ok := r.sample[kind]; !ok {
+		r.sample[kind] = example
+	}
+	r.errMu.Unlock()
+}
+
 func (r *recorder) errorCount() int64 {
 	r.errMu.Lock()
 	defer r.errMu.Unlock()
