@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +37,7 @@ type cell struct {
 type compareResults struct {
 	opts      compareOpts
 	pingpong  []cell
+	openLoop  []cell
 	stream    []cell
 	idle      []cell
 	ratios    []ratioRow
@@ -192,6 +195,24 @@ func (cr *compareResults) measure(ctx context.Context, t *target, log io.Writer)
 			cr.pingpong = append(cr.pingpong, cell{t.Name, res})
 		}
 	}
+	// Open loop at half the best closed-loop rate seen for small messages:
+	// a load the server can sustain, measured without coordinated omission.
+	best := 0.0
+	for _, c := range cr.pingpong {
+		if c.target == t.Name && c.res.Size == slices.Min(o.sizes) {
+			best = max(best, c.res.ReqPerSec)
+		}
+	}
+	if rate := math.Round(best/2/1000) * 1000; rate >= 1000 {
+		cfg := base
+		cfg.Mode, cfg.Conns, cfg.Size, cfg.Rate = ModeOpenLoop, o.conns[len(o.conns)/2], slices.Min(o.sizes), rate
+		res, err := one(cfg)
+		if err != nil {
+			return err
+		}
+		cr.openLoop = append(cr.openLoop, cell{t.Name, res})
+	}
+
 	cfg := base
 	cfg.Mode, cfg.Conns, cfg.Size = ModeStream, 1, 64<<10
 	res, err := one(cfg)

@@ -35,6 +35,7 @@ func TestCompareWritesTablesAndCharts(t *testing.T) {
 	assert.Contains(t, string(md), "| in-test | 1 | 64 |")
 	assert.Contains(t, string(md), "| in-test | 4 | 64 |")
 	assert.Contains(t, string(md), "| in-test | 20 | 20 | 0 |", "the idle run held every connection")
+	assert.Regexp(t, `\*\*Open loop\*\*(.|\n)*\| in-test \| 4 \| \d+000 \| \d+ \|`, string(md), "an open-loop row")
 	assert.Regexp(t, `\| in-test \| 4 \| \d+ \| \d+ \| \d+\.\d\d \|`, string(md), "the generator/minimal ratio row")
 	assert.Contains(t, string(md), "- missing: ", "a target that cannot start is skipped with its reason")
 	assert.Contains(t, log.String(), "compare: skipping missing")

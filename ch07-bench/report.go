@@ -54,6 +54,22 @@ func (cr *compareResults) markdown() string {
 			fmtUS(l.P999), fmtUS(l.Max), r.ErrorTotal, cpu, rss)
 	}
 
+	if len(cr.openLoop) > 0 {
+		b.WriteString("\n**Open loop** at half the best closed-loop rate above (small messages): " +
+			"latency from each request's due time, so stalls are not omitted. Send lag is the generator's own lateness.\n\n")
+		b.WriteString("| target | conns | target req/s | achieved req/s | p50 | p99 | p99.9 | max | send lag p99 | errors |\n")
+		b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		for _, c := range cr.openLoop {
+			r, l := c.res, c.res.Latency
+			lag := "–"
+			if r.SendLag != nil {
+				lag = fmtUS(r.SendLag.P99)
+			}
+			fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %s | %s | %s | %s | %s | %d |\n",
+				c.target, r.Conns, r.TargetRate, r.ReqPerSec, fmtUS(l.P50), fmtUS(l.P99), fmtUS(l.P999), fmtUS(l.Max), lag, r.ErrorTotal)
+		}
+	}
+
 	b.WriteString("\n**Stream (throughput, 1 connection, 64 KiB writes)**\n\n")
 	b.WriteString("| target | MB/s echoed | errors | server CPU |\n|---|--:|--:|--:|\n")
 	for _, c := range cr.stream {
