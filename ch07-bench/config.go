@@ -170,9 +170,9 @@ func runLoadTo(ctx context.Context, args []string, stdout io.Writer, stderr *os.
 	}
 	// ANCHOR: exercise-lag-warning
 	if l := res.SendLag; l != nil && l.Count > 0 && l.P99 > res.Latency.P99/2 {
-		fmt.Fprintf(stderr, "%s: warning: the generator sent late (send lag p99 %s vs latency p99 %s); "+
-			"the latency figures measure the generator as much as the server: lower -rate or add cores\n",
-			prog, fmtUS(l.P99), fmtUS(res.Latency.P99))
+		fmt.Fprintf(stderr, "%s: warning: the generator sent late (send lag p99 %s, latency p99 %s): "+
+			"these latencies measure the generator's timing (timer granularity, or too little CPU for -rate) "+
+			"as much as the server\n", prog, fmtUS(l.P99), fmtUS(res.Latency.P99))
 	}
 	// ANCHOR_END: exercise-lag-warning
 	if memProf != "" {
