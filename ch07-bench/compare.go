@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -48,7 +49,8 @@ type compareResults struct {
 type ratioRow struct {
 	target           string
 	conns            int
-	generator, plain float64
+	generator, plain float64 // mean echoes per second
+	ratio            float64 // median of the pairs' generator/minimal ratios
 }
 
 type listFlag []string
@@ -222,10 +224,11 @@ func (cr *compareResults) measure(ctx context.Context, t *target, log io.Writer)
 	cr.stream = append(cr.stream, cell{t.Name, res})
 
 	// The generator against the minimal client: same server process, same
-	// load, four rounds in alternating order so that drift of the machine
-	// (other work, CPU frequency) does not favour either.
+	// load, in adjacent pairs of short runs with alternating order. The
+	// ratio is the median of the pairs' ratios, which a burst of other work
+	// on the machine during one run cannot move much.
 	if t.CAFile == "" {
-		const rounds = 4
+		const pairs = 6
 		conns := o.conns[len(o.conns)-1]
 		srv, err := t.start(ctx)
 		if err != nil {
@@ -233,39 +236,43 @@ func (cr *compareResults) measure(ctx context.Context, t *target, log io.Writer)
 		}
 		defer srv.stop() // stop is idempotent: it only waits if the process still runs
 		row := ratioRow{target: t.Name, conns: conns}
-		gen := func(warmup time.Duration) error {
+		d := max(o.duration/4, 100*time.Millisecond)
+		gen := func(warmup time.Duration) (float64, error) {
 			g, err := Run(ctx, Config{Addr: srv.addr, Mode: ModePingPong, Conns: conns, Size: 64,
-				Duration: o.duration / 2, Warmup: warmup, Timeout: 5 * time.Second})
-			if err == nil {
-				row.generator += g.ReqPerSec / rounds
-			}
-			return err
-		}
-		plain := func() error {
-			m, err := minimalPingPong(ctx, srv.addr, conns, 64, o.duration/2)
-			row.plain += m / rounds
-			return err
-		}
-		// G M, M G, G M, M G: each goes first as often as second.
-		order := []bool{true, false, false, true, true, false, false, true}
-		for i, isGen := range order {
-			var err error
-			switch {
-			case isGen && i == 0:
-				err = gen(o.warmup) // the first run warms the server up
-			case isGen:
-				err = gen(0)
-			default:
-				err = plain()
-			}
+				Duration: d, Warmup: warmup, Timeout: 5 * time.Second})
 			if err != nil {
+				return 0, err
+			}
+			return g.ReqPerSec, nil
+		}
+		plain := func() (float64, error) { return minimalPingPong(ctx, srv.addr, conns, 64, d) }
+		if _, err := gen(o.warmup); err != nil { // warm the server up
+			return err
+		}
+		var ratios []float64
+		for i := range pairs {
+			var g, m float64
+			var gerr, merr error
+			if i%2 == 0 {
+				g, gerr = gen(0)
+				m, merr = plain()
+			} else {
+				m, merr = plain()
+				g, gerr = gen(0)
+			}
+			if err := errors.Join(gerr, merr); err != nil {
 				return err
 			}
+			row.generator += g / pairs
+			row.plain += m / pairs
+			ratios = append(ratios, g/m)
 		}
+		slices.Sort(ratios)
+		row.ratio = (ratios[pairs/2-1] + ratios[pairs/2]) / 2
 		srv.stop()
 		cr.ratios = append(cr.ratios, row)
-		fmt.Fprintf(log, "compare: %-22s generator %.0f req/s, minimal client %.0f req/s, ratio %.2f\n",
-			t.Name, row.generator, row.plain, row.generator/row.plain)
+		fmt.Fprintf(log, "compare: %-22s generator %.0f req/s, minimal client %.0f req/s, median ratio %.2f\n",
+			t.Name, row.generator, row.plain, row.ratio)
 	}
 
 	if t.Idle > 0 {
