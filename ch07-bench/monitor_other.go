@@ -1,0 +1,16 @@
+//go:build !linux
+
+package main
+
+import "errors"
+
+const clockTicks = 100
+
+// readProc is Linux-only: other systems have no /proc with these files. Use
+// -expvar (any OS) to sample a Go server instead.
+func readProc(pid int, s *sample) error {
+	return errors.New("-pid sampling reads /proc and works on Linux only; use -expvar on this system")
+}
+
+// machineLimits: the kernel settings shown on Linux are read from /proc/sys.
+func machineLimits() [][2]string { return nil }
