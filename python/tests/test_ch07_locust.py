@@ -8,10 +8,10 @@ python/requirements-dev.txt and Go are installed.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib.util
 import os
-import contextlib
 import socket
 import subprocess
 import sys
