@@ -89,6 +89,7 @@ func copyEcho(c *net.TCPConn, src io.Reader, dst io.Writer) error {
 	case <-t.done:
 		return t.err()
 	case err := <-readErr:
+		t.readEnded()
 		<-t.done // the server closed; wait for the sender to know the total
 		if terr := t.err(); terr != nil || errors.Is(err, io.EOF) {
 			return terr
@@ -126,8 +127,16 @@ func (t *tally) received(n int64) {
 	t.check()
 }
 
+// readEnded records that nothing more will be received.
+func (t *tally) readEnded() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.eof = true
+	t.check()
+}
+
 func (t *tally) check() {
-	if !t.closed && t.sentKnown && (t.got >= t.sent || t.sendErr != nil) {
+	if !t.closed && t.sentKnown && (t.got >= t.sent || t.sendErr != nil || t.eof) {
 		t.closed = true
 		close(t.done)
 	}

@@ -235,6 +235,7 @@ func (s *Server) echo(c net.Conn, n *byteCount) error {
 	defer func() {
 		if large != nil {
 			largeBufs.Put(large)
+			s.stats.largeBufs.Add(-1)
 		}
 	}()
 	for {
@@ -265,9 +266,11 @@ func (s *Server) echo(c net.Conn, n *byteCount) error {
 		case r == len(buf) && large == nil: // the small buffer filled up: bulk data
 			large = largeBufs.Get().(*[]byte)
 			buf = *large
+			s.stats.largeBufs.Add(1)
 		case r < len(buf) && large != nil: // the socket is drained: give the large one back
 			largeBufs.Put(large)
 			large, buf = nil, small
+			s.stats.largeBufs.Add(-1)
 		}
 		// ANCHOR_END: exercise-pool
 	}
@@ -354,9 +357,10 @@ type Stats struct {
 	BytesIn    int64 `json:"bytes_in"`
 	BytesOut   int64 `json:"bytes_out"`
 	Errors     int64 `json:"errors"`
+	LargeBufs  int64 `json:"large_bufs"` // 64 KiB buffers lent to streaming connections
 }
 
-type counters struct{ open, total, in, out, errors atomic.Int64 }
+type counters struct{ open, total, in, out, errors, largeBufs atomic.Int64 }
 
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
@@ -366,5 +370,6 @@ func (s *Server) Stats() Stats {
 		BytesIn:    s.stats.in.Load(),
 		BytesOut:   s.stats.out.Load(),
 		Errors:     s.stats.errors.Load(),
+		LargeBufs:  s.stats.largeBufs.Load(),
 	}
 }
