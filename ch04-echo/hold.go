@@ -61,7 +61,8 @@ func openIdle(ctx context.Context, addr string) (net.Conn, error) {
 	}
 	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 	b := []byte{'x'}
-	if _, err := c.Write(b); err == nil {
+	_, err = c.Write(b)
+	if err == nil {
 		_, err = io.ReadFull(c, b)
 	}
 	if err != nil {

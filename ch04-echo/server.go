@@ -122,6 +122,10 @@ func (s *Server) Serve(ln net.Listener) error {
 			s.release()
 			return ErrServerClosed
 		}
+		// Logged here rather than in handle: formatting a log line needs a
+		// deep stack, and a goroutine's stack, once grown, stays grown
+		// while the connection waits. handle keeps to a small one.
+		s.Log.Info("open", "peer", c.RemoteAddr().String())
 		go s.handle(c)
 	}
 }
@@ -155,8 +159,8 @@ func (s *Server) untrack(c net.Conn) {
 }
 
 // ANCHOR: handle
-// handle serves one connection and logs one line when it opens and one when
-// it closes, with the peer, how long it lasted and how many bytes it echoed.
+// handle serves one connection and logs one line when it closes, with the
+// peer, how long it lasted and how many bytes it echoed.
 func (s *Server) handle(c net.Conn) {
 	defer s.wg.Done()
 	defer s.release()
@@ -168,7 +172,6 @@ func (s *Server) handle(c net.Conn) {
 	s.stats.open.Add(1)
 	s.stats.total.Add(1)
 	defer s.stats.open.Add(-1)
-	s.Log.Info("open", "peer", peer)
 
 	var n byteCount
 	var err error
