@@ -270,6 +270,7 @@ func (s *Server) echo(c net.Conn, n *byteCount) error {
 			large = largeBufs.Get().(*[]byte)
 			buf = *large
 			s.stats.largeBufs.Add(1)
+			s.stats.borrows.Add(1)
 		case r < len(buf) && large != nil: // the socket is drained: give the large one back
 			largeBufs.Put(large)
 			large, buf = nil, small
@@ -360,10 +361,11 @@ type Stats struct {
 	BytesIn    int64 `json:"bytes_in"`
 	BytesOut   int64 `json:"bytes_out"`
 	Errors     int64 `json:"errors"`
-	LargeBufs  int64 `json:"large_bufs"` // 64 KiB buffers lent to streaming connections
+	LargeBufs  int64 `json:"large_bufs"`    // 64 KiB buffers lent to streaming connections now
+	Borrows    int64 `json:"large_borrows"` // ...and in all
 }
 
-type counters struct{ open, total, in, out, errors, largeBufs atomic.Int64 }
+type counters struct{ open, total, in, out, errors, largeBufs, borrows atomic.Int64 }
 
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
@@ -374,5 +376,6 @@ func (s *Server) Stats() Stats {
 		BytesOut:   s.stats.out.Load(),
 		Errors:     s.stats.errors.Load(),
 		LargeBufs:  s.stats.largeBufs.Load(),
+		Borrows:    s.stats.borrows.Load(),
 	}
 }

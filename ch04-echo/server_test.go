@@ -222,6 +222,7 @@ func TestIdleConnectionHoldsNoLargeBuffer(t *testing.T) {
 	addr := startServer(t, srv)
 	c := testutil.Dial(t, addr).(*net.TCPConn)
 	require.NoError(t, roundTrip(c, random(4<<20)))
+	assert.Positive(t, srv.Stats().Borrows, "bulk data should be read into large buffers")
 	eventually(t, "no large buffer is held by the idle connection", func() bool {
 		return srv.Stats().LargeBufs == 0
 	})
@@ -248,6 +249,30 @@ func TestClientCommand(t *testing.T) {
 	assert.Error(t, err)
 	err = runClient(ctx, clientConfig{addr: bad, n: 10, size: 1000, timeout: 30 * time.Second}, nil, io.Discard)
 	assert.Error(t, err)
+}
+
+// TestClientHalfCloses: a server may wait for the client's FIN before it
+// echoes (this one reads everything first); the client must send it.
+func TestClientHalfCloses(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		all, _ := io.ReadAll(c)
+		_, _ = c.Write(all)
+	}()
+	defer func() { ln.Close(); <-done }()
+	var out bytes.Buffer
+	err = runClient(context.Background(), clientConfig{addr: ln.Addr().String(), msg: "after FIN", timeout: 5 * time.Second}, nil, &out)
+	require.NoError(t, err)
+	assert.Equal(t, "after FIN\n", out.String())
 }
 
 // TestTranscript records the session shown in the book: the client sends a

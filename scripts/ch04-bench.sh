@@ -7,12 +7,15 @@
 #   - the same Go benchmark client against each Python counterpart.
 #
 # Usage: scripts/ch04-bench.sh [output.md]   (default ch04-echo/testdata/bench.md)
-# BENCHTIME=2s sets each benchmark's duration. It installs nothing: iperf3
-# comes from scripts/install-tools.sh. Run it on an otherwise idle machine.
+# BENCHTIME=1s sets each benchmark's duration and COUNT=5 how many times it
+# runs; the table shows the median, as loopback figures on a busy machine vary.
+# It installs nothing: iperf3 comes from scripts/install-tools.sh. Run it on an
+# otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-ch04-echo/testdata/bench.md}
-BENCHTIME=${BENCHTIME:-2s}
+BENCHTIME=${BENCHTIME:-1s}
+COUNT=${COUNT:-5}
 IPERF_SECONDS=${IPERF_SECONDS:-3}
 
 command -v iperf3 >/dev/null || { echo "ch04-bench: iperf3 not found; run scripts/install-tools.sh" >&2; exit 1; }
@@ -47,7 +50,7 @@ PIDS+=($!)
 for _ in $(seq 50); do iperf3 -c 127.0.0.1 -p "$PORT" -t "$IPERF_SECONDS" -J >"$TMP/iperf.json" 2>/dev/null && break; sleep 0.1; done
 
 echo "ch04-bench: Go benchmarks, in-process server, -benchtime $BENCHTIME" >&2
-go test ./ch04-echo -run '^$' -bench . -benchtime "$BENCHTIME" -count 1 | tee "$TMP/go.txt" >&2
+go test ./ch04-echo -run '^$' -bench . -benchtime "$BENCHTIME" -count "$COUNT" | tee "$TMP/go.txt" >&2
 
 # The same client against servers in their own process: the Go program as
 # built, then each Python model. (In-process, client and server share one Go
@@ -65,26 +68,25 @@ for model in go threads selectors asyncio; do
   addr=$(wait_listening "$TMP/py-$model.log")
   # The servers log every connection: the benchmark opens few, so it
   # measures echoing, not logging.
-  ECHO_ADDR=$addr go test ./ch04-echo -run '^$' -bench 'PingPong64|Bulk/copy=buffer' -benchtime "$BENCHTIME" -count 1 \
+  ECHO_ADDR=$addr go test ./ch04-echo -run '^$' -bench 'PingPong64|Bulk/copy=buffer' -benchtime "$BENCHTIME" -count "$COUNT" \
     | tee "$TMP/py-$model.txt" >&2
   kill "$pid"
 done
 
-python3 - "$TMP" "$OUT" "$BENCHTIME" "$IPERF_SECONDS" <<'PY'
-import json, os, platform, re, subprocess, sys
-tmp, out, benchtime, iperf_s = sys.argv[1:5]
+python3 - "$TMP" "$OUT" "$BENCHTIME" "$IPERF_SECONDS" "$COUNT" <<'PY'
+import json, os, platform, re, statistics, subprocess, sys
+tmp, out, benchtime, iperf_s, count = sys.argv[1:6]
 
 def parse(path):
-    rows = {}
+    """Median of each benchmark's figures over its runs."""
+    runs = {}
     for line in open(path):
         m = re.match(r"Benchmark(\S+?)(-\d+)?\s+\d+\s+(.*)", line)
         if not m:
             continue
-        vals = {}
         for num, unit in re.findall(r"([\d.]+) (\S+)", m.group(3)):
-            vals[unit] = float(num)
-        rows[m.group(1)] = vals
-    return rows
+            runs.setdefault(m.group(1), {}).setdefault(unit, []).append(float(num))
+    return {name: {u: statistics.median(v) for u, v in units.items()} for name, units in runs.items()}
 
 def mib_s(mb_s):  # go test reports MB/s = 10^6 bytes/s
     return mb_s * 1e6 / (1 << 20)
@@ -121,7 +123,7 @@ for model in ("go", "threads", "selectors", "asyncio"):
 
 go_version = subprocess.run(["go", "version"], capture_output=True, text=True).stdout.split()[2]
 load = os.getloadavg()[0]
-note = (f"\nMeasured by `scripts/ch04-bench.sh` (`-benchtime {benchtime}`) on {os.cpu_count()} CPUs, "
+note = (f"\nMeasured by `scripts/ch04-bench.sh` (medians of {count} runs of `-benchtime {benchtime}`) on {os.cpu_count()} CPUs, "
         f"Linux {platform.release()}, {go_version}, Python {platform.python_version()}; "
         f"load average {load:.1f} when it finished. Client and server share the machine, "
         "so each benchmark's client takes part of the CPU it measures.\n")
