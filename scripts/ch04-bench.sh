@@ -47,7 +47,12 @@ echo "ch04-bench: iperf3, one stream, ${IPERF_SECONDS}s" >&2
 PORT=$(free_port)
 iperf3 -s -1 -B 127.0.0.1 -p "$PORT" >/dev/null 2>&1 &
 PIDS+=($!)
-for _ in $(seq 50); do iperf3 -c 127.0.0.1 -p "$PORT" -t "$IPERF_SECONDS" -J >"$TMP/iperf.json" 2>/dev/null && break; sleep 0.1; done
+# Wait until it listens (probing with a connection would use up the one-off
+# server), then run one client.
+HEXPORT=$(printf '%04X' "$PORT")
+for _ in $(seq 100); do grep -q ":$HEXPORT 00000000:0000 0A" /proc/net/tcp && break; sleep 0.1; done
+iperf3 -c 127.0.0.1 -p "$PORT" -t "$IPERF_SECONDS" -J >"$TMP/iperf.json" \
+  || { echo "ch04-bench: iperf3 failed:" >&2; cat "$TMP/iperf.json" >&2; exit 1; }
 
 echo "ch04-bench: Go benchmarks, in-process server, -benchtime $BENCHTIME" >&2
 go test ./ch04-echo -run '^$' -bench . -benchtime "$BENCHTIME" -count "$COUNT" | tee "$TMP/go.txt" >&2
