@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -153,6 +154,9 @@ func TestShutdownClosesStragglers(t *testing.T) {
 // finishes echoing what a client already sent, closes idle clients, and
 // exits 0.
 func TestSIGTERMDrains(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows has no SIGTERM to send to a process")
+	}
 	bin := testutil.BuildGo(t, ".")
 	p := testutil.StartProcess(t, exec.Command(bin, "serve", "-addr", "127.0.0.1:0", "-drain-timeout", "30s"))
 
