@@ -70,6 +70,7 @@ func TestConformancePython(t *testing.T) {
 	}
 	for _, model := range []string{"threads", "selectors", "asyncio"} {
 		t.Run(model, func(t *testing.T) {
+			t.Parallel() // three servers, three processes
 			p := testutil.StartPython(t, "ch04_echo.py", "serve", "--model", model)
 			runConformance(t, p.Addr)
 		})
