@@ -39,6 +39,7 @@ DEFAULT_ADDR = "127.0.0.1:65432"
 CHUNK = 64 * 1024  # bytes per recv
 BACKLOG = 1024  # accept queue: socketserver's default of 5 drops bursts of clients
 MODELS = ("threads", "selectors", "asyncio")
+IDLE_TIMEOUT = [300.0]  # seconds, set by --idle-timeout; 0 means never
 
 
 # ANCHOR: threads
@@ -50,6 +51,9 @@ class EchoHandler(socketserver.BaseRequestHandler):
         peer = format_addr(self.client_address)
         start, total = time.monotonic(), 0
         log("INFO", "open", peer=peer)
+        # A timeout on every recv and sendall: a client that neither sends
+        # nor reads for that long is closed (Go's -idle-timeout).
+        sock.settimeout(IDLE_TIMEOUT[0] or None)
         try:
             # recv returns b"" once the client has closed (or half-closed) its
             # side; everything before that has been echoed by then.
@@ -58,11 +62,14 @@ class EchoHandler(socketserver.BaseRequestHandler):
                 # stops reading, which pushes back on the client.
                 sock.sendall(data)
                 total += len(data)
+        except TimeoutError:
+            log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="idle")
+            return
         except OSError as err:
-            log("WARN", "close", peer=peer, bytes=total, err=err)
+            log("WARN", "close", peer=peer, bytes=total, reason="error", err=err)
             return
         # socketserver then shuts the socket down and closes it.
-        log("INFO", "close", peer=peer, duration=_dur(start), bytes=total)
+        log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="eof")
 
 
 class ThreadingEchoServer(socketserver.ThreadingTCPServer):
@@ -93,7 +100,7 @@ class Conn:
         self.eof = False  # the client has half-closed
         self.total = 0
         self.events = selectors.EVENT_READ
-        self.start = time.monotonic()
+        self.start = self.last = time.monotonic()  # last: last byte moved
 
 
 def serve_selectors(host: str, port: int) -> None:
@@ -103,19 +110,23 @@ def serve_selectors(host: str, port: int) -> None:
     sel.register(ln, selectors.EVENT_READ)
     log("INFO", "listening", addr=format_addr(ln.getsockname()), model="selectors")
 
-    def close(c: Conn, err: OSError | None = None) -> None:
+    conns: set[Conn] = set()
+    idle = IDLE_TIMEOUT[0]
+
+    def close(c: Conn, reason: str, err: OSError | None = None) -> None:
         sel.unregister(c.sock)
         c.sock.close()
+        conns.discard(c)
         if err:
-            log("WARN", "close", peer=c.peer, bytes=c.total, err=err)
+            log("WARN", "close", peer=c.peer, bytes=c.total, reason=reason, err=err)
         else:
-            log("INFO", "close", peer=c.peer, duration=_dur(c.start), bytes=c.total)
+            log("INFO", "close", peer=c.peer, duration=_dur(c.start), bytes=c.total, reason=reason)
 
     def update(c: Conn) -> None:
         # Read only while nothing is waiting to go out: a client that does
         # not read stops being read from, so c.out never grows past CHUNK.
         if not c.out and c.eof:
-            close(c)
+            close(c, "eof")
             return
         want = selectors.EVENT_WRITE if c.out else selectors.EVENT_READ
         if want != c.events:  # epoll_ctl only when the interest changes
@@ -124,7 +135,9 @@ def serve_selectors(host: str, port: int) -> None:
 
     try:
         while True:
-            for key, _ in sel.select():
+            # With an idle timeout, wake up at least once a second to close
+            # the connections that have been silent too long.
+            for key, _ in sel.select(timeout=min(idle, 1.0) if idle else None):
                 if key.data is None:  # the listener: a client is waiting
                     try:
                         sock, addr = ln.accept()
@@ -133,6 +146,7 @@ def serve_selectors(host: str, port: int) -> None:
                     sock.setblocking(False)
                     c = Conn(sock, format_addr(addr))
                     sel.register(sock, c.events, c)
+                    conns.add(c)
                     log("INFO", "open", peer=c.peer)
                     continue
                 c = key.data
@@ -145,12 +159,17 @@ def serve_selectors(host: str, port: int) -> None:
                         sent = c.sock.send(c.out)
                         del c.out[:sent]
                         c.total += sent
+                    c.last = time.monotonic()
                 except (BlockingIOError, InterruptedError):
                     pass
                 except OSError as err:
-                    close(c, err)
+                    close(c, "error", err)
                     continue
                 update(c)
+            if idle:
+                now = time.monotonic()
+                for c in [c for c in conns if now - c.last > idle]:
+                    close(c, "idle")
     except KeyboardInterrupt:
         log("INFO", "stopped")
     finally:
@@ -167,16 +186,24 @@ async def handle_asyncio(reader: asyncio.StreamReader, writer: asyncio.StreamWri
     peer = format_addr(writer.get_extra_info("peername"))
     start, total = time.monotonic(), 0
     log("INFO", "open", peer=peer)
+    idle = IDLE_TIMEOUT[0] or None
     try:
-        while data := await reader.read(CHUNK):
+        while True:
+            async with asyncio.timeout(idle):  # a silent client is closed
+                data = await reader.read(CHUNK)
+            if not data:
+                break
             writer.write(data)
             # drain waits while the send buffer is above its high-water mark:
             # without it, a client that never reads would grow it forever.
-            await writer.drain()
+            async with asyncio.timeout(idle):
+                await writer.drain()
             total += len(data)
-        log("INFO", "close", peer=peer, duration=_dur(start), bytes=total)
+        log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="eof")
+    except TimeoutError:
+        log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="idle")
     except OSError as err:
-        log("WARN", "close", peer=peer, bytes=total, err=err)
+        log("WARN", "close", peer=peer, bytes=total, reason="error", err=err)
     finally:
         writer.close()
 
@@ -212,6 +239,10 @@ def serve(args: argparse.Namespace) -> None:
     except ValueError as err:
         print(f"ch04_echo: {err}", file=sys.stderr)
         sys.exit(2)
+    if args.idle_timeout < 0:
+        print("ch04_echo: --idle-timeout must not be negative", file=sys.stderr)
+        sys.exit(2)
+    IDLE_TIMEOUT[0] = args.idle_timeout
     sigterm_as_interrupt()
     try:
         if args.model == "threads":
@@ -283,6 +314,12 @@ def main(argv: list[str] | None = None) -> None:
     p_serve = sub.add_parser("serve", help="run the echo server (default)")
     p_serve.add_argument("--addr", default=DEFAULT_ADDR, help="listen address HOST:PORT")
     p_serve.add_argument("--model", choices=MODELS, default="threads", help="concurrency model")
+    p_serve.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=300.0,
+        help="close a client that neither sends nor reads this many seconds (0: never)",
+    )
     p_client = sub.add_parser("client", help="send --msg or stdin and print the echo")
     p_client.add_argument("--addr", default=DEFAULT_ADDR, help="server address HOST:PORT")
     p_client.add_argument("--msg", help="send this line instead of stdin")

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -133,3 +134,19 @@ def test_bad_address_is_a_usage_error() -> None:
     )
     assert out.returncode == 2
     assert "bad address" in out.stderr
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_idle_timeout_closes_silent_client(
+    python_server: Callable[..., Server], model: str
+) -> None:
+    server = python_server("ch04_echo.py", "serve", "--model", model, "--idle-timeout", "0.3")
+    with connect(server) as busy, connect(server) as silent:
+        busy.sendall(b"x")
+        assert recv_exactly(busy, 1) == b"x"
+        assert silent.recv(1) == b""  # closed by the server, well before our 10 s timeout
+    # The log line is read from the server's stderr by another thread: poll.
+    deadline = time.monotonic() + 10
+    while not any("reason=idle" in line for line in server.lines):
+        assert time.monotonic() < deadline, "no close line with reason=idle"
+        time.sleep(0.01)
