@@ -10,14 +10,16 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 type clientConfig struct {
-	addr    string
-	msg     string // send msg+"\n" instead of stdin
-	n, size int    // with n > 0: send n generated messages of size bytes, verify
-	timeout time.Duration
+	addr     string
+	msg      string // send msg+"\n" instead of stdin
+	n, size  int    // with n > 0: send n generated messages of size bytes, verify
+	timeout  time.Duration
+	progress io.Writer // with -n, a progress line every second goes here (nil: none)
 }
 
 // runClient sends stdin (or -msg) and copies the echo to stdout, or with -n
@@ -36,7 +38,7 @@ func runClient(ctx context.Context, cfg clientConfig, stdin io.Reader, stdout io
 	defer stop()
 
 	if cfg.n > 0 {
-		err = verifyEcho(c.(*net.TCPConn), cfg.n, cfg.size, stdout)
+		err = verifyEcho(c.(*net.TCPConn), cfg.n, cfg.size, stdout, cfg.progress)
 	} else {
 		src := stdin
 		if cfg.msg != "" {
@@ -160,9 +162,15 @@ func (t *tally) err() error {
 // verifyEcho streams n messages of size bytes generated from a fixed seed, and
 // checks the echo byte for byte against a second generator with the same
 // seed, so neither side holds the whole payload in memory.
-func verifyEcho(c *net.TCPConn, n, size int, out io.Writer) error {
+func verifyEcho(c *net.TCPConn, n, size int, out, progress io.Writer) error {
 	seed := [32]byte{8, 6, 2} // any fixed seed; RFC 862 it is
 	start := time.Now()
+	var verified atomic.Int64
+	stopProgress := func() {}
+	if progress != nil {
+		stopProgress = showProgress(progress, &verified, int64(n)*int64(size), start)
+	}
+	defer stopProgress()
 	sendErr := make(chan error, 1)
 	go func() {
 		gen := rand.NewChaCha8(seed)
@@ -190,11 +198,13 @@ func verifyEcho(c *net.TCPConn, n, size int, out io.Writer) error {
 			}
 			return fmt.Errorf("message %d differs at byte %d: sent %#x, got back %#x", i+1, off, exp[off], got[off])
 		}
+		verified.Add(int64(size))
 	}
 	if err := <-sendErr; err != nil {
 		return fmt.Errorf("send: %w", err)
 	}
 	elapsed := time.Since(start)
+	stopProgress() // clear the progress line before the result
 	total := float64(n) * float64(size)
 	fmt.Fprintf(out, "verified messages=%d size=%d bytes=%d elapsed=%s throughput=%.1fMiB/s\n",
 		n, size, n*size, elapsed.Round(time.Microsecond), total/elapsed.Seconds()/(1<<20))
@@ -202,3 +212,26 @@ func verifyEcho(c *net.TCPConn, n, size int, out io.Writer) error {
 }
 
 // ANCHOR_END: client-verify
+
+// showProgress rewrites one line on w every second with how much of total
+// has been verified; stop (safe to call twice) clears the line.
+func showProgress(w io.Writer, done *atomic.Int64, total int64, start time.Time) (stop func()) {
+	quit, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case <-tick.C:
+				d := done.Load()
+				fmt.Fprintf(w, "\r\033[Kverified %d of %d MiB (%.0f%%), %.1f MiB/s",
+					d>>20, total>>20, 100*float64(d)/float64(total), float64(d)/time.Since(start).Seconds()/(1<<20))
+			}
+		}
+	}()
+	return sync.OnceFunc(func() { close(quit); <-finished })
+}

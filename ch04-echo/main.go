@@ -90,6 +90,9 @@ func clientCmd(ctx context.Context, args []string) error {
 	if cfg.n < 0 || cfg.size <= 0 {
 		return cli.Usagef("-n must not be negative and -size must be positive")
 	}
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		cfg.progress = os.Stderr // a terminal: show progress; a pipe or file: stay quiet
+	}
 	return runClient(ctx, cfg, os.Stdin, os.Stdout)
 }
 

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -312,4 +313,22 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+func TestClientProgressLine(t *testing.T) {
+	var mu sync.Mutex
+	var buf bytes.Buffer
+	var done atomic.Int64
+	done.Store(512 << 20)
+	stop := showProgress(lockedWriter{&mu, &buf}, &done, 1<<30, time.Now())
+	eventually(t, "a progress line appears", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Contains(buf.String(), "verified 512 of 1024 MiB (50%)")
+	})
+	stop()
+	stop() // twice is fine
+	mu.Lock()
+	defer mu.Unlock()
+	assert.True(t, strings.HasSuffix(buf.String(), "\r\033[K"), "stop clears the line: %q", buf.String())
 }
