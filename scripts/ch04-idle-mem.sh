@@ -5,6 +5,7 @@
 # compare the server's resident memory (VmRSS) before and after. The Go
 # runtime's own view (heap and stacks, from /debug/vars) is reported too.
 #
+# The server runs with its default flags (idle timeout on), no connection limit.
 # Usage: scripts/ch04-idle-mem.sh [N] [output.md]
 #        (default 10000 and ch04-echo/testdata/idle-mem.md). Linux only (/proc).
 set -euo pipefail
@@ -43,7 +44,7 @@ v = json.load(urllib.request.urlopen('http://$1/debug/vars'))
 m = v['memstats']
 print(m['HeapInuse'], m['StackInuse'], v['echo']['conns_open'])"; }
 
-"$TMP/ch04-echo" serve -addr 127.0.0.1:0 -max-conns 0 -idle-timeout 0 -debug-addr 127.0.0.1:0 2>"$TMP/server.log" &
+"$TMP/ch04-echo" serve -addr 127.0.0.1:0 -max-conns 0 -debug-addr 127.0.0.1:0 2>"$TMP/server.log" &
 SERVER=$!
 PIDS+=("$SERVER")
 addr=$(field addr "$(wait_for "$TMP/server.log" 'msg=listening')")
@@ -67,7 +68,7 @@ per_rss = (rss1 - rss0) * 1024 / n
 per_heap = (heap1 - heap0) / n
 per_stack = (stack1 - stack0) / n
 go_version = subprocess.run(["go", "version"], capture_output=True, text=True).stdout.split()[2]
-text = f"""| Idle connections | Server RSS before | Server RSS after | RSS per connection | of which Go heap | and goroutine stacks |
+text = f"""| Idle connections | Server RSS before | Server RSS after | RSS per connection | Go heap per connection | Goroutine stacks per connection |
 |---|---|---|---|---|---|
 | {n:,} | {rss0 / 1024:,.1f} MiB | {rss1 / 1024:,.1f} MiB | {per_rss / 1024:,.1f} KiB | {per_heap / 1024:,.1f} KiB | {per_stack / 1024:,.1f} KiB |
 
