@@ -126,7 +126,11 @@ func (s *Server) Serve(ln net.Listener) error {
 		// deep stack, and a goroutine's stack, once grown, stays grown
 		// while the connection waits. handle keeps to a small one.
 		s.Log.Info("open", "peer", c.RemoteAddr().String())
-		go s.handle(c)
+		// The first idle deadline is set here too: updating a runtime timer
+		// takes more stack than a connection's goroutine needs to wait.
+		var deadline time.Time
+		s.refreshDeadline(c, &deadline)
+		go s.handle(c, deadline)
 	}
 }
 
@@ -161,7 +165,7 @@ func (s *Server) untrack(c net.Conn) {
 // ANCHOR: handle
 // handle serves one connection and logs one line when it closes, with the
 // peer, how long it lasted and how many bytes it echoed.
-func (s *Server) handle(c net.Conn) {
+func (s *Server) handle(c net.Conn, deadline time.Time) {
 	defer s.wg.Done()
 	defer s.release()
 	defer s.untrack(c)
@@ -178,8 +182,16 @@ func (s *Server) handle(c net.Conn) {
 	if s.spliceCopy {
 		err = s.echoSplice(c, &n)
 	} else {
-		err = s.echo(c, &n)
+		err = s.echo(c, &n, deadline)
 	}
+	s.logClose(peer, start, n, err)
+}
+
+// logClose writes the connection's close line and counts errors. It is a
+// function of its own, not part of handle, for memory's sake: handle's stack
+// frame stays reserved while the connection waits, and the log call's
+// temporaries would make it large enough to double the goroutine's stack.
+func (s *Server) logClose(peer string, start time.Time, n byteCount, err error) {
 	// ANCHOR: exercise-conn-log
 	reason := closeReason(err, s.draining.Load())
 	attrs := []any{"peer", peer, "duration", time.Since(start).Round(time.Microsecond),
@@ -230,12 +242,12 @@ var largeBufs = sync.Pool{New: func() any { b := make([]byte, largeBufSize); ret
 // ANCHOR: echo-loop
 // echo copies everything c sends back to c. It returns nil when the client
 // has closed its side (a half-close included: what was sent before it is
-// echoed in full, then handle closes the connection).
-func (s *Server) echo(c net.Conn, n *byteCount) error {
+// echoed in full, then handle closes the connection). deadline is the one
+// the accept loop set on c.
+func (s *Server) echo(c net.Conn, n *byteCount, deadline time.Time) error {
 	small := make([]byte, smallBufSize)
 	buf := small
 	var large *[]byte // borrowed from largeBufs while data streams in
-	var deadline time.Time
 	defer func() {
 		if large != nil {
 			largeBufs.Put(large)
