@@ -189,8 +189,8 @@ func (s *Server) handle(c net.Conn, deadline time.Time) {
 
 // logClose writes the connection's close line and counts errors. It is a
 // function of its own, not part of handle, for memory's sake: handle's stack
-// frame stays reserved while the connection waits, and the log call's
-// temporaries would make it large enough to double the goroutine's stack.
+// frame is reserved for the connection's whole life, and the log call's
+// temporaries would make it almost twice as large.
 func (s *Server) logClose(peer string, start time.Time, n byteCount, err error) {
 	// ANCHOR: exercise-conn-log
 	reason := closeReason(err, s.draining.Load())
