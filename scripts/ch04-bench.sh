@@ -124,7 +124,8 @@ for model in ("go", "threads", "selectors", "asyncio"):
             lines.append(f"| Ping-pong 64 B, {conns} conn{'s' if conns > 1 else ''} | {names[model]} | {r['echoes/s']:,.0f} echoes/s |")
     r = py.get("Bulk/copy=buffer")
     if r:
-        lines.append(f"| Bulk echo, 64 KiB writes | {names[model]} | {mib_s(r['MB/s']):,.0f} MiB/s |")
+        pct = 100 * mib_s(r["MB/s"]) / iperf_mib
+        lines.append(f"| Bulk echo, 64 KiB writes | {names[model]} | {mib_s(r['MB/s']):,.0f} MiB/s ({pct:.0f}% of iperf3) |")
 
 go_version = subprocess.run(["go", "version"], capture_output=True, text=True).stdout.split()[2]
 load = os.getloadavg()[0]
