@@ -332,3 +332,21 @@ func TestClientProgressLine(t *testing.T) {
 	defer mu.Unlock()
 	assert.True(t, strings.HasSuffix(buf.String(), "\r\033[K"), "stop clears the line: %q", buf.String())
 }
+
+// TestHold: the memory script's helper opens n connections, each echoed once,
+// holds them until cancelled, then closes them all.
+func TestHold(t *testing.T) {
+	srv := &Server{}
+	addr := startServer(t, srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	held := make(chan error, 1)
+	go func() { held <- hold(ctx, addr, 50, quietLog()) }()
+	eventually(t, "50 connections are open, each echoed one byte", func() bool {
+		st := srv.Stats()
+		return st.ConnsOpen == 50 && st.BytesOut == 50
+	})
+	cancel()
+	require.NoError(t, <-held)
+	eventually(t, "all are closed", func() bool { return srv.Stats().ConnsOpen == 0 })
+}
