@@ -1,0 +1,530 @@
+package main
+
+// The conformance suite: a black-box rubric for any TCP echo server (RFC 862),
+// in any language. It only dials an address, so it grades this package's
+// server (by default, started in-process), the Python counterparts, or a
+// student's server:
+//
+//	ECHO_ADDR=127.0.0.1:65432 go test ./ch04-echo -run Conformance -v
+//
+// Each check is a function returning an error rather than failing a test, so
+// that TestConformanceCatchesBrokenServers can prove every check fails
+// against a server with the bug it is meant to catch.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tcp-in-go/course/internal/testutil"
+)
+
+// ANCHOR: checks
+// checks is the rubric, in the order a grader reads it.
+var checks = []struct {
+	name  string
+	about string
+	run   func(ctx context.Context, addr string) error
+}{
+	{"SingleByte", "one byte comes back", checkSingleByte},
+	{"EmptyConnection", "a client that sends nothing and half-closes gets EOF", checkEmpty},
+	{"AllByteValues", "all 256 byte values come back unchanged (no text mode)", checkAllBytes},
+	{"Stream16MiB", "16 MiB of random data, written while reading", checkStream},
+	{"Concurrent500", "500 clients connected at once, each echoed", checkConcurrent},
+	{"HalfClose", "after the client's FIN, everything is echoed, then EOF", checkHalfClose},
+	{"OddSizes", "writes of odd sizes, split and coalesced, read with odd buffers", checkOddSizes},
+	{"NeverReads", "a client that sends and never reads is pushed back, not buffered", checkNeverReads},
+}
+
+// ANCHOR_END: checks
+
+// TestConformance runs the rubric against ECHO_ADDR if set, else against this
+// package's server started in-process on 127.0.0.1:0.
+func TestConformance(t *testing.T) {
+	addr := os.Getenv("ECHO_ADDR")
+	if addr == "" {
+		srv := &Server{IdleTimeout: time.Minute, Log: quietLog()}
+		addr = testutil.StartServer(t, srv.Serve, srv.Shutdown)
+	} else {
+		t.Logf("grading the echo server at ECHO_ADDR=%s", addr)
+	}
+	runConformance(t, addr)
+}
+
+// TestConformancePython grades the three Python counterparts with the same
+// rubric (skipped when ECHO_ADDR points the suite elsewhere).
+func TestConformancePython(t *testing.T) {
+	if os.Getenv("ECHO_ADDR") != "" {
+		t.Skip("ECHO_ADDR is set: grading that server only")
+	}
+	for _, model := range []string{"threads", "selectors", "asyncio"} {
+		t.Run(model, func(t *testing.T) {
+			t.Parallel() // three servers, three processes
+			p := testutil.StartPython(t, "ch04_echo.py", "serve", "--model", model)
+			runConformance(t, p.Addr)
+		})
+	}
+}
+
+func runConformance(t *testing.T, addr string) {
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			require.NoError(t, c.run(ctx, addr), "%s: %s", c.name, c.about)
+		})
+	}
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// dial connects with the check's context and bounds every read and write on
+// the connection by the context's deadline.
+func dial(ctx context.Context, addr string) (*net.TCPConn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	return c.(*net.TCPConn), nil
+}
+
+func random(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// roundTrip writes msg and reads len(msg) bytes back.
+func roundTrip(c net.Conn, msg []byte) error {
+	if _, err := c.Write(msg); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	got := make([]byte, len(msg))
+	if n, err := io.ReadFull(c, got); err != nil {
+		return fmt.Errorf("read %d of %d bytes back: %w", n, len(msg), err)
+	}
+	return diff(msg, got)
+}
+
+// diff describes the first difference between what was sent and received.
+func diff(sent, got []byte) error {
+	for i := range min(len(sent), len(got)) {
+		if sent[i] != got[i] {
+			return fmt.Errorf("byte %d: sent %#02x, got back %#02x", i, sent[i], got[i])
+		}
+	}
+	if len(sent) != len(got) {
+		return fmt.Errorf("sent %d bytes, got back %d", len(sent), len(got))
+	}
+	return nil
+}
+
+// readToEOF reads until the server closes; a deadline instead of EOF means
+// the server kept the connection open.
+func readToEOF(c net.Conn) ([]byte, error) {
+	got, err := io.ReadAll(c)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return got, fmt.Errorf("no EOF after %d bytes: the server did not close after the client's FIN (%w)", len(got), err)
+	}
+	return got, err
+}
+
+func checkSingleByte(ctx context.Context, addr string) error {
+	c, err := dial(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return roundTrip(c, []byte{'x'})
+}
+
+func checkEmpty(ctx context.Context, addr string) error {
+	c, err := dial(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.CloseWrite(); err != nil {
+		return err
+	}
+	got, err := readToEOF(c)
+	if err != nil {
+		return err
+	}
+	return diff(nil, got)
+}
+
+func checkAllBytes(ctx context.Context, addr string) error {
+	c, err := dial(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	return roundTrip(c, all)
+}
+
+// streamEcho writes data in chunks of chunk bytes while a second goroutine
+// reads the echo, then half-closes and checks that exactly data came back.
+// Writing everything before reading would deadlock against any correct server
+// as soon as the socket buffers are full.
+func streamEcho(c *net.TCPConn, data []byte, chunk int) error {
+	wrote := make(chan error, 1)
+	go func() {
+		for off := 0; off < len(data); off += chunk {
+			if _, err := c.Write(data[off:min(off+chunk, len(data))]); err != nil {
+				wrote <- fmt.Errorf("write at %d: %w", off, err)
+				return
+			}
+		}
+		wrote <- c.CloseWrite()
+	}()
+	got := make([]byte, len(data))
+	n, rerr := io.ReadFull(c, got)
+	werr := <-wrote
+	if rerr != nil {
+		return fmt.Errorf("read %d of %d bytes back: %w", n, len(data), rerr)
+	}
+	if werr != nil {
+		return werr
+	}
+	return diff(data, got)
+}
+
+func checkStream(ctx context.Context, addr string) error {
+	c, err := dial(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return streamEcho(c, random(16<<20), 64<<10)
+}
+
+// checkConcurrent keeps 500 clients connected at once: each is echoed, then
+// waits until all are before closing, so a server that serves one client at
+// a time (like the source text's) cannot pass.
+func checkConcurrent(ctx context.Context, addr string) error {
+	return concurrentClients(ctx, addr, 500)
+}
+
+func concurrentClients(ctx context.Context, addr string, clients int) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		echoed sync.WaitGroup
+		done   sync.WaitGroup
+		errs   = make(chan error, clients)
+	)
+	echoed.Add(clients)
+	allEchoed := make(chan struct{})
+	go func() { echoed.Wait(); close(allEchoed) }()
+	for i := range clients {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			err := func() error {
+				c, err := dial(ctx, addr)
+				if err != nil {
+					echoed.Done()
+					return err
+				}
+				defer c.Close()
+				err = roundTrip(c, append([]byte(fmt.Sprintf("client %d: ", i)), random(200)...))
+				echoed.Done()
+				if err != nil {
+					return err
+				}
+				select {
+				case <-allEchoed:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}()
+			if err != nil {
+				errs <- fmt.Errorf("client %d: %w", i, err)
+				cancel() // fail fast: release the others
+			}
+		}()
+	}
+	done.Wait()
+	close(errs)
+	return <-errs // the first error, or nil
+}
+
+func checkHalfClose(ctx context.Context, addr string) error {
+	c, err := dial(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	msg := random(100 << 10)
+	if _, err := c.Write(msg); err != nil {
+		return err
+	}
+	if err := c.CloseWrite(); err != nil {
+		return err
+	}
+	got, err := readToEOF(c)
+	if err != nil {
+		return err
+	}
+	return diff(msg, got)
+}
+
+// checkOddSizes writes odd-sized pieces, some with Nagle's algorithm off (each
+// write leaves as its own segment: the server sees them split) and some in a
+// burst the kernel coalesces, and reads with odd buffer sizes: TCP is a byte
+// stream, and an echo server must not care where the writes began and ended.
+func checkOddSizes(ctx context.Context, addr string) error {
+	c, err := dial(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	sizes := []int{1, 2, 3, 5, 7, 11, 13, 509, 1021, 4093, 65521, 1, 1, 1, 100003}
+	var total int
+	for _, s := range sizes {
+		total += s
+	}
+	data := random(total)
+	wrote := make(chan error, 1)
+	go func() {
+		off := 0
+		for i, s := range sizes {
+			_ = c.SetNoDelay(i%2 == 0)
+			if _, err := c.Write(data[off : off+s]); err != nil {
+				wrote <- err
+				return
+			}
+			off += s
+		}
+		wrote <- c.CloseWrite()
+	}()
+	var got []byte
+	bufSizes := []int{1, 7, 4096, 3, 65536, 17}
+	for i := 0; len(got) < total; i++ {
+		buf := make([]byte, bufSizes[i%len(bufSizes)])
+		n, err := c.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			break
+		}
+	}
+	if err := <-wrote; err != nil {
+		return err
+	}
+	return diff(data, got)
+}
+
+// checkNeverReads plays a client that sends forever and never reads. A
+// correct server stops reading once its writes back block, so the client's
+// writes block too (here: a write makes no progress for stall). A server that
+// keeps reading into memory lets the client write without end; past limit
+// (far more than loopback's socket buffers hold) the check fails.
+func checkNeverReads(ctx context.Context, addr string) error {
+	const (
+		stall = 2 * time.Second
+		limit = 128 << 20
+	)
+	c, err := dial(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	chunk := random(64 << 10)
+	var written int64
+	for written < limit {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		_ = c.SetWriteDeadline(time.Now().Add(stall))
+		n, err := c.Write(chunk)
+		written += int64(n)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil // pushed back: the server stopped reading
+		}
+		if err != nil {
+			return fmt.Errorf("after %d bytes: %w", written, err)
+		}
+	}
+	return fmt.Errorf("wrote %d MiB without the server pushing back: it buffers without bound", written>>20)
+}
+
+// Broken servers, each with one classic bug, for the test below.
+// stop is closed when the test ends.
+type brokenHandler func(c net.Conn, stop <-chan struct{})
+
+var brokenServers = map[string]brokenHandler{
+	// Never answers.
+	"silent": func(c net.Conn, _ <-chan struct{}) { _, _ = io.Copy(io.Discard, c) },
+	// Echoes, but when the client half-closes it never closes its side.
+	"ignores-eof": func(c net.Conn, stop <-chan struct{}) {
+		_, _ = io.Copy(c, c)
+		<-stop // keeps the connection open
+	},
+	// Translates newlines like a text-mode file.
+	"text-mode": func(c net.Conn, _ <-chan struct{}) {
+		buf := make([]byte, 4096)
+		for {
+			n, err := c.Read(buf)
+			if _, werr := c.Write(bytes.ReplaceAll(buf[:n], []byte("\n"), []byte("\r\n"))); err != nil || werr != nil {
+				return
+			}
+		}
+	},
+	// The source text's bug: one recv(1024), one send, done.
+	"one-read": func(c net.Conn, _ <-chan struct{}) {
+		buf := make([]byte, 1024)
+		n, _ := c.Read(buf)
+		_, _ = c.Write(buf[:n])
+	},
+	// Echoes only whole 512-byte blocks and drops the tail.
+	"fixed-blocks": func(c net.Conn, _ <-chan struct{}) {
+		buf := make([]byte, 512)
+		for {
+			if _, err := io.ReadFull(c, buf); err != nil {
+				return
+			}
+			if _, err := c.Write(buf); err != nil {
+				return
+			}
+		}
+	},
+	// Reads everything into memory as fast as it arrives and writes it back
+	// from another goroutine: no back-pressure.
+	"unbounded": func(c net.Conn, _ <-chan struct{}) {
+		q := make(chan []byte, 1<<16)
+		go func() {
+			for b := range q {
+				if _, err := c.Write(b); err != nil {
+					break
+				}
+			}
+			for range q { // drain after a write error
+			}
+		}()
+		defer close(q)
+		for {
+			buf := make([]byte, 64<<10)
+			n, err := c.Read(buf)
+			if n > 0 {
+				q <- buf[:n]
+			}
+			if err != nil {
+				return
+			}
+		}
+	},
+}
+
+// ANCHOR: catches
+// TestConformanceCatchesBrokenServers shows the rubric has teeth: each check
+// must fail against the broken server named here (and pass against ours,
+// which TestConformance shows).
+func TestConformanceCatchesBrokenServers(t *testing.T) {
+	if os.Getenv("ECHO_ADDR") != "" {
+		t.Skip("ECHO_ADDR is set: grading that server only")
+	}
+	catches := map[string]string{
+		"SingleByte":      "silent",
+		"EmptyConnection": "ignores-eof",
+		"AllByteValues":   "text-mode",
+		"Stream16MiB":     "one-read",
+		"Concurrent500":   "one-at-a-time",
+		"HalfClose":       "ignores-eof",
+		"OddSizes":        "fixed-blocks",
+		"NeverReads":      "unbounded",
+	}
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			broken := catches[c.name]
+			require.NotEmpty(t, broken, "no broken server shows that %s can fail", c.name)
+			addr := startBroken(t, broken)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			err := c.run(ctx, addr)
+			require.Error(t, err, "%s passed against the %q server", c.name, broken)
+			t.Logf("%s against %q: %v", c.name, broken, err)
+		})
+	}
+}
+
+// ANCHOR_END: catches
+
+// startBroken serves a broken handler on 127.0.0.1:0 until the test ends.
+// "one-at-a-time" is the loop of the source text: accept, echo until the
+// client closes, and only then accept the next.
+func startBroken(t *testing.T, name string) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var (
+		mu     sync.Mutex
+		conns  []net.Conn
+		closed bool
+		wg     sync.WaitGroup
+		stop   = make(chan struct{})
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			if closed {
+				mu.Unlock()
+				c.Close()
+				return
+			}
+			conns = append(conns, c)
+			mu.Unlock()
+			if name == "one-at-a-time" {
+				_, _ = io.Copy(c, c)
+				c.Close()
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				brokenServers[name](c, stop)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		closed = true
+		close(stop)
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}

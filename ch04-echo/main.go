@@ -1,0 +1,107 @@
+// Command ch04-echo is the course's headline program: an RFC 862 echo server
+// (every byte a client sends comes back unchanged, in order, until it closes)
+// built to production standards, with a client to try and measure it.
+//
+//	go run ./ch04-echo                       # serve on 127.0.0.1:65432
+//	go run ./ch04-echo client -msg hello     # send a line, print its echo
+//	go run ./ch04-echo client -n 1000 -size 65536   # verify 64 MiB, print throughput
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/tcp-in-go/course/internal/cli"
+)
+
+const defaultAddr = "127.0.0.1:65432"
+
+func main() { cli.Main("ch04-echo", run) }
+
+func run(ctx context.Context, args []string) error {
+	return cli.Dispatch(ctx, "ch04-echo", args, os.Stderr,
+		cli.Command{Name: "serve", Summary: "run the echo server on " + defaultAddr, Run: serveCmd},
+		cli.Command{Name: "client", Summary: "send stdin, -msg or a generated payload; print or verify the echo", Run: clientCmd},
+		cli.Command{Name: "hold", Summary: "open many idle connections and hold them (memory measurement)", Run: holdCmd},
+	)
+}
+
+func serveCmd(ctx context.Context, args []string) error {
+	fs := cli.NewFlagSet("serve", os.Stderr)
+	addr := fs.String("addr", defaultAddr, "listen address (:PORT for all interfaces)")
+	maxConns := fs.Int("max-conns", 10000, "connections served at once; more wait in the accept queue (0: no limit)")
+	idle := fs.Duration("idle-timeout", 5*time.Minute, "close a client that neither sends nor reads this long (0: never)")
+	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long open connections may finish")
+	debugAddr := fs.String("debug-addr", "", "serve pprof and expvar here, e.g. 127.0.0.1:6060 (loopback only)")
+	if err := cli.Parse(fs, args, false); err != nil {
+		return err
+	}
+	if *maxConns < 0 || *idle < 0 || *drain < 0 {
+		return cli.Usagef("-max-conns, -idle-timeout and -drain-timeout must not be negative")
+	}
+	log := slog.Default()
+	srv := &Server{MaxConns: *maxConns, IdleTimeout: *idle, Log: log}
+	if *debugAddr != "" {
+		_, stop, err := startDebug(ctx, *debugAddr, srv, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	ln, err := cli.Listen(ctx, *addr)
+	if err != nil {
+		return err
+	}
+	cli.LogListening(log, ln, "max_conns", *maxConns, "idle_timeout", *idle)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("draining", "open", srv.Stats().ConnsOpen, "timeout", *drain)
+	dctx, cancel := context.WithTimeout(context.Background(), *drain)
+	defer cancel()
+	if err := srv.Shutdown(dctx); err != nil {
+		log.Warn("drain timeout: closed the remaining connections")
+	}
+	if err := <-served; !errors.Is(err, ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped", "conns_total", srv.Stats().ConnsTotal)
+	return nil
+}
+
+func clientCmd(ctx context.Context, args []string) error {
+	fs := cli.NewFlagSet("client", os.Stderr)
+	var cfg clientConfig
+	fs.StringVar(&cfg.addr, "addr", defaultAddr, "server address")
+	fs.StringVar(&cfg.msg, "msg", "", "send this line instead of stdin")
+	fs.IntVar(&cfg.n, "n", 0, "send n generated messages of -size bytes and verify the echo")
+	fs.IntVar(&cfg.size, "size", 1024, "message size for -n")
+	fs.DurationVar(&cfg.timeout, "timeout", time.Minute, "give up after this long")
+	if err := cli.Parse(fs, args, false); err != nil {
+		return err
+	}
+	if cfg.n < 0 || cfg.size <= 0 {
+		return cli.Usagef("-n must not be negative and -size must be positive")
+	}
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		cfg.progress = os.Stderr // a terminal: show progress; a pipe or file: stay quiet
+	}
+	return runClient(ctx, cfg, os.Stdin, os.Stdout)
+}
+
+func holdCmd(ctx context.Context, args []string) error {
+	fs := cli.NewFlagSet("hold", os.Stderr)
+	addr := fs.String("addr", defaultAddr, "server address")
+	conns := fs.Int("conns", 1000, "connections to open and hold")
+	if err := cli.Parse(fs, args, false); err != nil {
+		return err
+	}
+	return hold(ctx, *addr, *conns, slog.Default())
+}
