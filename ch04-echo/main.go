@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tcp-in-go/course/internal/cli"
+	"github.com/tcp-in-go/course/internal/debugserver"
 )
 
 const defaultAddr = "127.0.0.1:65432"
@@ -45,7 +46,7 @@ func serveCmd(ctx context.Context, args []string) error {
 	log := slog.Default()
 	srv := &Server{MaxConns: *maxConns, IdleTimeout: *idle, Log: log}
 	if *debugAddr != "" {
-		_, stop, err := startDebug(ctx, *debugAddr, srv, log)
+		_, stop, err := debugserver.Start(ctx, *debugAddr, "echo", func() any { return srv.Stats() }, log)
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tcp-in-go/course/internal/debugserver"
 	"github.com/tcp-in-go/course/internal/testutil"
 )
 
@@ -196,7 +197,7 @@ func TestDebugEndpoint(t *testing.T) {
 	require.NoError(t, c.Close())
 	eventually(t, "the connection is closed", func() bool { return srv.Stats().ConnsOpen == 0 })
 
-	dbg, stop, err := startDebug(context.Background(), "127.0.0.1:0", srv, quietLog())
+	dbg, stop, err := debugserver.Start(context.Background(), "127.0.0.1:0", "echo", func() any { return srv.Stats() }, quietLog())
 	require.NoError(t, err)
 	defer stop()
 	hc := &http.Client{Timeout: 10 * time.Second}
@@ -216,7 +217,7 @@ func TestDebugEndpoint(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, string(body), "goroutine profile")
 
-	_, _, err = startDebug(context.Background(), "0.0.0.0:0", srv, quietLog())
+	_, _, err = debugserver.Start(context.Background(), "0.0.0.0:0", "echo", func() any { return srv.Stats() }, quietLog())
 	assert.ErrorContains(t, err, "loopback")
 }
 

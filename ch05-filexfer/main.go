@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tcp-in-go/course/internal/cli"
+	"github.com/tcp-in-go/course/internal/debugserver"
 	"golang.org/x/term"
 )
 
@@ -38,14 +39,22 @@ func serve(ctx context.Context, args []string) error {
 	fs.Int64Var(&s.MaxSize, "max-size", DefaultMaxSize, "largest file accepted, in bytes")
 	fs.DurationVar(&s.PartialTTL, "partial-ttl", DefaultPartialTTL, "remove unfinished partial files after this long")
 	drain := fs.Duration("drain", 10*time.Second, "on SIGINT/SIGTERM, let transfers finish this long")
+	debugAddr := fs.String("debug-addr", "", "serve pprof and expvar here, e.g. 127.0.0.1:6060 (loopback only)")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
+	}
+	s.Log = slog.Default()
+	if *debugAddr != "" {
+		_, stop, err := debugserver.Start(ctx, *debugAddr, "filexfer", func() any { return s.Stats() }, s.Log)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	ln, err := cli.Listen(ctx, *addr)
 	if err != nil {
 		return err
 	}
-	s.Log = slog.Default()
 	cli.LogListening(s.Log, ln, "dir", s.Dir)
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve(ln) }()

@@ -42,6 +42,20 @@ type Server struct {
 	wg        sync.WaitGroup
 }
 
+// Stats is what -debug-addr publishes (expvar "filexfer"): connections open,
+// how many of them are between files, and files being received.
+func (s *Server) Stats() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	idle := 0
+	for _, between := range s.conns {
+		if between {
+			idle++
+		}
+	}
+	return map[string]int{"conns_open": len(s.conns), "conns_idle": idle, "receiving": len(s.receiving)}
+}
+
 // Defaults for the Server's limits.
 const (
 	DefaultMaxConns    = 64

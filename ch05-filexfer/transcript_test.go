@@ -74,12 +74,14 @@ func TestSignalShutdown(t *testing.T) {
 	}
 	bin := testutil.BuildGo(t, ".")
 	dir := t.TempDir()
-	p := testutil.StartProcess(t, exec.Command(bin, "serve", "-dir", dir, "-addr", "127.0.0.1:0"))
+	p := testutil.StartProcess(t, exec.Command(bin, "serve", "-dir", dir, "-addr", "127.0.0.1:0", "-debug-addr", "127.0.0.1:0"))
 	file := writeTemp(t, "hello.txt", "hello")
 	stdout, stderr, err := testutil.RunWithTimeout(t, 30*time.Second, exec.Command(bin, "send", "-addr", p.Addr, file), "")
 	require.NoError(t, err, stderr)
 	assert.Contains(t, stdout, "sent name=hello.txt size=5 ")
 	assert.Empty(t, stderr, "no progress bar when stderr is not a terminal")
+	// -debug-addr publishes the receiver's counters.
+	assert.JSONEq(t, `{"conns_open":0,"conns_idle":0,"receiving":0}`, string(testutil.DebugVars(t, p)["filexfer"]))
 	require.NoError(t, p.Signal(syscall.SIGTERM, 10*time.Second))
 	got, err := os.ReadFile(filepath.Join(dir, "hello.txt"))
 	require.NoError(t, err)

@@ -44,7 +44,7 @@ func TestCommands(t *testing.T) {
 	_, _, code = run("", "client", "-bogus")
 	assert.Equal(t, 2, code, "a usage error exits 2")
 
-	srv := exec.Command(bin, "serve", "-addr", "127.0.0.1:0", "-client-ca", filepath.Join("certs", CAFile))
+	srv := exec.Command(bin, "serve", "-addr", "127.0.0.1:0", "-client-ca", filepath.Join("certs", CAFile), "-debug-addr", "127.0.0.1:0")
 	srv.Dir = dir
 	p := testutil.StartProcess(t, srv)
 	stdout, stderr, code := run("hi\n", "client", "-addr", p.Addr,
@@ -62,6 +62,9 @@ func TestCommands(t *testing.T) {
 		"-cert", filepath.Join("certs", ClientCertFile), "-key", filepath.Join("certs", ClientKeyFile))
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stderr, "anyone who has this file can decrypt the traffic")
+
+	// -debug-addr publishes the server's counters (expvar "tls").
+	assert.Contains(t, string(testutil.DebugVars(t, p)["tls"]), `"conns_open":`)
 
 	require.NoError(t, p.Signal(syscall.SIGTERM, 10*time.Second), "SIGTERM is a graceful exit 0")
 	assert.Contains(t, p.Output(), "msg=\"shutting down\"")

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tcp-in-go/course/internal/cli"
+	"github.com/tcp-in-go/course/internal/debugserver"
 )
 
 const name = "ch06-tls"
@@ -40,6 +41,7 @@ func serveCmd(ctx context.Context, args []string) error {
 	clientCA := fs.String("client-ca", "", "require client certificates signed by this CA (mutual TLS)")
 	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "close clients that do not finish the handshake in time")
 	drain := fs.Duration("drain", 5*time.Second, "on shutdown, wait this long for connections to finish")
+	debugAddr := fs.String("debug-addr", "", "serve pprof and expvar here, e.g. 127.0.0.1:6060 (loopback only)")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
@@ -52,6 +54,14 @@ func serveCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	srv := &Server{TLSConfig: cfg, HandshakeTimeout: *hsTimeout, Log: slog.Default()}
+	if *debugAddr != "" {
+		_, stop, err := debugserver.Start(ctx, *debugAddr, "tls", func() any { return srv.Stats() }, srv.Log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stop()
+	}
 	cli.LogListening(slog.Default(), ln, "mtls", *clientCA != "")
 	return serveUntil(ctx, srv, ln, *drain)
 }

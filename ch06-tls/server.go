@@ -30,6 +30,13 @@ type Server struct {
 	shutdown chan struct{}
 }
 
+// Stats is what -debug-addr publishes (expvar "tls").
+func (s *Server) Stats() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return map[string]int{"conns_open": len(s.conns)}
+}
+
 func (s *Server) logger() *slog.Logger {
 	if s.Log != nil {
 		return s.Log

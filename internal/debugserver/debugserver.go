@@ -1,4 +1,7 @@
-package main
+// Package debugserver serves a running server's insides on a loopback
+// address, for the chapters' -debug-addr flag: the runtime's profiles
+// (net/http/pprof) and the server's own counters (expvar).
+package debugserver
 
 import (
 	"context"
@@ -14,20 +17,36 @@ import (
 	"time"
 )
 
+// expvar names are global to the process and can be published only once, but
+// tests start many servers: each name is published once and then points at
+// the newest server's counters.
 var (
-	published sync.Once
-	current   atomic.Pointer[Server] // the server whose counters /debug/vars shows
+	mu        sync.Mutex
+	published = map[string]*atomic.Pointer[func() any]{}
 )
 
+func publish(name string, vars func() any) {
+	mu.Lock()
+	defer mu.Unlock()
+	p, ok := published[name]
+	if !ok {
+		p = new(atomic.Pointer[func() any])
+		published[name] = p
+		expvar.Publish(name, expvar.Func(func() any { return (*p.Load())() }))
+	}
+	p.Store(&vars)
+}
+
 // ANCHOR: debug
-// startDebug serves the runtime's profiles (net/http/pprof) and the server's
-// counters (expvar, under "echo") on a loopback address, for example:
+// Start serves the runtime's profiles and, under /debug/vars, the value
+// vars() returns, published as name, for example:
 //
 //	curl -s 127.0.0.1:6060/debug/vars | jq .echo
 //	go tool pprof 127.0.0.1:6060/debug/pprof/heap
 //
-// Profiles reveal a lot about a process, so it refuses non-loopback addresses.
-func startDebug(ctx context.Context, addr string, srv *Server, log *slog.Logger) (bound string, stop func(), err error) {
+// Profiles reveal a lot about a process, so it refuses non-loopback
+// addresses. stop shuts the debug server down.
+func Start(ctx context.Context, addr, name string, vars func() any, log *slog.Logger) (bound string, stop func(), err error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", nil, fmt.Errorf("-debug-addr %s: %w", addr, err)
@@ -35,10 +54,7 @@ func startDebug(ctx context.Context, addr string, srv *Server, log *slog.Logger)
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return "", nil, fmt.Errorf("-debug-addr %s: use a loopback address such as 127.0.0.1:6060", addr)
 	}
-	current.Store(srv)
-	published.Do(func() {
-		expvar.Publish("echo", expvar.Func(func() any { return current.Load().Stats() }))
-	})
+	publish(name, vars)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index) // also serves heap, goroutine, allocs...
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
