@@ -40,6 +40,36 @@ CHUNK = 64 * 1024  # bytes per recv
 BACKLOG = 1024  # accept queue: socketserver's default of 5 drops bursts of clients
 MODELS = ("threads", "selectors", "asyncio")
 IDLE_TIMEOUT = [300.0]  # seconds, set by --idle-timeout; 0 means never
+DRAIN_TIMEOUT = [10.0]  # seconds, set by --drain-timeout
+
+
+class Open:
+    """The sockets of the clients being served, so that a shutdown can wait
+    for them (the drain) and close those still open when the drain ends."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.socks: set[socket.socket] = set()
+
+    def add(self, sock: socket.socket) -> None:
+        with self.cond:
+            self.socks.add(sock)
+
+    def remove(self, sock: socket.socket) -> None:
+        with self.cond:
+            self.socks.discard(sock)
+            self.cond.notify_all()
+
+    def drain(self, timeout: float) -> None:
+        with self.cond:
+            log("INFO", "draining", open=len(self.socks), timeout=f"{timeout}s")
+            if not self.cond.wait_for(lambda: not self.socks, timeout):
+                n = len(self.socks)
+                log("WARN", "drain timeout: closing the remaining connections", open=n)
+                for sock in self.socks:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked recv
+                self.cond.wait_for(lambda: not self.socks, 5.0)
 
 
 # ANCHOR: threads
@@ -54,6 +84,7 @@ class EchoHandler(socketserver.BaseRequestHandler):
         # A timeout on every recv and sendall: a client that neither sends
         # nor reads for that long is closed (Go's -idle-timeout).
         sock.settimeout(IDLE_TIMEOUT[0] or None)
+        self.server.open.add(sock)  # type: ignore[attr-defined]
         try:
             # recv returns b"" once the client has closed (or half-closed) its
             # side; everything before that has been echoed by then.
@@ -68,23 +99,27 @@ class EchoHandler(socketserver.BaseRequestHandler):
         except OSError as err:
             log("WARN", "close", peer=peer, bytes=total, reason="error", err=err)
             return
+        finally:
+            self.server.open.remove(sock)  # type: ignore[attr-defined]
         # socketserver then shuts the socket down and closes it.
         log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="eof")
 
 
 class ThreadingEchoServer(socketserver.ThreadingTCPServer):
-    daemon_threads = True  # do not wait for clients at exit
+    daemon_threads = True  # the drain below waits for clients, with a timeout
     allow_reuse_address = True
     request_queue_size = BACKLOG
+    open = Open()
 
 
 def serve_threads(host: str, port: int) -> None:
     with ThreadingEchoServer((host, port), EchoHandler) as server:
         log("INFO", "listening", addr=format_addr(server.server_address), model="threads")
-        try:
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C or SIGTERM
             server.serve_forever()
-        except KeyboardInterrupt:
-            log("INFO", "stopped")
+        server.socket.close()  # stop accepting; clients still connected finish
+        server.open.drain(DRAIN_TIMEOUT[0])
+        log("INFO", "stopped")
 
 
 # ANCHOR_END: threads
@@ -110,6 +145,18 @@ def serve_selectors(host: str, port: int) -> None:
     sel.register(ln, selectors.EVENT_READ)
     log("INFO", "listening", addr=format_addr(ln.getsockname()), model="selectors")
 
+    # Ctrl-C and SIGTERM arrive as a byte on a socket the loop watches
+    # (signal.set_wakeup_fd), so the loop stops between events, never in the
+    # middle of one, and select() wakes up at once.
+    wake_r, wake_w = socket.socketpair()
+    wake_r.setblocking(False)
+    wake_w.setblocking(False)
+    signal.set_wakeup_fd(wake_w.fileno())
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: None)  # the byte is the message
+    sel.register(wake_r, selectors.EVENT_READ, "wakeup")
+    drain_until: float | None = None  # set when a signal starts the drain
+
     conns: set[Conn] = set()
     idle = IDLE_TIMEOUT[0]
 
@@ -134,10 +181,23 @@ def serve_selectors(host: str, port: int) -> None:
             c.events = want
 
     try:
-        while True:
-            # With an idle timeout, wake up at least once a second to close
-            # the connections that have been silent too long.
-            for key, _ in sel.select(timeout=min(idle, 1.0) if idle else None):
+        while drain_until is None or (conns and time.monotonic() < drain_until):
+            # With an idle timeout or a drain, wake up at least once a second
+            # to close the connections that have been silent too long.
+            timeout = min(idle, 1.0) if idle else None
+            if drain_until is not None:
+                timeout = min(timeout or 1.0, max(drain_until - time.monotonic(), 0))
+            for key, _ in sel.select(timeout=timeout):
+                if key.data == "wakeup":
+                    with contextlib.suppress(BlockingIOError):
+                        wake_r.recv(64)
+                    if drain_until is not None:
+                        return  # a second signal: stop now
+                    sel.unregister(ln)
+                    ln.close()  # stop accepting; the clients still here finish
+                    drain_until = time.monotonic() + DRAIN_TIMEOUT[0]
+                    log("INFO", "draining", open=len(conns), timeout=f"{DRAIN_TIMEOUT[0]}s")
+                    continue
                 if key.data is None:  # the listener: a client is waiting
                     try:
                         sock, addr = ln.accept()
@@ -170,19 +230,29 @@ def serve_selectors(host: str, port: int) -> None:
                 now = time.monotonic()
                 for c in [c for c in conns if now - c.last > idle]:
                     close(c, "idle")
-    except KeyboardInterrupt:
-        log("INFO", "stopped")
+        if conns:
+            log("WARN", "drain timeout: closing the remaining connections", open=len(conns))
     finally:
+        signal.set_wakeup_fd(-1)
         for key in list(sel.get_map().values()):
             key.fileobj.close()  # type: ignore[union-attr]
         sel.close()
+        wake_w.close()
+        log("INFO", "stopped")
 
 
 # ANCHOR_END: selectors
 
 
 # ANCHOR: asyncio
+HANDLERS: set[asyncio.Task[None]] = set()  # connections being served, for the drain
+
+
 async def handle_asyncio(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    task = asyncio.current_task()
+    assert task is not None
+    HANDLERS.add(task)
+    task.add_done_callback(HANDLERS.discard)
     peer = format_addr(writer.get_extra_info("peername"))
     start, total = time.monotonic(), 0
     log("INFO", "open", peer=peer)
@@ -219,10 +289,16 @@ async def serve_asyncio_main(host: str, port: int) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    # Stop accepting; asyncio.run then cancels the connections' tasks (their
-    # finally blocks close the sockets). Server.wait_closed would instead wait
-    # for every client to leave.
-    server.close()
+    server.close()  # stop accepting; the clients still here finish
+    tasks = set(HANDLERS)
+    log("INFO", "draining", open=len(tasks), timeout=f"{DRAIN_TIMEOUT[0]}s")
+    if tasks:
+        _, pending = await asyncio.wait(tasks, timeout=DRAIN_TIMEOUT[0])
+        if pending:
+            log("WARN", "drain timeout: closing the remaining connections", open=len(pending))
+            for t in pending:
+                t.cancel()  # its finally block closes the socket
+            await asyncio.wait(pending)
     log("INFO", "stopped")
 
 
@@ -242,7 +318,11 @@ def serve(args: argparse.Namespace) -> None:
     if args.idle_timeout < 0:
         print("ch04_echo: --idle-timeout must not be negative", file=sys.stderr)
         sys.exit(2)
+    if args.drain_timeout < 0:
+        print("ch04_echo: --drain-timeout must not be negative", file=sys.stderr)
+        sys.exit(2)
     IDLE_TIMEOUT[0] = args.idle_timeout
+    DRAIN_TIMEOUT[0] = args.drain_timeout
     sigterm_as_interrupt()
     try:
         if args.model == "threads":
@@ -255,6 +335,8 @@ def serve(args: argparse.Namespace) -> None:
                 asyncio.run(serve_asyncio_main(host, port))
             except KeyboardInterrupt:
                 log("INFO", "stopped")
+    except KeyboardInterrupt:
+        log("INFO", "stopped by a second signal, without waiting")
     except OSError as err:
         die("ch04_echo", listen_error(args.addr, err))
 
@@ -319,6 +401,12 @@ def main(argv: list[str] | None = None) -> None:
         type=float,
         default=300.0,
         help="close a client that neither sends nor reads this many seconds (0: never)",
+    )
+    p_serve.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=10.0,
+        help="on Ctrl-C or SIGTERM, seconds the open connections may finish",
     )
     p_client = sub.add_parser("client", help="send --msg or stdin and print the echo")
     p_client.add_argument("--addr", default=DEFAULT_ADDR, help="server address HOST:PORT")

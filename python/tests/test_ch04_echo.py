@@ -7,7 +7,9 @@ rules quickly and the Python client, also against the Go server.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -96,8 +98,44 @@ def test_sigterm_exits_zero(python_server: Callable[..., Server], model: str) ->
     with connect(server) as s:
         s.sendall(b"x")
         assert recv_exactly(s, 1) == b"x"
-        assert server.stop() == 0
+    assert server.stop() == 0  # no client left: nothing to drain
     assert any("msg=stopped" in line for line in server.lines)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_sigterm_drains_open_clients(python_server: Callable[..., Server], model: str) -> None:
+    server = python_server("ch04_echo.py", "serve", "--model", model)
+    with connect(server) as s:
+        s.sendall(b"a")
+        assert recv_exactly(s, 1) == b"a"
+        server.proc.send_signal(signal.SIGTERM)
+        server.wait_for("msg=draining")
+        # New clients are refused, but this one is still served...
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(server.host_port, timeout=5).close()
+        s.sendall(b"still here")
+        assert recv_exactly(s, 10) == b"still here"
+        # ...until it leaves; then the server exits at once, with status 0.
+        s.shutdown(socket.SHUT_WR)
+        assert recv_to_eof(s) == b""
+    assert server.proc.wait(10) == 0
+    assert "msg=stopped" in server.output()
+    assert "drain timeout" not in server.output()
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_drain_timeout_closes_silent_clients(
+    python_server: Callable[..., Server], model: str
+) -> None:
+    server = python_server("ch04_echo.py", "serve", "--model", model, "--drain-timeout", "0.3")
+    with connect(server) as s:
+        s.sendall(b"a")
+        assert recv_exactly(s, 1) == b"a"
+        server.proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(ConnectionResetError):
+            assert s.recv(1) == b"", "the server closes a client still open after the drain"
+    assert server.proc.wait(10) == 0
+    assert "drain timeout" in server.wait_for("msg=stopped")
 
 
 def test_client_prints_the_echo(python_server: Callable[..., Server]) -> None:
