@@ -78,8 +78,8 @@ func TestIdleTimeoutFreesSilentClients(t *testing.T) {
 	srv := &Server{IdleTimeout: idle}
 	addr := startServer(t, srv)
 
+	start := time.Now() // before Dial: the server's clock starts at accept, after this
 	silent := testutil.Dial(t, addr)
-	start := time.Now()
 	n, err := silent.Read(make([]byte, 1))
 	assert.Equal(t, 0, n)
 	assert.ErrorIs(t, err, io.EOF, "the server should close a silent client")
@@ -90,7 +90,6 @@ func TestIdleTimeoutFreesSilentClients(t *testing.T) {
 	tick := time.NewTicker(idle / 5)
 	defer tick.Stop()
 	for range 10 { // two idle timeouts in all
-
 		<-tick.C
 		echoOnce(t, busy, "ping")
 	}

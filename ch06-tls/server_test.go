@@ -274,11 +274,11 @@ func TestHandshakeTimeoutBoundsTheWhole(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	addr, logs := startServer(t, p.serverConfig(t, false), func(s *Server) { s.HandshakeTimeout = timeout })
 
+	start := time.Now() // before Dial: the server's clock starts at accept, after this
 	c := testutil.Dial(t, addr)
 	// A handshake record header announcing 512 bytes, then the body slowly.
 	_, err := c.Write([]byte{0x16, 0x03, 0x01, 0x02, 0x00})
 	require.NoError(t, err)
-	start := time.Now()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for range tick.C {
