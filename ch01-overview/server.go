@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tcp-in-go/course/internal/cli"
+	"github.com/tcp-in-go/course/internal/conntrack"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown, like http.ErrServerClosed.
@@ -27,28 +28,30 @@ type Server struct {
 	Out         io.Writer     // where "Received:" lines go (stdout)
 	Log         *slog.Logger  // events, one line each (stderr)
 
-	outMu    sync.Mutex // one printed line at a time, whole
-	mu       sync.Mutex // guards the fields below
-	ln       net.Listener
-	conns    map[net.Conn]struct{}
-	wg       sync.WaitGroup // one count per tracked connection
-	shutdown bool
+	outMu sync.Mutex // one printed line at a time, whole
+	mu    sync.Mutex // guards ln
+	ln    net.Listener
+	conns conntrack.Set // the connections being served, for Shutdown
 }
 
 // ANCHOR: accept
 // Serve accepts connections on ln until Shutdown, handling each in its own
 // goroutine: a slow or silent client never holds up the others.
 func (s *Server) Serve(ln net.Listener) error {
-	s.mu.Lock()
+	s.mu.Lock() // check and set under Shutdown's lock: it either sees ln or stops us
+	if s.conns.Closed() {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
 	s.ln = ln
-	s.conns = map[net.Conn]struct{}{}
 	s.mu.Unlock()
 
 	var backoff time.Duration
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
-			if s.closing() {
+			if s.conns.Closed() {
 				return ErrServerClosed
 			}
 			// Running out of file descriptors (EMFILE) is temporary: wait
@@ -62,12 +65,14 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		backoff = 0
-		if !s.track(conn) {
+		// Register the connection before its goroutine starts, so that
+		// Shutdown waits for it (internal/conntrack).
+		if !s.conns.Add(conn) {
 			conn.Close() // accepted just as Shutdown began
 			return ErrServerClosed
 		}
 		go func() {
-			defer s.untrack(conn)
+			defer s.conns.Remove(conn)
 			s.handle(conn)
 		}()
 	}
@@ -158,57 +163,17 @@ func (s *Server) printf(format string, a ...any) {
 	fmt.Fprintf(s.Out, format, a...)
 }
 
-// track registers a new connection, unless Shutdown has begun. Checking and
-// adding under one lock guarantees Shutdown's wait sees every connection.
-func (s *Server) track(c net.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.shutdown {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	s.wg.Add(1)
-	return true
-}
-
-func (s *Server) untrack(c net.Conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-	s.wg.Done()
-}
-
-func (s *Server) closing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.shutdown
-}
-
 // ANCHOR: shutdown
 // Shutdown stops accepting, then waits for open connections to finish. If ctx
 // ends first, it closes them and returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	s.shutdown = true
+	s.conns.Close() // from now on, Add refuses connections
 	if s.ln != nil {
-		s.ln.Close()
+		s.ln.Close() // Accept fails, and Serve returns ErrServerClosed
 	}
 	s.mu.Unlock()
-
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		for c := range s.conns {
-			c.Close()
-		}
-		s.mu.Unlock()
-		<-done
-		return ctx.Err()
-	}
+	return s.conns.Wait(ctx)
 }
 
 // ANCHOR_END: shutdown

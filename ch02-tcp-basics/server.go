@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tcp-in-go/course/internal/cli"
+	"github.com/tcp-in-go/course/internal/conntrack"
 )
 
 // The protocol every server of this chapter speaks (the Go servers and
@@ -74,16 +75,14 @@ func trimCR(line []byte) []byte {
 type Server struct {
 	Log *slog.Logger
 
-	mu       sync.Mutex
-	ln       net.Listener
-	conns    map[net.Conn]struct{}
-	closing  bool
-	handlers sync.WaitGroup
+	mu    sync.Mutex // guards ln
+	ln    net.Listener
+	conns conntrack.Set // the connections being served, for Shutdown
 }
 
 // NewServer returns a server that logs to log.
 func NewServer(log *slog.Logger) *Server {
-	return &Server{Log: log, conns: map[net.Conn]struct{}{}}
+	return &Server{Log: log}
 }
 
 // ANCHOR: listen
@@ -105,8 +104,8 @@ func listenSteps(ctx context.Context, addr string) (net.Listener, error) {
 // connection. It returns net.ErrClosed after Shutdown, or the error that
 // stopped accepting.
 func (s *Server) Serve(ln net.Listener) error {
-	s.mu.Lock()
-	if s.closing {
+	s.mu.Lock() // check and set under Shutdown's lock: it either sees ln or stops us
+	if s.conns.Closed() {
 		s.mu.Unlock()
 		ln.Close()
 		return net.ErrClosed
@@ -129,7 +128,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
-		if !s.track(conn) {
+		if !s.conns.Add(conn) { // registered before its goroutine starts, for Shutdown
 			conn.Close() // shutting down
 			continue
 		}
@@ -139,12 +138,11 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // handle serves one connection: step 5 (read/write), then step 6 (close).
 func (s *Server) handle(conn net.Conn) {
-	defer s.handlers.Done()
+	defer s.conns.Remove(conn)
 	peer := conn.RemoteAddr().String()
 	s.Log.Info("accepted", "step", "4 accept", "peer", peer)
 	s.Log.Info("serving", "step", "5 read/write", "peer", peer)
 	lines, err := handleLines(conn, conn)
-	s.untrack(conn)
 	conn.Close() // step 6: send our FIN (the kernel finishes the close)
 	if err != nil && !s.drained(err) {
 		s.Log.Info("closed", "step", "6 close", "peer", peer, "lines", lines, "err", err)
@@ -158,28 +156,8 @@ func (s *Server) handle(conn net.Conn) {
 // drained reports whether err is what Shutdown causes on purpose: the read
 // deadline it sets, or the close when the drain time is over.
 func (s *Server) drained(err error) bool {
-	s.mu.Lock()
-	closing := s.closing
-	s.mu.Unlock()
 	var ne net.Error
-	return closing && (errors.Is(err, net.ErrClosed) || errors.As(err, &ne) && ne.Timeout())
-}
-
-func (s *Server) track(c net.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	s.handlers.Add(1)
-	return true
-}
-
-func (s *Server) untrack(c net.Conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
+	return s.conns.Closed() && (errors.Is(err, net.ErrClosed) || errors.As(err, &ne) && ne.Timeout())
 }
 
 // ANCHOR: shutdown
@@ -189,29 +167,16 @@ func (s *Server) untrack(c net.Conn) {
 // them and closes. If ctx ends first, the remaining connections are closed.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	s.closing = true
+	s.conns.Close() // no new connections from now on
 	if s.ln != nil {
 		s.ln.Close()
 	}
-	for c := range s.conns {
-		_ = c.SetReadDeadline(time.Now())
-	}
 	s.mu.Unlock()
-
-	done := make(chan struct{})
-	go func() { s.handlers.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		for c := range s.conns {
-			c.Close()
-		}
-		s.mu.Unlock()
-		<-done
-		return fmt.Errorf("shutdown: drain timeout, closed remaining connections: %w", ctx.Err())
+	s.conns.Each(func(c net.Conn) { _ = c.SetReadDeadline(time.Now()) })
+	if err := s.conns.Wait(ctx); err != nil {
+		return fmt.Errorf("shutdown: drain timeout, closed remaining connections: %w", err)
 	}
+	return nil
 }
 
 // ANCHOR_END: shutdown

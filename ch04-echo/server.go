@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tcp-in-go/course/internal/conntrack"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown, as net/http does.
@@ -40,11 +42,9 @@ type Server struct {
 	done     chan struct{} // closed when Shutdown starts
 	draining atomic.Bool   // set when Shutdown starts, read on every echo
 
-	mu      sync.Mutex
-	closing bool
-	ln      net.Listener
-	conns   map[net.Conn]struct{}
-	wg      sync.WaitGroup // one per connection goroutine
+	mu    sync.Mutex // guards ln
+	ln    net.Listener
+	conns conntrack.Set // the connections being served, for Shutdown
 
 	stats counters
 }
@@ -57,7 +57,6 @@ func (s *Server) init() {
 			s.slots = make(chan struct{}, s.MaxConns)
 		}
 		s.done = make(chan struct{})
-		s.conns = make(map[net.Conn]struct{})
 		if s.Log == nil {
 			s.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 		}
@@ -70,7 +69,7 @@ func (s *Server) init() {
 func (s *Server) Serve(ln net.Listener) error {
 	s.init()
 	s.mu.Lock()
-	if s.closing {
+	if s.conns.Closed() {
 		s.mu.Unlock()
 		ln.Close()
 		return ErrServerClosed
@@ -117,7 +116,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
-		if !s.track(c) {
+		if !s.conns.Add(c) { // registered before its goroutine starts, for Shutdown
 			c.Close()
 			s.release()
 			return ErrServerClosed
@@ -142,33 +141,12 @@ func (s *Server) release() {
 	}
 }
 
-// track registers c, unless Shutdown has begun. Registering under the same
-// lock that Shutdown takes means no connection can slip past its snapshot,
-// and wg.Add never races with wg.Wait.
-func (s *Server) track(c net.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	s.wg.Add(1)
-	return true
-}
-
-func (s *Server) untrack(c net.Conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-}
-
 // ANCHOR: handle
 // handle serves one connection and logs one line when it closes, with the
 // peer, how long it lasted and how many bytes it echoed.
 func (s *Server) handle(c net.Conn, deadline time.Time) {
-	defer s.wg.Done()
+	defer s.conns.Remove(c) // last: Shutdown's wait ends here
 	defer s.release()
-	defer s.untrack(c)
 	defer c.Close()
 
 	start := time.Now()
@@ -331,8 +309,7 @@ func (s *Server) refreshDeadline(c net.Conn, deadline *time.Time) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
 	s.mu.Lock()
-	first := !s.closing
-	s.closing = true
+	first := s.conns.Close() // no new connections from now on
 	ln := s.ln
 	s.mu.Unlock()
 	if first {
@@ -343,38 +320,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	// Wake connections blocked in Read so they notice the drain.
-	for _, c := range s.snapshot() {
-		_ = c.SetReadDeadline(time.Now().Add(drainQuiet))
-	}
-
-	finished := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(finished)
-	}()
-	select {
-	case <-finished:
-		return nil
-	case <-ctx.Done():
-		for _, c := range s.snapshot() {
-			c.Close()
-		}
-		<-finished
-		return ctx.Err()
-	}
+	s.conns.Each(func(c net.Conn) { _ = c.SetReadDeadline(time.Now().Add(drainQuiet)) })
+	return s.conns.Wait(ctx) // closes what is still open when ctx ends
 }
 
 // ANCHOR_END: shutdown
-
-func (s *Server) snapshot() []net.Conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]net.Conn, 0, len(s.conns))
-	for c := range s.conns {
-		out = append(out, c)
-	}
-	return out
-}
 
 // Stats are the server's counters, published by expvar under "echo".
 type Stats struct {

@@ -13,6 +13,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/tcp-in-go/course/internal/conntrack"
 )
 
 // Server is a TLS echo server. Set the fields before calling Serve.
@@ -22,19 +24,17 @@ type Server struct {
 	IdleTimeout      time.Duration // a connection silent this long is closed (default 5 min)
 	Log              *slog.Logger
 
-	mu       sync.Mutex
+	mu       sync.Mutex // guards ln and shutdown
 	ln       net.Listener
-	conns    map[net.Conn]struct{}
-	closing  bool
-	wg       sync.WaitGroup
 	shutdown chan struct{}
+	conns    conntrack.Set // the connections being served, for Shutdown
 }
 
 // Stats is what -debug-addr publishes (expvar "tls").
 func (s *Server) Stats() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return map[string]int{"conns_open": len(s.conns)}
+	return map[string]int{"conns_open": s.conns.Len()}
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -55,13 +55,12 @@ func orDefault(d, def time.Duration) time.Duration {
 // returns net.ErrClosed after a shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
-	if s.closing {
+	if s.conns.Closed() {
 		s.mu.Unlock()
 		ln.Close()
 		return net.ErrClosed
 	}
 	s.ln = ln
-	s.conns = map[net.Conn]struct{}{}
 	s.shutdown = make(chan struct{})
 	s.mu.Unlock()
 
@@ -84,7 +83,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		backoff = 5 * time.Millisecond
-		if !s.track(c) {
+		if !s.conns.Add(c) { // registered before its goroutine starts, for Shutdown
 			c.Close()
 			return net.ErrClosed
 		}
@@ -92,29 +91,11 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
-func (s *Server) track(c net.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	s.wg.Add(1)
-	return true
-}
-
-func (s *Server) untrack(c net.Conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-	s.wg.Done()
-}
-
 // ANCHOR: handle
 // handle runs one connection: the TLS handshake under a deadline, one log
 // line describing what was negotiated, then the echo loop.
 func (s *Server) handle(raw net.Conn) {
-	defer s.untrack(raw)
+	defer s.conns.Remove(raw)
 	defer raw.Close()
 	log := s.logger().With("peer", raw.RemoteAddr().String())
 
@@ -242,27 +223,15 @@ func echo(conn *tls.Conn, idle time.Duration) (int64, error) {
 // is done, then closes the rest.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	first := !s.closing
-	s.closing = true
+	first := s.conns.Close() // no new connections from now on
 	var err error
 	if first && s.ln != nil {
 		err = s.ln.Close()
 		close(s.shutdown)
 	}
 	s.mu.Unlock()
-
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return err
-	case <-ctx.Done():
+	if werr := s.conns.Wait(ctx); werr != nil {
+		return werr
 	}
-	s.mu.Lock()
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
-	<-done
-	return ctx.Err()
+	return err
 }
