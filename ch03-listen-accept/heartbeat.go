@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/tcp-in-go/course/internal/cli"
+	"github.com/tcp-in-go/course/internal/conntrack"
 )
 
 const (
@@ -67,17 +68,15 @@ type Server struct {
 	// OnAcceptRetry, if set, is called for each temporary accept error.
 	OnAcceptRetry func(err error, delay time.Duration)
 
-	mu       sync.Mutex
+	mu       sync.Mutex // guards ln
 	ln       net.Listener
-	conns    map[net.Conn]struct{}
 	shutdown chan struct{} // closed by Shutdown
-	wg       sync.WaitGroup
+	conns    conntrack.Set // the connections being served, for Shutdown
 }
 
 // NewServer returns a server with the given interval and misses.
 func NewServer(interval time.Duration, misses int, log *slog.Logger) *Server {
-	return &Server{Interval: interval, Misses: misses, Log: log,
-		conns: map[net.Conn]struct{}{}, shutdown: make(chan struct{})}
+	return &Server{Interval: interval, Misses: misses, Log: log, shutdown: make(chan struct{})}
 }
 
 // Serve accepts connections on ln until Shutdown closes it. Temporary accept
@@ -94,23 +93,13 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.ln = ln
 	s.mu.Unlock()
 	err := acceptLoop(ln, s.shutdown, s.Log, s.OnAcceptRetry, func(c net.Conn) {
-		s.mu.Lock()
-		select {
-		case <-s.shutdown: // raced with Shutdown: refuse the connection
-			s.mu.Unlock()
+		if !s.conns.Add(c) { // raced with Shutdown: refuse the connection
 			c.Close()
 			return
-		default:
 		}
-		s.conns[c] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
 		go func() {
-			defer s.wg.Done()
+			defer s.conns.Remove(c)
 			s.handle(c)
-			s.mu.Lock()
-			delete(s.conns, c)
-			s.mu.Unlock()
 		}()
 	})
 	if errors.Is(err, net.ErrClosed) {
@@ -129,21 +118,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	default:
 		close(s.shutdown)
 	}
+	s.conns.Close() // no new connections from now on
 	if s.ln != nil {
 		s.ln.Close()
 	}
-	for c := range s.conns {
-		c.Close()
-	}
 	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	s.conns.Each(func(c net.Conn) { c.Close() })
+	return s.conns.Wait(ctx)
 }
 
 // ANCHOR: handle

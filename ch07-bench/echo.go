@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tcp-in-go/course/internal/cli"
+	"github.com/tcp-in-go/course/internal/conntrack"
 )
 
 // The reference echo server exists to calibrate the generator: the simplest
@@ -45,24 +46,22 @@ type EchoServer struct {
 	// Without it, a plain read/write loop with a 16 KiB buffer.
 	Splice bool
 
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]struct{}
-	wg     sync.WaitGroup
-	closed bool
+	mu    sync.Mutex // guards ln
+	ln    net.Listener
+	conns conntrack.Set // the connections being served, for Shutdown
 }
 
 // Serve accepts connections on ln until Shutdown.
 func (s *EchoServer) Serve(ln net.Listener) error {
 	publishExpvars()
 	s.mu.Lock()
-	s.ln, s.conns = ln, map[net.Conn]struct{}{}
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
+	if s.conns.Closed() {
+		s.mu.Unlock()
 		ln.Close()
 		return net.ErrClosed
 	}
+	s.ln = ln
+	s.mu.Unlock()
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -79,15 +78,10 @@ func (s *EchoServer) Serve(ln net.Listener) error {
 			}
 			return err
 		}
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
+		if !s.conns.Add(c) { // raced with Shutdown: refuse the connection
 			c.Close()
 			return nil
 		}
-		s.conns[c] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
 		connsOpen.Add(1)
 		connsTotal.Add(1)
 		go s.handle(c)
@@ -96,14 +90,9 @@ func (s *EchoServer) Serve(ln net.Listener) error {
 
 // ANCHOR: echo
 func (s *EchoServer) handle(c net.Conn) {
-	defer s.wg.Done()
+	defer s.conns.Remove(c)
 	defer connsOpen.Add(-1)
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		c.Close()
-	}()
+	defer c.Close()
 	if s.Splice {
 		_, _ = io.Copy(c, c) // every byte back, until the client closes
 		return
@@ -128,22 +117,13 @@ func (s *EchoServer) handle(c net.Conn) {
 // no work in progress worth waiting for), then waits for the handlers.
 func (s *EchoServer) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	s.closed = true
+	s.conns.Close() // no new connections from now on
 	if s.ln != nil {
 		s.ln.Close()
 	}
-	for c := range s.conns {
-		c.Close()
-	}
 	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	s.conns.Each(func(c net.Conn) { c.Close() })
+	return s.conns.Wait(ctx)
 }
 
 func runEcho(ctx context.Context, args []string) error {

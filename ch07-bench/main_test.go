@@ -21,11 +21,7 @@ func startEcho(t testing.TB) (string, *EchoServer) {
 }
 
 // open is the number of connections the server holds right now.
-func (s *EchoServer) open() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
+func (s *EchoServer) open() int { return s.conns.Len() }
 
 // brokenServer is an echo server that misbehaves on purpose, to prove the
 // generator notices. handle gets each connection and must return when it is
