@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"io"
@@ -20,30 +19,12 @@ import (
 	"github.com/tcp-in-go/course/internal/testutil"
 )
 
-// testLog collects the server's log lines; shown when a test fails.
-type testLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *testLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *testLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // startServer runs a receiver in-process on 127.0.0.1:0 into a fresh
 // directory. configure may change its limits before it starts.
 func startServer(t testing.TB, configure func(*Server)) (addr, dir string, s *Server) {
 	t.Helper()
 	dir = t.TempDir()
-	lg := &testLog{}
+	lg := &testutil.LogBuffer{}
 	s = &Server{Dir: dir, Log: slog.New(slog.NewTextHandler(lg, nil))}
 	if configure != nil {
 		configure(s)

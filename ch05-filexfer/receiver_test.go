@@ -250,7 +250,7 @@ func TestShutdownKeepsPartial(t *testing.T) {
 	data, err := os.ReadFile(src)
 	require.NoError(t, err)
 
-	first := &Server{Dir: dir, Log: slog.New(slog.NewTextHandler(&testLog{}, nil))}
+	first := &Server{Dir: dir, Log: slog.New(slog.NewTextHandler(&testutil.LogBuffer{}, nil))}
 	addr := testutil.StartServer(t, first.Serve, first.Shutdown)
 	c := dialRaw(t, addr)
 	c.write(header("big.bin", uint64(len(data)), 16<<10, 0))
@@ -279,7 +279,7 @@ func TestShutdownKeepsPartial(t *testing.T) {
 // TestShutdownClosesIdle: a connection between files does not hold up a
 // shutdown, however long the drain time.
 func TestShutdownClosesIdle(t *testing.T) {
-	s := &Server{Dir: t.TempDir(), Log: slog.New(slog.NewTextHandler(&testLog{}, nil))}
+	s := &Server{Dir: t.TempDir(), Log: slog.New(slog.NewTextHandler(&testutil.LogBuffer{}, nil))}
 	addr := testutil.StartServer(t, s.Serve, s.Shutdown)
 	c := dialRaw(t, addr)
 	data := []byte("one")

@@ -27,7 +27,7 @@ var rateRE = regexp.MustCompile(`rate=\S+`)
 // and the receiver's log for a small session (two files, a directory, and
 // a file that exists). Rewrite with: go test ./ch05-filexfer -run Transcript -update
 func TestTranscript(t *testing.T) {
-	lg := &testLog{}
+	lg := &testutil.LogBuffer{}
 	dir := t.TempDir()
 	s := &Server{Dir: dir, Log: slog.New(slog.NewTextHandler(lg, nil))}
 	addr := testutil.StartServer(t, s.Serve, s.Shutdown)

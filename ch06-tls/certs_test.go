@@ -88,7 +88,7 @@ func TestTranscript(t *testing.T) {
 	}
 
 	p := &pki{dir: certs}
-	logs := &logBuffer{}
+	logs := &testutil.LogBuffer{}
 	srv := &Server{TLSConfig: p.serverConfig(t, true), Log: slogTo(logs)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

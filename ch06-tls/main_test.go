@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/tls"
@@ -10,8 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -77,37 +74,11 @@ func (p *pki) clientConfig(t testing.TB, withCert bool) *tls.Config {
 	return cfg
 }
 
-// logBuffer collects a server's log lines; safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// waitLog polls the log until it contains want (the server logs from its
-// own goroutine, after the client has already seen the outcome).
-func (b *logBuffer) waitLog(t testing.TB, want string) {
-	t.Helper()
-	require.Eventually(t, func() bool { return strings.Contains(b.String(), want) },
-		10*time.Second, 5*time.Millisecond, "server log never contained %q; log:\n%s", want, b)
-}
-
 // startServer runs a Server with cfg on 127.0.0.1:0 and returns its address
 // and its log.
-func startServer(t testing.TB, cfg *tls.Config, tweak ...func(*Server)) (string, *logBuffer) {
+func startServer(t testing.TB, cfg *tls.Config, tweak ...func(*Server)) (string, *testutil.LogBuffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testutil.LogBuffer{}
 	srv := &Server{TLSConfig: cfg, Log: slog.New(slog.NewTextHandler(logs, nil))}
 	for _, f := range tweak {
 		f(srv)

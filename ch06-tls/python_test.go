@@ -53,14 +53,14 @@ func TestPythonClientGoServer(t *testing.T) {
 	assert.Equal(t, "hello from Python\n", stdout)
 	assert.Contains(t, stderr, "version:      TLS 1.3")
 	assert.Contains(t, stderr, "resumed:      true", "Go's tickets resume a Python client's session")
-	logs.waitLog(t, `resumed=true client="CN=course-client,O=tcp-in-go course"`)
+	logs.WaitFor(t, `resumed=true client="CN=course-client,O=tcp-in-go course"`, 10*time.Second)
 
 	// Without a client certificate the Go server refuses the Python client.
 	_, stderr, err = testutil.RunWithTimeout(t, 30*time.Second,
 		testutil.PythonCmd(t, "ch06_tls.py", args[:5]...), "anonymous\n")
 	require.Error(t, err)
 	assert.Contains(t, stderr, "ch06_tls.py: TLS with")
-	logs.waitLog(t, "client didn't provide a certificate")
+	logs.WaitFor(t, "client didn't provide a certificate", 10*time.Second)
 
 	// A Python client that trusts another CA refuses the Go server.
 	other := t.TempDir() + "/other-ca.pem"

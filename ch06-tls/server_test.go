@@ -29,7 +29,7 @@ func TestEchoOverTLS13(t *testing.T) {
 	assert.False(t, st.DidResume)
 	require.NotEmpty(t, st.VerifiedChains)
 	assert.Equal(t, "tcp-in-go course CA", st.VerifiedChains[0][len(st.VerifiedChains[0])-1].Subject.CommonName)
-	logs.waitLog(t, `msg=handshake`)
+	logs.WaitFor(t, `msg=handshake`, 10*time.Second)
 	// The suite is AES-GCM with AES hardware, ChaCha20-Poly1305 without.
 	assert.Regexp(t, `version="TLS 1.3" suite=TLS_(AES_128_GCM_SHA256|CHACHA20_POLY1305_SHA256) group=X25519MLKEM768 alpn=echo resumed=false client=-`, logs.String())
 }
@@ -66,7 +66,7 @@ func TestOldVersionsRefused(t *testing.T) {
 			assert.Contains(t, err.Error(), "protocol version not supported")
 		})
 	}
-	logs.waitLog(t, "client offered only unsupported versions")
+	logs.WaitFor(t, "client offered only unsupported versions", 10*time.Second)
 }
 
 // TestServerVerificationFails: every way a server certificate can be wrong
@@ -112,7 +112,7 @@ func TestServerVerificationFails(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.wantErr)
 			assert.True(t, tt.wantReason(err), "unexpected error type: %#v", err)
 			// The client tells the server why it hung up (a TLS alert).
-			logs.waitLog(t, "handshake failed")
+			logs.WaitFor(t, "handshake failed", 10*time.Second)
 		})
 	}
 }
@@ -136,13 +136,13 @@ func TestMutualTLS(t *testing.T) {
 	t.Run("client certificate from the CA", func(t *testing.T) {
 		_, err := echoOnce(t, addr, p.clientConfig(t, true), "ping")
 		require.NoError(t, err)
-		logs.waitLog(t, `client="CN=course-client,O=tcp-in-go course"`)
+		logs.WaitFor(t, `client="CN=course-client,O=tcp-in-go course"`, 10*time.Second)
 	})
 	t.Run("no client certificate", func(t *testing.T) {
 		_, err := echoOnce(t, addr, p.clientConfig(t, false), "ping")
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "certificate required")
-		logs.waitLog(t, "client didn't provide a certificate")
+		logs.WaitFor(t, "client didn't provide a certificate", 10*time.Second)
 	})
 	t.Run("client certificate from another CA", func(t *testing.T) {
 		other, err := NewCA("someone else's CA", ValidFor(time.Hour))
@@ -159,7 +159,7 @@ func TestMutualTLS(t *testing.T) {
 		_, err = echoOnce(t, addr, cfg, "ping")
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "remote error: tls: ")
-		logs.waitLog(t, "certificate signed by unknown authority")
+		logs.WaitFor(t, "certificate signed by unknown authority", 10*time.Second)
 	})
 }
 
@@ -175,7 +175,7 @@ func TestPlaintextClientRefused(t *testing.T) {
 	got, err := io.ReadAll(c)
 	require.NoError(t, err, "the server should answer and close")
 	assert.Equal(t, "this port speaks TLS; plaintext is refused\n", string(got))
-	logs.waitLog(t, "first record does not look like a TLS handshake")
+	logs.WaitFor(t, "first record does not look like a TLS handshake", 10*time.Second)
 
 	_, err = echoOnce(t, addr, p.clientConfig(t, false), "still serving")
 	require.NoError(t, err)
@@ -195,7 +195,7 @@ func TestHandshakeTimeout(t *testing.T) {
 	var ne net.Error
 	require.False(t, errors.As(err, &ne) && ne.Timeout(), "the server never closed the silent connection")
 	assert.GreaterOrEqual(t, time.Since(start), timeout)
-	logs.waitLog(t, "context deadline exceeded")
+	logs.WaitFor(t, "context deadline exceeded", 10*time.Second)
 }
 
 func TestResumption(t *testing.T) {
@@ -212,7 +212,7 @@ func TestResumption(t *testing.T) {
 			require.NoError(t, err)
 			assert.True(t, st.DidResume, "the second connection should resume from the ticket")
 			require.NotEmpty(t, st.PeerCertificates, "a resumed session still knows the server's certificate")
-			logs.waitLog(t, "resumed=true")
+			logs.WaitFor(t, "resumed=true", 10*time.Second)
 		})
 	}
 }
@@ -249,7 +249,7 @@ func TestKeyLog(t *testing.T) {
 	addr, _ := startServer(t, p.serverConfig(t, false))
 	cfg := p.clientConfig(t, false)
 	file := p.path("keys.log")
-	logs := &logBuffer{}
+	logs := &testutil.LogBuffer{}
 	f, err := openKeyLog(cfg, file, slogTo(logs))
 	require.NoError(t, err)
 	_, err = echoOnce(t, addr, cfg, "secret")
@@ -288,5 +288,5 @@ func TestHandshakeTimeoutBoundsTheWhole(t *testing.T) {
 		require.Less(t, time.Since(start), 10*time.Second, "the trickling client was never closed")
 	}
 	assert.GreaterOrEqual(t, time.Since(start), timeout)
-	logs.waitLog(t, "context deadline exceeded")
+	logs.WaitFor(t, "context deadline exceeded", 10*time.Second)
 }

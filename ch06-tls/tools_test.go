@@ -95,7 +95,7 @@ func replaceOnce(t testing.TB, s, old, new string) string {
 // upstream and certificates rewritten for this test, as a child process
 // (daemon off) with everything in a temporary directory. It returns the
 // TLS address once nginx accepts connections there.
-func startNginx(t *testing.T, p *pki, upstream string) (addr string, logs *logBuffer) {
+func startNginx(t *testing.T, p *pki, upstream string) (addr string, logs *testutil.LogBuffer) {
 	t.Helper()
 	nginx := testutil.RequireTool(t, "nginx")
 	if _, err := os.Stat(streamModule); err != nil {
@@ -113,7 +113,7 @@ func startNginx(t *testing.T, p *pki, upstream string) (addr string, logs *logBu
 	confFile := filepath.Join(dir, "nginx.conf")
 	require.NoError(t, os.WriteFile(confFile, []byte(conf), 0o644))
 
-	logs = &logBuffer{}
+	logs = &testutil.LogBuffer{}
 	cmd := exec.Command(nginx, "-p", dir, "-e", "stderr", "-c", confFile, "-g", "daemon off;")
 	cmd.Stdout, cmd.Stderr = logs, logs
 	require.NoError(t, cmd.Start())
@@ -196,7 +196,7 @@ func TestOpenSSLSClient(t *testing.T) {
 	assert.Contains(t, out, "New, TLSv1.3, Cipher is TLS_")
 	assert.Contains(t, out, "Verify return code: 0 (ok)")
 	assert.Contains(t, out, "ALPN protocol: echo")
-	logs.waitLog(t, `version="TLS 1.3"`)
+	logs.WaitFor(t, `version="TLS 1.3"`, 10*time.Second)
 
 	// SECLEVEL=0 lets OpenSSL 3 offer TLS 1.1 at all; the refusal we see
 	// then comes from the server, not from the client's own policy.
@@ -205,7 +205,7 @@ func TestOpenSSLSClient(t *testing.T) {
 	var ee *exec.ExitError
 	require.True(t, errors.As(err, &ee), "openssl -tls1_1 must fail: %v\n%s", err, out)
 	assert.Contains(t, stderr+out, "alert protocol version")
-	logs.waitLog(t, "client offered only unsupported versions")
+	logs.WaitFor(t, "client offered only unsupported versions", 10*time.Second)
 }
 
 // TestNginxWithCh04Echo is the setup of the docs: nginx in front of the

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -38,6 +39,7 @@ type fakeTB struct {
 }
 
 func (f *fakeTB) Errorf(string, ...any) { f.failed = true }
+func (f *fakeTB) Fatalf(string, ...any) { f.failed = true; panic("fatal") }
 func (f *fakeTB) Helper()               {}
 
 func TestStartServerShutsDown(t *testing.T) {
@@ -60,4 +62,24 @@ func TestStartServerShutsDown(t *testing.T) {
 	_, err = io.ReadFull(c, buf)
 	require.NoError(t, err)
 	assert.Equal(t, "hi", string(buf))
+}
+
+func TestLogBufferWaitFor(t *testing.T) {
+	var b LogBuffer
+	go func() {
+		_, _ = b.Write([]byte("level=INFO msg=one\n"))
+		_, _ = b.Write([]byte("level=INFO msg=two\n"))
+	}()
+	b.WaitFor(t, "msg=two", 10*time.Second)
+	assert.Equal(t, "level=INFO msg=one\nlevel=INFO msg=two\n", b.String())
+
+	f := &fakeTB{TB: t}
+	done := make(chan struct{})
+	go func() { // Fatalf must stop the waiting goroutine, as in a real test
+		defer close(done)
+		defer func() { _ = recover() }()
+		b.WaitFor(f, "never", 10*time.Millisecond)
+	}()
+	<-done
+	assert.True(t, f.failed, "a line that never comes fails the test")
 }
