@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tcp-in-go/course/internal/conntrack"
 	"github.com/tcp-in-go/course/internal/testutil"
 	"go.uber.org/goleak"
 )
@@ -28,17 +29,20 @@ func (s *EchoServer) open() int { return s.conns.Len() }
 // closed.
 type brokenServer struct {
 	handle func(c net.Conn)
-	mu     sync.Mutex
+	mu     sync.Mutex // guards ln
 	ln     net.Listener
-	conns  map[net.Conn]bool
-	wg     sync.WaitGroup
+	conns  conntrack.Set
 }
 
 func startBroken(t testing.TB, handle func(c net.Conn)) string {
 	t.Helper()
-	s := &brokenServer{handle: handle, conns: map[net.Conn]bool{}}
+	s := &brokenServer{handle: handle}
 	return testutil.StartServer(t, func(ln net.Listener) error {
 		s.mu.Lock()
+		if s.conns.Closed() {
+			s.mu.Unlock()
+			return ln.Close()
+		}
 		s.ln = ln
 		s.mu.Unlock()
 		for {
@@ -46,20 +50,27 @@ func startBroken(t testing.TB, handle func(c net.Conn)) string {
 			if err != nil {
 				return err
 			}
-			s.mu.Lock()
-			s.conns[c] = true
-			s.mu.Unlock()
-			s.wg.Go(func() { defer c.Close(); s.handle(c) })
+			// Registered before its goroutine starts, and refused once the
+			// shutdown began: the WaitGroup never grows during Wait.
+			if !s.conns.Add(c) {
+				c.Close()
+				return net.ErrClosed
+			}
+			go func() {
+				defer s.conns.Remove(c)
+				defer c.Close()
+				s.handle(c)
+			}()
 		}
-	}, func(context.Context) error {
+	}, func(ctx context.Context) error {
 		s.mu.Lock()
-		s.ln.Close()
-		for c := range s.conns {
-			c.Close()
+		s.conns.Close()
+		if s.ln != nil {
+			s.ln.Close()
 		}
 		s.mu.Unlock()
-		s.wg.Wait()
-		return nil
+		s.conns.Each(func(c net.Conn) { c.Close() })
+		return s.conns.Wait(ctx)
 	})
 }
 
