@@ -219,6 +219,7 @@ func StartProcess(t testing.TB, cmd *exec.Cmd) *Process {
 	}
 	pw.Close()
 	addrCh := make(chan string, 1)
+	readDone := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(pr)
 		sent := false
@@ -237,9 +238,18 @@ func StartProcess(t testing.TB, cmd *exec.Cmd) *Process {
 			}
 		}
 		pr.Close()
+		close(readDone)
 	}()
 	go func() {
 		p.err = cmd.Wait()
+		// The process has exited, but its last lines may still be in the
+		// pipe: Done (and Signal) report the exit only once they are read,
+		// so Output is complete. A grandchild holding the pipe open must
+		// not block this forever, hence the bound.
+		select {
+		case <-readDone:
+		case <-time.After(5 * time.Second):
+		}
 		close(p.waited)
 	}()
 	t.Cleanup(func() {

@@ -5,7 +5,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -82,4 +84,18 @@ func TestLogBufferWaitFor(t *testing.T) {
 	}()
 	<-done
 	assert.True(t, f.failed, "a line that never comes fails the test")
+}
+
+// TestProcessOutputCompleteAtExit: once Signal (or Done) reports the exit,
+// Output holds everything the process wrote, its last line included.
+func TestProcessOutputCompleteAtExit(t *testing.T) {
+	sh := RequireTool(t, "sh")
+	for range 20 {
+		// The trap is set before the listening line, so SIGTERM always finds it.
+		script := `trap 'i=0; while [ $i -lt 200 ]; do echo "line $i" >&2; i=$((i+1)); done; echo "msg=bye" >&2; exit 0' TERM; ` +
+			`echo "level=INFO msg=listening addr=127.0.0.1:1" >&2; while :; do sleep 0.01; done`
+		p := StartProcess(t, exec.Command(sh, "-c", script))
+		require.NoError(t, p.Signal(syscall.SIGTERM, 10*time.Second))
+		assert.Contains(t, p.Output(), "msg=bye\n")
+	}
 }
