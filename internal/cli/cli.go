@@ -6,6 +6,7 @@
 //     (0 ok, 1 runtime error, 2 usage error).
 //   - Dispatch picks a subcommand ("serve", "client", ...) with a default.
 //   - Listen opens a TCP listener and explains the most common failure.
+//   - Serve runs a server until the first signal, then drains it.
 package cli
 
 import (
@@ -20,6 +21,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/tcp-in-go/course/internal/serve"
 )
 
 // UsageError marks an error in how the program was called. Main exits 2 for it.
@@ -148,4 +152,59 @@ func Listen(ctx context.Context, addr string) (net.Listener, error) {
 // addr=HOST:PORT, with the real port when addr asked for port 0.
 func LogListening(log *slog.Logger, ln net.Listener, attrs ...any) {
 	log.Info("listening", append([]any{"addr", ln.Addr().String()}, attrs...)...)
+}
+
+// Server is a server with the course's Serve/Shutdown contract
+// (internal/serve): Serve returns serve.ErrServerClosed after Shutdown.
+type Server interface {
+	Serve(ln net.Listener) error
+	Shutdown(ctx context.Context) error
+}
+
+// ANCHOR: serve
+// Serve runs srv on ln until ctx is cancelled (the first Ctrl-C or SIGTERM,
+// see Main), then shuts it down gracefully: no new connections, and open
+// ones get up to drain to finish before they are closed. A drain that runs
+// out is logged, not an error: the server stopped as asked, so the exit
+// status is 0. Serve returns an error only when the listener fails for good.
+// attrs are added to the "listening" line.
+func Serve(ctx context.Context, log *slog.Logger, ln net.Listener, srv Server, drain time.Duration, attrs ...any) error {
+	LogListening(log, ln, attrs...)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err // the listener failed; nothing to drain
+	case <-ctx.Done():
+	}
+	log.Info("draining", openConns(srv, "drain_timeout", drain)...)
+	dctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	if err := srv.Shutdown(dctx); err != nil {
+		log.Warn("drain timeout; closed the remaining connections", "drain_timeout", drain)
+	}
+	if err := <-served; !errors.Is(err, serve.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// ANCHOR_END: serve
+
+// ListenAndServe opens addr with Listen, then runs Serve.
+func ListenAndServe(ctx context.Context, log *slog.Logger, addr string, srv Server, drain time.Duration, attrs ...any) error {
+	ln, err := Listen(ctx, addr)
+	if err != nil {
+		return err
+	}
+	return Serve(ctx, log, ln, srv, drain, attrs...)
+}
+
+// openConns adds open=N to attrs when srv can count its connections.
+func openConns(srv Server, attrs ...any) []any {
+	if c, ok := srv.(interface{ OpenConns() int }); ok {
+		return append([]any{"open", c.OpenConns()}, attrs...)
+	}
+	return attrs
 }

@@ -1,0 +1,242 @@
+// Package serve is the course's one accept loop and its one Serve/Shutdown
+// contract, the one chapter 3 teaches and every server of the course keeps.
+// It follows net/http's Server:
+//
+//   - Serve always returns a non-nil error. After Shutdown it returns
+//     ErrServerClosed; otherwise it returns the listener's permanent error.
+//   - Accept errors worth retrying (Temporary: out of file descriptors, a
+//     client that gave up in the queue...) are retried after a wait that
+//     doubles from MinRetryDelay to MaxRetryDelay and resets after the next
+//     success, so one busy moment neither kills the server nor spins a CPU.
+//   - Every accepted connection is registered before its goroutine starts,
+//     so Shutdown sees all of them: it stops accepting (new clients are
+//     refused by the closed listener), then waits for the connections to
+//     finish, and closes the stragglers when its context ends.
+//
+// A chapter's server keeps a Core and hands it a handler:
+//
+//	func (s *Server) Serve(ln net.Listener) error          { return s.core.Serve(ln, s.handle) }
+//	func (s *Server) Shutdown(ctx context.Context) error   { return s.core.Shutdown(ctx) }
+package serve
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tcp-in-go/course/internal/conntrack"
+)
+
+// ErrServerClosed is what Serve returns after Shutdown (or Close), as
+// http.ErrServerClosed is for net/http.
+var ErrServerClosed = errors.New("server closed")
+
+// The bounds of the wait after a temporary accept error (net/http uses the
+// same: 5 ms doubling to 1 s).
+const (
+	MinRetryDelay = 5 * time.Millisecond
+	MaxRetryDelay = time.Second
+)
+
+// Core is the part of a server that accepts and tracks connections. The
+// zero value is ready to use; set its fields before the first Serve.
+type Core struct {
+	// Log receives the accept loop's warnings (retries, the connection
+	// limit). nil means slog.Default().
+	Log *slog.Logger
+	// MaxConns bounds the connections served at once; 0 means no limit.
+	// At the limit the loop stops calling Accept, so new clients wait in
+	// the kernel's accept queue (their handshake done, nobody reading) until
+	// a connection ends.
+	MaxConns int
+	// OnRetry, if set, sees each temporary accept error and the wait chosen
+	// for it (tests use it).
+	OnRetry func(err error, delay time.Duration)
+
+	initOnce sync.Once
+	done     chan struct{} // closed when shutdown begins
+	slots    chan struct{} // a token per connection served (MaxConns > 0)
+	draining atomic.Bool
+
+	mu    sync.Mutex // guards ln against Shutdown
+	ln    net.Listener
+	conns conntrack.Set
+}
+
+func (c *Core) init() {
+	c.initOnce.Do(func() {
+		c.done = make(chan struct{})
+		if c.MaxConns > 0 {
+			c.slots = make(chan struct{}, c.MaxConns)
+		}
+	})
+}
+
+func (c *Core) log() *slog.Logger {
+	if c.Log != nil {
+		return c.Log
+	}
+	return slog.Default()
+}
+
+// ANCHOR: serve
+// Serve accepts connections on ln and runs handle(conn) in a goroutine of
+// its own for each. When handle returns, the connection is closed and
+// forgotten. Serve returns ErrServerClosed after Shutdown, or the first
+// permanent accept error; either way it has closed ln.
+func (c *Core) Serve(ln net.Listener, handle func(net.Conn)) error {
+	c.init()
+	c.mu.Lock() // Shutdown either sees ln, or we see that it ran
+	if c.conns.Closed() {
+		c.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	c.ln = ln
+	c.mu.Unlock()
+	defer ln.Close()
+
+	var delay time.Duration // the current wait after a temporary error
+	for {
+		if !c.acquire() {
+			return ErrServerClosed
+		}
+		conn, err := ln.Accept()
+		if err != nil {
+			c.release()
+			if delay, err = c.retry(err, delay); err != nil {
+				return err
+			}
+			continue
+		}
+		delay = 0
+		if !c.conns.Add(conn) { // refused once Shutdown has begun
+			conn.Close()
+			c.release()
+			return ErrServerClosed
+		}
+		go c.run(conn, handle)
+	}
+}
+
+// ANCHOR_END: serve
+
+// ANCHOR: retry
+// retry decides what an accept error means. After Shutdown it is the closed
+// listener: ErrServerClosed. A temporary error waits (interrupted by
+// Shutdown) and returns the next delay and nil. Any other error is returned:
+// the listener is broken and the loop must end.
+func (c *Core) retry(err error, delay time.Duration) (time.Duration, error) {
+	if c.Draining() {
+		return delay, ErrServerClosed
+	}
+	if !Temporary(err) {
+		return delay, err
+	}
+	delay = min(max(2*delay, MinRetryDelay), MaxRetryDelay)
+	c.log().Warn("accept failed; retrying", "err", err, "retry_in", delay)
+	if c.OnRetry != nil {
+		c.OnRetry(err, delay)
+	}
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return delay, nil
+	case <-c.done:
+		return delay, ErrServerClosed
+	}
+}
+
+// ANCHOR_END: retry
+
+// acquire takes a slot for the next connection when MaxConns is set, and
+// logs once each time the limit is reached. It reports false if Shutdown
+// began while it waited.
+func (c *Core) acquire() bool {
+	if c.slots == nil {
+		return true
+	}
+	select {
+	case c.slots <- struct{}{}:
+		return true
+	default:
+	}
+	c.log().Warn("connection limit reached; new clients wait in the accept queue", "max_conns", c.MaxConns)
+	select {
+	case c.slots <- struct{}{}:
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+func (c *Core) release() {
+	if c.slots != nil {
+		<-c.slots
+	}
+}
+
+// run is a connection's goroutine: the handler, then the bookkeeping.
+func (c *Core) run(conn net.Conn, handle func(net.Conn)) {
+	defer c.conns.Remove(conn) // last: Shutdown's Wait ends here
+	defer c.release()
+	defer conn.Close()
+	handle(conn)
+}
+
+// ANCHOR: shutdown
+// Shutdown stops accepting, then waits for the connections being served to
+// end. If ctx ends first, it closes them and returns ctx.Err(). Servers
+// that must wake their connections (a handler blocked in Read) call
+// BeginShutdown, wake them with Each, then Wait.
+func (c *Core) Shutdown(ctx context.Context) error {
+	c.BeginShutdown()
+	return c.Wait(ctx)
+}
+
+// BeginShutdown marks the server as draining (Draining turns true first, so
+// that a readiness check fails before new clients are refused), then makes
+// Serve return and closes the listener. It reports whether this call was
+// the first; later calls do nothing.
+func (c *Core) BeginShutdown() (first bool) {
+	c.init()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.conns.Close() {
+		return false
+	}
+	c.draining.Store(true)
+	close(c.done)
+	if c.ln != nil {
+		c.ln.Close()
+	}
+	return true
+}
+
+// ANCHOR_END: shutdown
+
+// Wait blocks until every connection has ended, or ctx ends: then it closes
+// the connections still open, waits for their handlers to return, and
+// returns ctx.Err().
+func (c *Core) Wait(ctx context.Context) error { return c.conns.Wait(ctx) }
+
+// Draining reports whether shutdown has begun.
+func (c *Core) Draining() bool { return c.draining.Load() }
+
+// Done is closed when shutdown begins.
+func (c *Core) Done() <-chan struct{} {
+	c.init()
+	return c.done
+}
+
+// Each calls f for every connection being served, under the set's lock: f
+// must be quick (SetReadDeadline or Close).
+func (c *Core) Each(f func(net.Conn)) { c.conns.Each(f) }
+
+// OpenConns is the number of connections being served.
+func (c *Core) OpenConns() int { return c.conns.Len() }
