@@ -53,15 +53,16 @@ func TestSummaryListsEveryPage(t *testing.T) {
 }
 
 // hasAnchor reports whether file marks the region name with ANCHOR: and
-// ANCHOR_END: comments (// in Go, # in Python, both work for mdBook).
+// ANCHOR_END: comments (// in Go, # in Python, both work for mdBook). The
+// name must match exactly: "handshake" does not match "handshake-failed".
 func hasAnchor(file, name string) (begin, end bool) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return false, false
 	}
 	s := string(data)
-	begin = regexp.MustCompile(`ANCHOR:\s*` + regexp.QuoteMeta(name) + `\b`).MatchString(s)
-	end = regexp.MustCompile(`ANCHOR_END:\s*` + regexp.QuoteMeta(name) + `\b`).MatchString(s)
+	begin = regexp.MustCompile(`(?m)ANCHOR:[ \t]*` + regexp.QuoteMeta(name) + `[ \t]*$`).MatchString(s)
+	end = regexp.MustCompile(`(?m)ANCHOR_END:[ \t]*` + regexp.QuoteMeta(name) + `[ \t]*$`).MatchString(s)
 	return begin, end
 }
 
