@@ -319,7 +319,7 @@ def check_name(name: str) -> None:
     if name.startswith("/"):
         raise ProtoError("BAD_NAME", f"absolute name {name!r}")
     for c in name:
-        if ord(c) < 0x20 or ord(c) == 0x7F:
+        if ord(c) < 0x20 or ord(c) == 0x7F or 0x80 <= ord(c) <= 0x9F:  # C0, DEL, C1 controls
             raise ProtoError("BAD_NAME", f"control character 0x{ord(c):02x} in name")
         if c in "\\:":
             raise ProtoError("BAD_NAME", f"character {c!r} not allowed in name")
