@@ -28,7 +28,9 @@ func CheckName(name string) error {
 	// ANCHOR: exercise-names
 	for _, r := range name {
 		switch {
-		case r < 0x20 || r == 0x7f: // NUL, newline, escape...
+		// NUL, newline, ESC, DEL, and the C1 controls U+0080-U+009F
+		// (U+009B alone starts an escape sequence on some terminals).
+		case r < 0x20 || r == 0x7f || 0x80 <= r && r <= 0x9f:
 			return protoErr(StatusBadName, "control character 0x%02x in name", r)
 		case r == '\\' || r == ':': // Windows separators and drive letters
 			return protoErr(StatusBadName, "character %q not allowed in name", r)

@@ -369,9 +369,9 @@ func (s *Server) receive(c net.Conn, h Header, log *slog.Logger) (Reply, error) 
 
 	// The data goes to a partial file aside, never under the final name.
 	part := partialName(h.Name, h.Size)
-	f, err := s.root.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := s.openPartial(part, h.Name, h.Flags&FlagResume != 0)
 	if err != nil {
-		return Reply{}, protoErr(StatusIOError, "open partial file: %v", err)
+		return Reply{}, err
 	}
 	defer f.Close()
 	hash := sha256.New()
@@ -403,7 +403,7 @@ func (s *Server) receive(c net.Conn, h Header, log *slog.Logger) (Reply, error) 
 		}
 		if end {
 			if _, err := sk.wait(); err != nil {
-				return Reply{}, protoErr(StatusIOError, "write: %v", err)
+				return Reply{}, s.writeFailed(f, part, err)
 			}
 			if received != h.Size {
 				s.discard(part)
@@ -419,7 +419,7 @@ func (s *Server) receive(c net.Conn, h Header, log *slog.Logger) (Reply, error) 
 		received += uint64(len(data))
 		if sk.failed.Load() { // the disk is full: stop reading a file we cannot keep
 			_, err := sk.wait()
-			return Reply{}, protoErr(StatusIOError, "write: %v", err)
+			return Reply{}, s.writeFailed(f, part, err)
 		}
 	}
 	if err := s.commit(f, part, h.Name, overwrite); err != nil {
@@ -454,12 +454,91 @@ func (s *Server) checkTarget(name string, overwrite bool) error {
 	return nil
 }
 
+// unwrapPath keeps only the system's reason ("no space left on device")
+// of a file error: replies go to a peer, who has no business learning the
+// receiver's paths.
 func unwrapPath(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return pe.Err
 	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
 	return err
+}
+
+// ANCHOR: openpartial
+// openPartial opens the partial file of name, and never one that shares its
+// data with another file. A crash between commit's link and remove leaves
+// the partial hard-linked to the committed file: truncating it or writing
+// to it would change the committed file in place. So an existing partial is
+// kept only for a resume, and only while it is a regular file with no other
+// name; otherwise it is removed, and a fresh one is created with O_EXCL,
+// which fails if anything (a symlink) appeared at that name meanwhile. What
+// the receiver never creates there (a symlink, a directory) is refused.
+func (s *Server) openPartial(part, name string, resume bool) (*os.File, error) {
+	lfi, err := s.root.Lstat(part)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, protoErr(StatusIOError, "partial file: %v", unwrapPath(err))
+	case !lfi.Mode().IsRegular():
+		return nil, protoErr(StatusIOError, "partial file is %s, not a regular file", kind(lfi.Mode()))
+	default:
+		if resume {
+			f, err := s.root.OpenFile(part, os.O_RDWR, 0)
+			if err != nil {
+				return nil, protoErr(StatusIOError, "open partial file: %v", unwrapPath(err))
+			}
+			if fi, err := f.Stat(); err == nil && os.SameFile(fi, lfi) && s.soleName(fi, name) {
+				return f, nil
+			}
+			f.Close()
+		}
+		if err := s.root.Remove(part); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, protoErr(StatusIOError, "remove partial file: %v", unwrapPath(err))
+		}
+	}
+	f, err := s.root.OpenFile(part, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, protoErr(StatusIOError, "create partial file: %v", unwrapPath(err))
+	}
+	return f, nil
+}
+
+// ANCHOR_END: openpartial
+
+// soleName reports whether the partial file fi is known to have no name
+// but its own: not the final file's (the crash state above), and, where the
+// system keeps a link count, no other either.
+func (s *Server) soleName(fi fs.FileInfo, name string) bool {
+	if n, ok := linkCount(fi); ok && n != 1 {
+		return false
+	}
+	ffi, err := s.root.Lstat(name)
+	return err != nil || !os.SameFile(fi, ffi)
+}
+
+func kind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "a symlink"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "a special file"
+}
+
+// writeFailed handles a failed write (disk full, quota, file too large):
+// it removes the partial file, so that its space is free again and the
+// next upload of the name starts afresh, and reports IO_ERROR with the
+// system's reason only. The reply never carries a path of the receiver's.
+func (s *Server) writeFailed(f *os.File, part string, err error) error {
+	f.Close() // before the remove: Windows cannot remove an open file
+	s.discard(part)
+	return protoErr(StatusIOError, "write partial file: %v", unwrapPath(err))
 }
 
 // resumeOffset decides where the sender starts. With FlagResume it keeps the
@@ -468,7 +547,7 @@ func unwrapPath(err error) error {
 func (s *Server) resumeOffset(f *os.File, h Header, hash io.Writer) (uint64, error) {
 	fi, err := f.Stat()
 	if err != nil {
-		return 0, protoErr(StatusIOError, "stat partial file: %v", err)
+		return 0, protoErr(StatusIOError, "stat partial file: %v", unwrapPath(err))
 	}
 	off := uint64(fi.Size())
 	if h.Flags&FlagResume == 0 || off > h.Size {
@@ -476,14 +555,14 @@ func (s *Server) resumeOffset(f *os.File, h Header, hash io.Writer) (uint64, err
 	}
 	if off > 0 {
 		if _, err := io.Copy(hash, io.NewSectionReader(f, 0, int64(off))); err != nil {
-			return 0, protoErr(StatusIOError, "read partial file: %v", err)
+			return 0, protoErr(StatusIOError, "read partial file: %v", unwrapPath(err))
 		}
 	}
 	if err := f.Truncate(int64(off)); err != nil {
-		return 0, protoErr(StatusIOError, "truncate partial file: %v", err)
+		return 0, protoErr(StatusIOError, "truncate partial file: %v", unwrapPath(err))
 	}
 	if _, err := f.Seek(int64(off), io.SeekStart); err != nil {
-		return 0, protoErr(StatusIOError, "seek partial file: %v", err)
+		return 0, protoErr(StatusIOError, "seek partial file: %v", unwrapPath(err))
 	}
 	return off, nil
 }
@@ -495,10 +574,10 @@ func (s *Server) resumeOffset(f *os.File, h Header, hash io.Writer) (uint64, err
 // directories so the rename itself is on disk before we say OK.
 func (s *Server) commit(f *os.File, part, name string, overwrite bool) error {
 	if err := f.Sync(); err != nil {
-		return protoErr(StatusIOError, "fsync: %v", err)
+		return protoErr(StatusIOError, "fsync: %v", unwrapPath(err))
 	}
 	if err := f.Close(); err != nil {
-		return protoErr(StatusIOError, "close: %v", err)
+		return protoErr(StatusIOError, "close: %v", unwrapPath(err))
 	}
 	if overwrite {
 		if err := s.root.Rename(part, name); err != nil {
@@ -526,9 +605,12 @@ func (s *Server) commit(f *os.File, part, name string, overwrite bool) error {
 		}
 	}
 	if err := s.syncDir(path.Dir(name)); err != nil {
-		return protoErr(StatusIOError, "fsync directory: %v", err)
+		return protoErr(StatusIOError, "fsync directory: %v", unwrapPath(err))
 	}
-	return s.syncDir(PartialDir)
+	if err := s.syncDir(PartialDir); err != nil {
+		return protoErr(StatusIOError, "fsync directory: %v", unwrapPath(err))
+	}
+	return nil
 }
 
 // ANCHOR_END: commit

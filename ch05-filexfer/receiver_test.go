@@ -307,3 +307,103 @@ func TestBadHeaderCloses(t *testing.T) {
 	_, err := ReadReply(c.c)
 	assert.ErrorIs(t, err, io.EOF, "no second reply: the connection is closed")
 }
+
+// TestCommitCrashState: commit links the partial file to the final name,
+// then removes the partial. A crash between the two leaves the partial
+// hard-linked to the committed file. A later upload of the same name and
+// size must not write through that link: whatever happens to the upload
+// (cut off, completed, with or without resume), the final file is the old
+// whole file or the new whole file, never a mix.
+func TestCommitCrashState(t *testing.T) {
+	const size = 64 << 10
+	cases := []struct {
+		name     string
+		flags    uint8
+		complete bool
+	}{
+		{"overwrite, cut off", FlagOverwrite, false},
+		{"overwrite, complete", FlagOverwrite, true},
+		{"overwrite and resume, cut off", FlagOverwrite | FlagResume, false},
+		{"overwrite and resume, complete", FlagOverwrite | FlagResume, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var oldSum [32]byte
+			addr, dir, s := startServer(t, func(s *Server) {
+				_, oldSum = randomFile(t, s.Dir, "a.bin", size, 1) // the committed file
+				part := filepath.Join(s.Dir, filepath.FromSlash(partialName("a.bin", size)))
+				require.NoError(t, os.MkdirAll(filepath.Dir(part), 0o700))
+				require.NoError(t, os.Link(filepath.Join(s.Dir, "a.bin"), part)) // the state a crash leaves
+			})
+			final := filepath.Join(dir, "a.bin")
+
+			src, newSum := randomFile(t, t.TempDir(), "new", size, 2)
+			newData, err := os.ReadFile(src)
+			require.NoError(t, err)
+			c := dialRaw(t, addr)
+			c.write(header("a.bin", size, 16<<10, tc.flags))
+			rep := c.reply()
+			require.Equal(t, StatusReady, rep.Status, rep.Msg)
+			off := rep.Value
+			if tc.complete {
+				for ; off < size; off += 16 << 10 {
+					c.write(chunk(newData[off : off+16<<10]))
+				}
+				c.write(end(newData))
+				rep = c.reply()
+				assert.Equal(t, StatusOK, rep.Status, rep.Msg)
+			} else {
+				if off < size {
+					c.write(chunk(newData[off : off+16<<10]))
+				}
+				require.NoError(t, c.c.Close()) // the sender vanishes mid-file
+				require.Eventually(t, func() bool { return s.Stats()["receiving"] == 0 }, 10*time.Second, 5*time.Millisecond)
+			}
+			got := fileSum(t, final)
+			if tc.complete {
+				assert.Equal(t, newSum, got, "the new whole file")
+			} else {
+				assert.Equal(t, oldSum, got, "the old whole file")
+			}
+		})
+	}
+}
+
+// TestPlantedSymlinks: someone with access to the receiver's directory
+// plants a symlink where the partial file of "a.txt" will go, or replaces
+// the partial directory itself with one. Both point outside. The upload is
+// refused, and nothing outside changes.
+func TestPlantedSymlinks(t *testing.T) {
+	for _, what := range []string{"partial file", "partial directory"} {
+		t.Run(what, func(t *testing.T) {
+			addr, dir, _ := startServer(t, nil)
+			// One upload first: the receiver has made its partial directory.
+			_, err := sender(addr, &bytes.Buffer{}).Send(context.Background(), []string{writeTemp(t, "first.txt", "1")})
+			require.NoError(t, err)
+			outside := t.TempDir()
+			victim := filepath.Join(outside, "victim")
+			require.NoError(t, os.WriteFile(victim, []byte("precious"), 0o644))
+			if what == "partial file" {
+				require.NoError(t, os.Symlink(victim, filepath.Join(dir, filepath.FromSlash(partialName("a.txt", 5)))))
+			} else {
+				require.NoError(t, os.RemoveAll(filepath.Join(dir, PartialDir)))
+				require.NoError(t, os.Symlink(outside, filepath.Join(dir, PartialDir)))
+			}
+			c := dialRaw(t, addr)
+			for _, flags := range []uint8{0, FlagResume, FlagOverwrite} {
+				c.write(header("a.txt", 5, 1024, flags))
+				rep := c.reply()
+				require.Equal(t, StatusIOError, rep.Status, "flags %d: %s", flags, rep.Msg)
+				assert.NotContains(t, rep.Msg, dir, "no server path in a reply")
+				c = dialRaw(t, addr) // IO_ERROR closes the connection
+			}
+			got, err := os.ReadFile(victim)
+			require.NoError(t, err)
+			assert.Equal(t, "precious", string(got))
+			entries, err := os.ReadDir(outside)
+			require.NoError(t, err)
+			assert.Len(t, entries, 1, "nothing new outside")
+			assert.NoFileExists(t, filepath.Join(dir, "a.txt"))
+		})
+	}
+}

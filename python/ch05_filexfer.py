@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import functools
 import hashlib
+import io
 import os
 import socket
 import socketserver
@@ -31,12 +32,15 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import common
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer as Buffer
 
 PROG = "ch05_filexfer"
 DEFAULT_ADDR = "127.0.0.1:9005"
@@ -319,7 +323,7 @@ def check_name(name: str) -> None:
     if name.startswith("/"):
         raise ProtoError("BAD_NAME", f"absolute name {name!r}")
     for c in name:
-        if ord(c) < 0x20 or ord(c) == 0x7F:
+        if ord(c) < 0x20 or ord(c) == 0x7F or 0x80 <= ord(c) <= 0x9F:  # C0, DEL, C1 controls
             raise ProtoError("BAD_NAME", f"control character 0x{ord(c):02x} in name")
         if c in "\\:":
             raise ProtoError("BAD_NAME", f"character {c!r} not allowed in name")
@@ -342,14 +346,39 @@ def partial_name(name: str, size: int) -> str:
     return f"{digest}-{size}.part"
 
 
-def fsync_dir(path: Path) -> None:
-    if os.name == "nt":
-        return
-    fd = os.open(path, os.O_RDONLY)
+# The receiver touches its directory only through directory file descriptors
+# (the openat family: os.open(..., dir_fd=...)), opens nothing through a
+# symlink (O_NOFOLLOW, and O_DIRECTORY for directories), and checks that what
+# it opened is a regular file. That is Python's nearest thing to Go's os.Root.
+# Windows has no dir_fd: the receiver refuses to start there.
+HAVE_DIR_FD = os.open in os.supports_dir_fd and hasattr(os, "O_NOFOLLOW")
+DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def open_dir(name: str, dir_fd: int) -> int:
+    """Open the directory name inside dir_fd; a symlink fails (ELOOP or ENOTDIR)."""
+    return os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+
+
+def fs_error(what: str, e: OSError) -> ProtoError:
+    """IO_ERROR with the system's reason only: no path of ours goes to a peer."""
+    return ProtoError("IO_ERROR", f"{what}: {e.strerror or type(e).__name__}")
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def listen_backlog() -> int:
+    """The accept queue Go's net.Listen asks for: the kernel's limit
+    (somaxconn), instead of socketserver's default of 5."""
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        return min(int(Path("/proc/sys/net/core/somaxconn").read_text()), 65535)
+    except (OSError, ValueError):
+        return socket.SOMAXCONN
 
 
 class Receiver:
@@ -363,9 +392,14 @@ class Receiver:
         max_conns: int,
         partial_ttl: float = 24 * 3600,
     ):
+        if not HAVE_DIR_FD:
+            raise OSError("this system lacks openat (dir_fd): use the Go receiver")
+        directory.mkdir(parents=True, exist_ok=True)
         self.dir = directory.resolve()
-        self.partials = self.dir / PARTIAL_DIR
-        self.partials.mkdir(parents=True, exist_ok=True)
+        self.dir_fd = os.open(self.dir, DIR_FLAGS)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(PARTIAL_DIR, 0o700, dir_fd=self.dir_fd)
+        os.close(open_dir(PARTIAL_DIR, self.dir_fd))  # a symlink there: refuse to start
         self.max_size = max_size
         self.idle_timeout = idle_timeout
         self.slots = threading.BoundedSemaphore(max_conns)
@@ -384,11 +418,13 @@ class Receiver:
             if now - self.last_sweep < 60:
                 return
             self.last_sweep = now
-        for p in self.partials.glob("*.part"):
-            with contextlib.suppress(OSError):
-                if now - p.stat().st_mtime > self.partial_ttl:
-                    p.unlink()
-                    common.log("INFO", "removed stale partial", file=p.name)
+        with contextlib.suppress(OSError), closing_fd(open_dir(PARTIAL_DIR, self.dir_fd)) as pdir:
+            for e in os.scandir(pdir):
+                with contextlib.suppress(OSError):
+                    age = now - e.stat(follow_symlinks=False).st_mtime
+                    if e.name.endswith(".part") and age > self.partial_ttl:
+                        os.unlink(e.name, dir_fd=pdir)
+                        common.log("INFO", "removed stale partial", file=e.name)
 
     @contextlib.contextmanager
     def name_lock(self, name: str) -> Iterator[None]:
@@ -402,93 +438,221 @@ class Receiver:
             with self.lock:
                 self.receiving.discard(name)
 
-    def target(self, name: str, overwrite: bool) -> Path:
-        """The final path, checked: no symlink on the way, inside the directory.
-        Python has no os.Root, so we walk the components with lstat (a local
-        process racing us could still swap a directory; the Go receiver is
-        immune to that)."""
-        p = self.dir
-        parts = name.split("/")
-        for comp in parts[:-1]:
-            p = p / comp
-            try:
-                st = os.lstat(p)
-            except FileNotFoundError:
-                p.mkdir()
-                continue
-            if not stat.S_ISDIR(st.st_mode):
-                raise ProtoError("BAD_NAME", f"{comp!r} in {name!r} is not a directory")
-        p = p / parts[-1]
-        if not str(p.resolve(strict=False)).startswith(str(self.dir) + os.sep):
-            raise ProtoError("BAD_NAME", f"{name!r} leads outside the directory")
+    # ANCHOR: parent
+    def parent(self, name: str) -> tuple[int, str]:
+        """Open the directory that will hold name, one component at a time,
+        each relative to the one before and never through a symlink; make
+        the missing ones. Returns its descriptor and the name's last part."""
+        *dirs, last = name.split("/")
+        fd = os.dup(self.dir_fd)
         try:
-            st = os.lstat(p)
+            for comp in dirs:
+                try:
+                    os.mkdir(comp, 0o755, dir_fd=fd)
+                except FileExistsError:
+                    pass  # made earlier, or just now by a concurrent upload
+                except OSError as e:
+                    msg = f"cannot create directory {comp!r}: {e.strerror}"
+                    raise ProtoError("BAD_NAME", msg) from None
+                try:
+                    sub = open_dir(comp, fd)
+                except OSError:  # ELOOP, ENOTDIR: a symlink or a file is in the way
+                    raise ProtoError(
+                        "BAD_NAME", f"{comp!r} in {name!r} is not a directory"
+                    ) from None
+                os.close(fd)
+                fd = sub
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, last
+
+    def check_target(self, parent: int, last: str, name: str, overwrite: bool) -> None:
+        try:
+            st = os.stat(last, dir_fd=parent, follow_symlinks=False)
         except FileNotFoundError:
-            return p
-        if stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode):
-            raise ProtoError("BAD_NAME", f"{name!r} is a directory or a symlink")
+            return
+        if not stat.S_ISREG(st.st_mode):
+            raise ProtoError("BAD_NAME", f"{name!r} is a directory, a symlink or a device")
         if not overwrite:
             raise ProtoError("EXISTS", f"{name!r} exists (send with --overwrite to replace it)")
-        return p
+
+    # ANCHOR_END: parent
+
+    # ANCHOR: openpartial
+    def open_partial(self, pdir: int, part: str, resume: bool) -> int:
+        """Open the partial file, never one that shares its data with another
+        file. A crash between commit's link and unlink leaves the partial
+        hard-linked to the committed file: writing to it would change that
+        file in place. So an existing partial is kept only for a resume and
+        only while it has a single name; otherwise it is replaced by a fresh
+        one (O_EXCL: fails if anything appeared at the name meanwhile)."""
+        try:
+            st = os.stat(part, dir_fd=pdir, follow_symlinks=False)
+        except FileNotFoundError:
+            st = None
+        if st is not None:
+            if not stat.S_ISREG(st.st_mode):  # the receiver never made that: refuse
+                raise ProtoError("IO_ERROR", "partial file is not a regular file")
+            if resume:
+                fd = os.open(part, os.O_RDWR | NOFOLLOW, dir_fd=pdir)
+                fst = os.fstat(fd)
+                if stat.S_ISREG(fst.st_mode) and fst.st_nlink == 1:
+                    return fd
+                os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(part, dir_fd=pdir)
+        return os.open(part, os.O_RDWR | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o600, dir_fd=pdir)
+
+    # ANCHOR_END: openpartial
+
+    def resume_offset(self, fd: int, h: Header, sha: hashlib._Hash) -> int:
+        """Where the sender starts: the partial's size when resuming (its
+        bytes go into the hash, which covers the whole file), else 0."""
+        off = os.fstat(fd).st_size
+        if not h.flags & FLAG_RESUME or off > h.size:
+            off = 0
+        pos = 0
+        while pos < off:
+            b = os.pread(fd, min(off - pos, 1 << 20), pos)
+            if not b:
+                raise ProtoError("IO_ERROR", "partial file shrank")
+            sha.update(b)
+            pos += len(b)
+        os.ftruncate(fd, off)
+        os.lseek(fd, off, os.SEEK_SET)
+        return off
 
     # ANCHOR: receive
-    def receive(self, sock: socket.socket, rf: BinaryIO, h: Header) -> Reply:
+    def receive(self, conn: Conn, h: Header) -> Reply:
         self.sweep()
         check_name(h.name)
         if h.size > self.max_size:
             raise ProtoError("TOO_LARGE", f"size {h.size} over the limit {self.max_size}")
-        with self.name_lock(h.name):
-            final = self.target(h.name, bool(h.flags & FLAG_OVERWRITE))
-            part = self.partials / partial_name(h.name, h.size)
-            sha = hashlib.sha256()
-            with open(part, "a+b") as f:
-                off = f.seek(0, os.SEEK_END)
-                if not h.flags & FLAG_RESUME or off > h.size:
-                    off = 0
-                f.seek(0)
-                left = off
-                while left:  # the final SHA-256 covers the bytes we already had
-                    b = f.read(min(left, 1 << 20))
-                    sha.update(b)
-                    left -= len(b)
-                f.truncate(off)
-                f.seek(off)
-                sock.sendall(encode_reply(Reply("READY", off)))
-                received = off
-                while True:
-                    data, digest = read_chunk(rf, min(h.chunk_size, h.size - received))
-                    if digest is not None:
-                        break
-                    try:
-                        f.write(data)
-                        f.flush()
-                    except OSError as e:
-                        f.truncate(received)
-                        raise ProtoError("IO_ERROR", f"write: {e}") from e
-                    sha.update(data)
-                    received += len(data)
-                if received != h.size:
-                    part.unlink()
-                    raise ProtoError("SIZE_MISMATCH", f"got {received} bytes, header said {h.size}")
-                if sha.digest() != digest:
-                    part.unlink()
-                    raise ProtoError(
-                        "HASH_MISMATCH", f"SHA-256 {sha.hexdigest()}, sender says {digest.hex()}"
-                    )
-                os.fsync(f.fileno())  # data on disk before the name points at it
-            if h.flags & FLAG_OVERWRITE:
-                os.replace(part, final)  # atomic: the old file or the new one, never a mix
-            else:
-                try:
-                    os.link(part, final)  # fails if final appeared meanwhile: no clobbering
-                except FileExistsError:
-                    raise ProtoError("EXISTS", f"{h.name!r} appeared during the transfer") from None
-                part.unlink()
-            fsync_dir(final.parent)
-            fsync_dir(self.partials)
+        overwrite = bool(h.flags & FLAG_OVERWRITE)
+        with self.name_lock(h.name), contextlib.ExitStack() as fds:
+            parent, last = self.parent(h.name)
+            fds.callback(os.close, parent)
+            self.check_target(parent, last, h.name, overwrite)
+            part = partial_name(h.name, h.size)
+            try:
+                pdir = open_dir(PARTIAL_DIR, self.dir_fd)
+                fds.callback(os.close, pdir)
+                fd = self.open_partial(pdir, part, bool(h.flags & FLAG_RESUME))
+                fds.callback(os.close, fd)
+                sha = hashlib.sha256()
+                off = self.resume_offset(fd, h, sha)
+            except OSError as e:
+                raise fs_error("partial file", e) from e
+            conn.reply(Reply("READY", off))
+            self.receive_data(conn, h, fd, off, sha, lambda: os.unlink(part, dir_fd=pdir))
+            try:
+                self.commit(fd, pdir, part, parent, last, overwrite)
+            except FileExistsError:
+                raise ProtoError("EXISTS", f"{h.name!r} appeared during the transfer") from None
+            except OSError as e:
+                raise fs_error("commit", e) from e
             return Reply("OK", h.size)
 
     # ANCHOR_END: receive
+
+    # ANCHOR: data
+    def receive_data(
+        self,
+        conn: Conn,
+        h: Header,
+        fd: int,
+        received: int,
+        sha: hashlib._Hash,
+        discard: Callable[[], None],
+    ) -> None:
+        """Chunks until the End frame, each checked before it is written."""
+        while True:
+            conn.frame_deadline()  # the whole chunk within idle_timeout
+            data, digest = read_chunk(conn.rf, min(h.chunk_size, h.size - received))
+            if digest is not None:
+                break
+            try:
+                write_all(fd, data)
+            except OSError as e:  # disk full: free the partial, the sender starts over
+                discard()
+                raise fs_error("write partial file", e) from e
+            sha.update(data)
+            received += len(data)
+        if received != h.size:
+            discard()
+            raise ProtoError("SIZE_MISMATCH", f"got {received} bytes, header said {h.size}")
+        if sha.digest() != digest:
+            discard()
+            raise ProtoError(
+                "HASH_MISMATCH", f"SHA-256 {sha.hexdigest()}, sender says {digest.hex()}"
+            )
+
+    # ANCHOR_END: data
+
+    # ANCHOR: commit
+    def commit(
+        self, fd: int, pdir: int, part: str, parent: int, last: str, overwrite: bool
+    ) -> None:
+        """Data on disk, then the name (atomic), then the directories on disk."""
+        os.fsync(fd)
+        if overwrite:  # atomic: the old file or the new one, never a mix
+            os.replace(part, last, src_dir_fd=pdir, dst_dir_fd=parent)
+        else:
+            os.link(part, last, src_dir_fd=pdir, dst_dir_fd=parent)  # EEXIST: no clobbering
+            os.unlink(part, dir_fd=pdir)  # a crash before this: see open_partial
+        if os.name != "nt":
+            os.fsync(parent)
+            os.fsync(pdir)
+
+    # ANCHOR_END: commit
+
+
+@contextlib.contextmanager
+def closing_fd(fd: int) -> Iterator[int]:
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+class FrameReader(io.RawIOBase):
+    """The socket as a stream whose reads share one deadline per frame.
+    A socket timeout bounds each recv: a client sending one byte every
+    second would never trip it, and would hold a connection slot forever
+    (slowloris). Like Go's SetReadDeadline, this bounds the whole frame."""
+
+    def __init__(self, sock: socket.socket, timeout: float) -> None:
+        self.sock = sock
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Buffer) -> int:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"frame not complete within {self.timeout}s")
+        self.sock.settimeout(left)
+        return self.sock.recv_into(b)
+
+
+class Conn:
+    """One connection: the socket, its framed reader, and replies."""
+
+    def __init__(self, sock: socket.socket, idle_timeout: float) -> None:
+        self.sock = sock
+        self.idle_timeout = idle_timeout
+        self.raw = FrameReader(sock, idle_timeout)
+        self.rf = io.BufferedReader(self.raw, 1 << 16)
+
+    def frame_deadline(self) -> None:
+        self.raw.deadline = time.monotonic() + self.idle_timeout
+
+    def reply(self, r: Reply) -> None:
+        self.sock.settimeout(self.idle_timeout)
+        self.sock.sendall(encode_reply(r))
 
 
 class Handler(socketserver.BaseRequestHandler):
@@ -508,22 +672,24 @@ class Handler(socketserver.BaseRequestHandler):
 
     def serve(self, sock: socket.socket, peer: str) -> None:
         rcv = self.server.receiver
-        sock.settimeout(rcv.idle_timeout)
-        rf = sock.makefile("rb")
+        # Replies are small: send each at once (Go's default too), rather
+        # than let Nagle's algorithm wait for the peer's delayed ACK.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = Conn(sock, rcv.idle_timeout)
         common.log("INFO", "connected", peer=peer)
         try:
             while True:
                 name = ""
                 header_read = False
                 try:
-                    h = read_header(rf)
+                    conn.frame_deadline()
+                    h = read_header(conn.rf)
                     header_read = True
                     if h is None:
                         return
                     name = h.name
                     start = time.monotonic()
-                    rep = rcv.receive(sock, rf, h)
-                    sock.sendall(encode_reply(rep))
+                    conn.reply(rcv.receive(conn, h))
                     elapsed = f"{(time.monotonic() - start) * 1000:.0f}ms"
                     common.log(
                         "INFO", "received", peer=peer, name=name, size=h.size, elapsed=elapsed
@@ -534,7 +700,7 @@ class Handler(socketserver.BaseRequestHandler):
                     # in step; a bad header itself (even BAD_NAME for a name
                     # length out of range) ends the connection.
                     if header_read and e.status in KEEP_OPEN:
-                        sock.sendall(encode_reply(Reply(e.status, 0, e.msg)))
+                        conn.reply(Reply(e.status, 0, e.msg))
                         continue
                     refuse(sock, Reply(e.status, 0, e.msg))
                     return
@@ -543,13 +709,13 @@ class Handler(socketserver.BaseRequestHandler):
                     return
                 except TimeoutError:
                     common.log("WARN", "idle timeout", peer=peer, name=name)
-                    refuse(sock, Reply("TIMEOUT", 0, f"no data for {rcv.idle_timeout}s"))
+                    refuse(sock, Reply("TIMEOUT", 0, f"no frame within {rcv.idle_timeout}s"))
                     return
                 except OSError as e:
                     common.log("WARN", "connection lost", peer=peer, name=name, err=str(e))
                     return
         finally:
-            rf.close()
+            conn.rf.close()
             common.log("INFO", "closed", peer=peer)
 
 
@@ -570,14 +736,18 @@ class Server(socketserver.ThreadingTCPServer):
 
     def __init__(self, addr: tuple[str, int], receiver: Receiver) -> None:
         self.receiver = receiver
+        self.request_queue_size = listen_backlog()
         super().__init__(addr, Handler)
 
 
 def serve(args: argparse.Namespace) -> None:
     host, port = common.parse_addr(args.addr)
-    rcv = Receiver(
-        Path(args.dir), args.max_size, args.idle_timeout, args.max_conns, args.partial_ttl
-    )
+    try:
+        rcv = Receiver(
+            Path(args.dir), args.max_size, args.idle_timeout, args.max_conns, args.partial_ttl
+        )
+    except OSError as e:
+        common.die(PROG, f"receive directory {args.dir}: {e.strerror or e}")
     try:
         srv = Server((host, port), rcv)
     except OSError as e:
@@ -628,18 +798,32 @@ def send_file(
             sha.update(b)
             left -= len(b)
         left = size - off
+        frame = b""  # each chunk is held back one round, so the last goes with End
         while left:
+            if frame:
+                sock.sendall(frame)
             data = f.read(min(left, args.chunk))
             if not data:
                 raise OSError(f"{path} shrank while sending")
             sha.update(data)
-            sock.sendall(encode_chunk(data))
+            frame = encode_chunk(data)
             left -= len(data)
-    sock.sendall(encode_end(sha.digest()))
+    # The last chunk and the End frame leave in one write. Sent apart, with
+    # Nagle's algorithm on, the small End waited for the ACK of the chunk,
+    # which the receiver delays by up to 40 ms: 40 ms lost per file.
+    sock.sendall(frame + encode_end(sha.digest()))
     rep = read_reply(rf)
     if rep.status != "OK":
         raise ProtoError(rep.status, rep.msg)
     return f"size={size} resumed_at={off} sha256={sha.hexdigest()}"
+
+
+def connect(addr: tuple[str, int], timeout: float) -> socket.socket:
+    """Dial the receiver with Nagle's algorithm off (Go's default): every
+    write we make is a whole frame, worth sending at once."""
+    sock = socket.create_connection(addr, timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 def send(args: argparse.Namespace) -> None:
@@ -653,7 +837,7 @@ def send(args: argparse.Namespace) -> None:
         for attempt in range(args.retries + 1):
             try:
                 if sock is None:
-                    sock = socket.create_connection((host, port), timeout=args.timeout)
+                    sock = connect((host, port), args.timeout)
                     rf = sock.makefile("rb")
                 assert rf is not None
                 info = send_file(sock, rf, path, name, args, args.resume or attempt > 0)

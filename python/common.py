@@ -29,11 +29,42 @@ def format_addr(sockaddr: tuple[object, ...]) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+}
+
+
 def _quote(v: object) -> str:
+    """A value as Go's log/slog text handler writes it: bare when plain,
+    else quoted like strconv.Quote, so that control characters from a peer
+    (an escape sequence in a file name) reach the terminal as text."""
     s = str(v)
-    if s == "" or any(c in s for c in ' ="\n'):
-        return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-    return s
+    if s and all(c.isprintable() and c not in ' ="' for c in s):
+        return s
+    out = []
+    for c in s:
+        o = ord(c)
+        if c in '"\\':
+            out.append("\\" + c)
+        elif c in _ESCAPES:
+            out.append(_ESCAPES[c])
+        elif 0xDC80 <= o <= 0xDCFF:  # an undecodable byte, kept by "surrogateescape"
+            out.append(f"\\x{o - 0xDC00:02x}")
+        elif o < 0x20 or o == 0x7F:
+            out.append(f"\\x{o:02x}")
+        elif c == " " or c.isprintable():
+            out.append(c)
+        elif o < 0x10000:
+            out.append(f"\\u{o:04x}")
+        else:
+            out.append(f"\\U{o:08x}")
+    return '"' + "".join(out) + '"'
 
 
 def log(level: str, msg: str, **attrs: object) -> None:
