@@ -269,13 +269,24 @@ async def handle_asyncio(reader: asyncio.StreamReader, writer: asyncio.StreamWri
             async with asyncio.timeout(idle):
                 await writer.drain()
             total += len(data)
+        writer.close()  # sends what is still buffered, then our FIN
+        async with asyncio.timeout(idle):
+            await writer.wait_closed()
         log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="eof")
     except TimeoutError:
         log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="idle")
     except OSError as err:
         log("WARN", "close", peer=peer, bytes=total, reason="error", err=err)
+    except asyncio.CancelledError:
+        # The drain timeout cancelled us. Returning (instead of re-raising)
+        # keeps it to this one line: asyncio prints a traceback for each
+        # handler task that ends cancelled.
+        log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="shutdown")
     finally:
-        writer.close()
+        # abort, not close: close() waits to send what is buffered, so a
+        # client that does not read would keep its socket open forever.
+        # (After the clean close above, abort does nothing.)
+        writer.transport.abort()
 
 
 async def serve_asyncio_main(host: str, port: int) -> None:
