@@ -23,7 +23,16 @@ import threading
 import time
 from typing import BinaryIO
 
-from common import die, format_addr, listen_error, log, parse_addr, sigterm_as_interrupt
+from common import (
+    AcceptError,
+    BackoffMixin,
+    die,
+    format_addr,
+    listen_error,
+    log,
+    parse_addr,
+    sigterm_as_interrupt,
+)
 
 PROG = "ch01-overview"
 
@@ -83,8 +92,9 @@ class LineHandler(socketserver.StreamRequestHandler):
 # ANCHOR_END: handler
 
 
-class LineServer(socketserver.ThreadingTCPServer):
-    """A thread per connection; remembers open connections for the drain."""
+class LineServer(BackoffMixin, socketserver.ThreadingTCPServer):
+    """A thread per connection; remembers open connections for the drain.
+    BackoffMixin: out of file descriptors, accept waits instead of spinning."""
 
     allow_reuse_address = True  # restart at once, even with old connections in TIME_WAIT
     # socketserver's default listen backlog is 5: with 30 clients connecting at
@@ -188,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
             serve(args.addr, args.max_line, args.idle_timeout, args.drain_timeout)
     except KeyboardInterrupt:
         pass
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, AcceptError) as e:
         die(PROG, e)
 
 
