@@ -24,6 +24,7 @@ import time
 from typing import BinaryIO
 
 from common import (
+    BACKLOG,
     AcceptError,
     BackoffMixin,
     die,
@@ -100,7 +101,7 @@ class LineServer(BackoffMixin, socketserver.ThreadingTCPServer):
     # socketserver's default listen backlog is 5: with 30 clients connecting at
     # once the kernel's accept queue overflows and handshakes stall for
     # seconds (chapter 3). Go's net.Listen uses the system maximum (somaxconn).
-    request_queue_size = 4096
+    request_queue_size = BACKLOG
     daemon_threads = True  # we join connections ourselves, with a timeout
 
     def __init__(self, addr: tuple[str, int], max_line: int, idle_timeout: float) -> None:

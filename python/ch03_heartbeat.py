@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 
 from common import (
+    BACKLOG,
     AcceptError,
     BackoffMixin,
     die,
@@ -221,9 +222,7 @@ class HeartbeatServer(BackoffMixin, socketserver.ThreadingTCPServer):
     # BackoffMixin: out of file descriptors, accept waits instead of spinning.
     allow_reuse_address = True
     daemon_threads = True
-    # socketserver's default backlog of 5 drops the handshakes of a burst of
-    # clients (they retry after 1 s, 3 s...); Go uses the system maximum.
-    request_queue_size = 1024
+    request_queue_size = BACKLOG  # socketserver's default of 5 drops bursts of clients
 
     def __init__(self, addr: tuple[str, int], silence: float) -> None:
         self.silence = silence

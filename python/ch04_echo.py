@@ -34,6 +34,7 @@ import threading
 import time
 
 from common import (
+    BACKLOG,  # socketserver's default of 5 would drop bursts of clients
     AcceptBackoff,
     AcceptError,
     BackoffMixin,
@@ -47,7 +48,6 @@ from common import (
 
 DEFAULT_ADDR = "127.0.0.1:65432"
 CHUNK = 64 * 1024  # bytes per recv
-BACKLOG = 1024  # accept queue: socketserver's default of 5 drops bursts of clients
 MODELS = ("threads", "selectors", "asyncio")
 IDLE_TIMEOUT = [300.0]  # seconds, set by --idle-timeout; 0 means never
 DRAIN_TIMEOUT = [10.0]  # seconds, set by --drain-timeout

@@ -29,6 +29,7 @@ import time
 from collections.abc import Sequence
 
 from common import (
+    BACKLOG,
     AcceptBackoff,
     AcceptError,
     accept,
@@ -143,7 +144,7 @@ def serve(args: argparse.Namespace) -> None:
         die(PROG, f"load server certificate: {e} (run 'go run ./ch06-tls gencert' first?)")
     host, port = parse_addr(args.addr)
     try:
-        ln = socket.create_server((host, port))
+        ln = socket.create_server((host, port), backlog=BACKLOG)
     except OSError as e:
         die(PROG, listen_error(args.addr, e))
     sigterm_as_interrupt()
