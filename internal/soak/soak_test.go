@@ -172,7 +172,7 @@ const (
 	colFlood  = "flood over -max-conns"
 	colSilent = "silent / slowloris cut after"
 	colNoRead = "non-reader cut after"
-	colFD     = "out of fds: CPU, accept log lines"
+	colFD     = "out of fds (limit 64): CPU, accept log lines"
 )
 
 func TestSoak(t *testing.T) {
@@ -322,12 +322,16 @@ func nonReading(t *testing.T, srv server) string {
 // must back off (little CPU, few log lines), then serve once the flood leaves.
 func outOfFiles(t *testing.T, srv server, window time.Duration) string {
 	const nofile = 64
-	p := srv.start(t, 0, 0, nofile)
+	maxConns := 0
+	if srv.hasLimit {
+		maxConns = 1000 // so that descriptors run out first
+	}
+	p := srv.start(t, 0, maxConns, nofile)
 	pid := p.Cmd.Process.Pid
 	logBefore := acceptLines(p.Output())
 	conns, _ := dialMany(p.Addr, 200)
 	// Wait until it is out of descriptors (or holds all it ever will).
-	waitStable(t, func() int { return fdCount(t, pid) }, nofile, 10*time.Second)
+	peak, _ := waitStable(t, func() int { return fdCount(t, pid) }, nofile, 10*time.Second)
 	cpu0, wall0 := cpuSeconds(t, pid), time.Now()
 	time.Sleep(window) // a measurement window, not synchronisation
 	cpu, wall := cpuSeconds(t, pid)-cpu0, time.Since(wall0).Seconds()
@@ -335,8 +339,12 @@ func outOfFiles(t *testing.T, srv server, window time.Duration) string {
 	closeAll(conns)
 	start := time.Now()
 	err := probeUntil(srv, p.Addr, 10*time.Second)
-	res := fmt.Sprintf("%.2fs in %.1fs, %d lines, served again in %.2fs", cpu, wall, lines, time.Since(start).Seconds())
-	ok := assert.Less(t, cpu, 0.25*wall, "spinning") &&
+	res := fmt.Sprintf("%d fds: %.2fs CPU in %.1fs, %d lines, served again in %.2fs",
+		peak, cpu, wall, lines, time.Since(start).Seconds())
+	// A short listen backlog keeps the flood out (SYNs dropped), and then the
+	// check proves nothing: the server must have run out.
+	ok := assert.GreaterOrEqual(t, peak, nofile-4, "never ran out of descriptors (listen backlog?)") &&
+		assert.Less(t, cpu, 0.25*wall, "spinning") &&
 		assert.LessOrEqual(t, lines, 30, "a log line per failed accept?") &&
 		assert.NoError(t, err, "not serving after the flood left")
 	if !ok {
