@@ -9,7 +9,7 @@ export PATH := $(GOBIN):$(HOME)/.cargo/bin:$(PATH)
 BENCH_COUNT ?= 6
 FUZZTIME    ?= 30s
 
-.PHONY: check fmt-check vet staticcheck test test-race pytest lint-python docs docs-serve bench fuzz tools clean starter
+.PHONY: check fmt-check vet staticcheck test test-race pytest lint-python docs docs-serve bench fuzz soak tools clean starter
 
 check: fmt-check vet staticcheck test-race pytest lint-python docs
 
@@ -64,6 +64,14 @@ fuzz:
 	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 200x $$pkg || exit 1; \
 	  done; \
 	done
+
+# The reliability suite (internal/soak, and every test named Soak*): floods,
+# silent and non-reading clients, servers out of file descriptors, against Go
+# and Python. Loopback only; prints a table of figures. SOAK=full (default)
+# or SOAK=short (under a minute, run by CI). Never part of `go test ./...`.
+SOAK ?= full
+soak:
+	SOAK=$(SOAK) $(GO) test -run Soak -count=1 -timeout 20m -v ./...
 
 clean:
 	rm -rf docs/book python/build bench.txt

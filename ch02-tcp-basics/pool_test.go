@@ -521,3 +521,38 @@ func TestPoolDemo(t *testing.T) {
 		assert.Contains(t, out.String(), want)
 	}
 }
+
+// stopOnTick is the demo's output; at the first live stats line of the load
+// phase it stops the server, once, so the server dies in the middle of the run.
+type stopOnTick struct {
+	strings.Builder
+	stop func()
+	once sync.Once
+}
+
+func (w *stopOnTick) Write(b []byte) (int, error) {
+	if strings.Contains(w.String(), "2. load") && strings.Contains(string(b), "s in_use=") {
+		w.once.Do(w.stop)
+	}
+	return w.Builder.Write(b)
+}
+
+// The server dies while 20 clients are sending: requests then fail with
+// errors of several types (EOF, reset, refused dial, open breaker). The demo
+// must report the first one and return an error, not panic (it once stored
+// them in an atomic.Value, which panics on a second concrete type).
+func TestPoolDemoServerDiesMidRun(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	addr, stop, err := startDemoServer(ctx, "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(stop)
+	o := poolDemoOptions{addr: addr, clients: 20, requests: 5000, every: time.Millisecond, cfg: DefaultPoolConfig(addr)}
+	o.cfg.AcquireTimeout = time.Second
+	o.cfg.BreakerThreshold, o.cfg.BreakerCooldown = 2, 10*time.Millisecond
+	out := &stopOnTick{stop: stop}
+	err = poolDemo(ctx, out, o)
+	require.Error(t, err, out.String())
+	assert.Regexp(t, `^\d+ requests failed, the first: `, err.Error())
+	assert.NotContains(t, out.String(), "3. exhaustion")
+}

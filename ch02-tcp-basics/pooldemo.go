@@ -156,7 +156,11 @@ func poolDemo(ctx context.Context, w io.Writer, o poolDemoOptions) error {
 // loadPool runs the clients and prints the pool's stats while they run.
 func loadPool(ctx context.Context, w io.Writer, p *Pool, o poolDemoOptions) error {
 	var failed atomic.Int64
-	var firstErr atomic.Value
+	// The first error, kept once. (Not an atomic.Value: it panics when a
+	// second error of another concrete type is stored, and a dying server
+	// produces several: EOF, reset, a refused dial, the open breaker.)
+	var firstErr error
+	var errOnce sync.Once
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range o.clients {
@@ -164,7 +168,7 @@ func loadPool(ctx context.Context, w io.Writer, p *Pool, o poolDemoOptions) erro
 			for j := range o.requests {
 				if err := poolRequest(ctx, p, fmt.Sprintf("client %d request %d", i, j)); err != nil {
 					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err)
+					errOnce.Do(func() { firstErr = err })
 				}
 			}
 		})
@@ -183,8 +187,8 @@ func loadPool(ctx context.Context, w io.Writer, p *Pool, o poolDemoOptions) erro
 	}
 	fmt.Fprintf(w, "   done: %d requests, %d failed, in %v\n   %s\n",
 		o.clients*o.requests, failed.Load(), time.Since(start).Round(time.Millisecond), p.Stats())
-	if err, _ := firstErr.Load().(error); err != nil {
-		return fmt.Errorf("%d requests failed, the first: %w", failed.Load(), err)
+	if firstErr != nil { // read after wg.Wait: every write happened before it
+		return fmt.Errorf("%d requests failed, the first: %w", failed.Load(), firstErr)
 	}
 	return nil
 }

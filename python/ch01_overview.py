@@ -23,7 +23,17 @@ import threading
 import time
 from typing import BinaryIO
 
-from common import die, format_addr, listen_error, log, parse_addr, sigterm_as_interrupt
+from common import (
+    BACKLOG,
+    AcceptError,
+    BackoffMixin,
+    die,
+    format_addr,
+    listen_error,
+    log,
+    parse_addr,
+    sigterm_as_interrupt,
+)
 
 PROG = "ch01-overview"
 
@@ -83,14 +93,15 @@ class LineHandler(socketserver.StreamRequestHandler):
 # ANCHOR_END: handler
 
 
-class LineServer(socketserver.ThreadingTCPServer):
-    """A thread per connection; remembers open connections for the drain."""
+class LineServer(BackoffMixin, socketserver.ThreadingTCPServer):
+    """A thread per connection; remembers open connections for the drain.
+    BackoffMixin: out of file descriptors, accept waits instead of spinning."""
 
     allow_reuse_address = True  # restart at once, even with old connections in TIME_WAIT
     # socketserver's default listen backlog is 5: with 30 clients connecting at
     # once the kernel's accept queue overflows and handshakes stall for
     # seconds (chapter 3). Go's net.Listen uses the system maximum (somaxconn).
-    request_queue_size = 4096
+    request_queue_size = BACKLOG
     daemon_threads = True  # we join connections ourselves, with a timeout
 
     def __init__(self, addr: tuple[str, int], max_line: int, idle_timeout: float) -> None:
@@ -188,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
             serve(args.addr, args.max_line, args.idle_timeout, args.drain_timeout)
     except KeyboardInterrupt:
         pass
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, AcceptError) as e:
         die(PROG, e)
 
 

@@ -27,7 +27,17 @@ import socket
 import sys
 import threading
 
-from common import die, format_addr, listen_error, log, parse_addr, sigterm_as_interrupt
+from common import (
+    AcceptBackoff,
+    AcceptError,
+    accept,
+    die,
+    format_addr,
+    listen_error,
+    log,
+    parse_addr,
+    sigterm_as_interrupt,
+)
 
 PROG = "ch02_tcp_server.py"
 DEFAULT_ADDR = "127.0.0.1:8888"
@@ -89,8 +99,9 @@ class Server:
         return sock
 
     def serve(self, sock: socket.socket) -> None:
+        backoff = AcceptBackoff()  # out of file descriptors: wait, do not spin
         while True:
-            conn, peer = sock.accept()  # step 4: accept() a finished handshake
+            conn, peer = accept(sock, backoff)  # step 4: accept() a finished handshake
             t = threading.Thread(target=self.handle, args=(conn, format_addr(peer)))
             with self.lock:
                 self.conns.add(conn)
@@ -148,13 +159,19 @@ def serve(addr: str, drain: float) -> None:
         addr=format_addr(sock.getsockname()),
         steps="1 socket, 2 bind, 3 listen",
     )
+    failed: AcceptError | None = None
     try:
         server.serve(sock)
     except KeyboardInterrupt:
         log("INFO", "shutting down", drain=f"{drain}s")
+    except AcceptError as err:  # permanent: finish the connections, then exit 1
+        log("ERROR", "shutting down", err=err, drain=f"{drain}s")
+        failed = err
     finally:
         sock.close()
         server.shutdown(drain)
+    if failed:
+        die(PROG, failed)
 
 
 def client(addr: str, timeout: float) -> None:

@@ -29,7 +29,17 @@ import threading
 import time
 from collections.abc import Callable
 
-from common import die, format_addr, listen_error, log, parse_addr, sigterm_as_interrupt
+from common import (
+    BACKLOG,
+    AcceptError,
+    BackoffMixin,
+    die,
+    format_addr,
+    listen_error,
+    log,
+    parse_addr,
+    sigterm_as_interrupt,
+)
 
 PROG = "ch03_heartbeat.py"
 DEFAULT_ADDR = "127.0.0.1:9003"
@@ -208,9 +218,11 @@ class _Handler(socketserver.StreamRequestHandler):
             log("INFO", "disconnected", peer=peer, reason=classify(err), err=err)
 
 
-class HeartbeatServer(socketserver.ThreadingTCPServer):
+class HeartbeatServer(BackoffMixin, socketserver.ThreadingTCPServer):
+    # BackoffMixin: out of file descriptors, accept waits instead of spinning.
     allow_reuse_address = True
     daemon_threads = True
+    request_queue_size = BACKLOG  # socketserver's default of 5 drops bursts of clients
 
     def __init__(self, addr: tuple[str, int], silence: float) -> None:
         self.silence = silence
@@ -228,6 +240,8 @@ def serve(args: argparse.Namespace) -> None:
             srv.serve_forever()
         except KeyboardInterrupt:
             log("INFO", "shutting down")
+        except AcceptError as err:
+            die(PROG, err)
 
 
 def client(args: argparse.Namespace) -> None:

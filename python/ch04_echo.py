@@ -33,11 +33,21 @@ import sys
 import threading
 import time
 
-from common import die, format_addr, listen_error, log, parse_addr, sigterm_as_interrupt
+from common import (
+    BACKLOG,  # socketserver's default of 5 would drop bursts of clients
+    AcceptBackoff,
+    AcceptError,
+    BackoffMixin,
+    die,
+    format_addr,
+    listen_error,
+    log,
+    parse_addr,
+    sigterm_as_interrupt,
+)
 
 DEFAULT_ADDR = "127.0.0.1:65432"
 CHUNK = 64 * 1024  # bytes per recv
-BACKLOG = 1024  # accept queue: socketserver's default of 5 drops bursts of clients
 MODELS = ("threads", "selectors", "asyncio")
 IDLE_TIMEOUT = [300.0]  # seconds, set by --idle-timeout; 0 means never
 DRAIN_TIMEOUT = [10.0]  # seconds, set by --drain-timeout
@@ -105,7 +115,8 @@ class EchoHandler(socketserver.BaseRequestHandler):
         log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="eof")
 
 
-class ThreadingEchoServer(socketserver.ThreadingTCPServer):
+class ThreadingEchoServer(BackoffMixin, socketserver.ThreadingTCPServer):
+    # BackoffMixin: out of file descriptors, accept waits instead of spinning.
     daemon_threads = True  # the drain below waits for clients, with a timeout
     allow_reuse_address = True
     request_queue_size = BACKLOG
@@ -159,6 +170,8 @@ def serve_selectors(host: str, port: int) -> None:
 
     conns: set[Conn] = set()
     idle = IDLE_TIMEOUT[0]
+    backoff = AcceptBackoff()
+    accept_at: float | None = None  # while backing off: when to accept again
 
     def close(c: Conn, reason: str, err: OSError | None = None) -> None:
         sel.unregister(c.sock)
@@ -187,13 +200,21 @@ def serve_selectors(host: str, port: int) -> None:
             timeout = min(idle, 1.0) if idle else None
             if drain_until is not None:
                 timeout = min(timeout or 1.0, max(drain_until - time.monotonic(), 0))
+            if accept_at is not None:  # the backoff is over: watch the listener again
+                if time.monotonic() >= accept_at:
+                    sel.register(ln, selectors.EVENT_READ)
+                    accept_at = None
+                else:
+                    timeout = min(timeout or 1.0, accept_at - time.monotonic())
             for key, _ in sel.select(timeout=timeout):
                 if key.data == "wakeup":
                     with contextlib.suppress(BlockingIOError):
                         wake_r.recv(64)
                     if drain_until is not None:
                         return  # a second signal: stop now
-                    sel.unregister(ln)
+                    if accept_at is None:  # else it is not registered
+                        sel.unregister(ln)
+                    accept_at = None
                     ln.close()  # stop accepting; the clients still here finish
                     drain_until = time.monotonic() + DRAIN_TIMEOUT[0]
                     log("INFO", "draining", open=len(conns), timeout=f"{DRAIN_TIMEOUT[0]}s")
@@ -201,8 +222,16 @@ def serve_selectors(host: str, port: int) -> None:
                 if key.data is None:  # the listener: a client is waiting
                     try:
                         sock, addr = ln.accept()
-                    except OSError:
-                        continue  # e.g. the client already gave up
+                    except BlockingIOError:
+                        continue  # the client gave up before we got to it
+                    except OSError as err:
+                        # Out of descriptors, say: stop watching the listener
+                        # (it stays readable, select would return at once) and
+                        # serve the others for a while. Permanent: raises.
+                        accept_at = time.monotonic() + backoff.failed(err)
+                        sel.unregister(ln)
+                        continue
+                    backoff.succeeded()
                     sock.setblocking(False)
                     c = Conn(sock, format_addr(addr))
                     sel.register(sock, c.events, c)
@@ -236,6 +265,7 @@ def serve_selectors(host: str, port: int) -> None:
         signal.set_wakeup_fd(-1)
         for key in list(sel.get_map().values()):
             key.fileobj.close()  # type: ignore[union-attr]
+        ln.close()  # not registered while backing off
         sel.close()
         wake_w.close()
         log("INFO", "stopped")
@@ -249,10 +279,6 @@ HANDLERS: set[asyncio.Task[None]] = set()  # connections being served, for the d
 
 
 async def handle_asyncio(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    task = asyncio.current_task()
-    assert task is not None
-    HANDLERS.add(task)
-    task.add_done_callback(HANDLERS.discard)
     peer = format_addr(writer.get_extra_info("peername"))
     start, total = time.monotonic(), 0
     log("INFO", "open", peer=peer)
@@ -269,27 +295,75 @@ async def handle_asyncio(reader: asyncio.StreamReader, writer: asyncio.StreamWri
             async with asyncio.timeout(idle):
                 await writer.drain()
             total += len(data)
+        writer.close()  # sends what is still buffered, then our FIN
+        async with asyncio.timeout(idle):
+            await writer.wait_closed()
         log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="eof")
     except TimeoutError:
         log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="idle")
     except OSError as err:
         log("WARN", "close", peer=peer, bytes=total, reason="error", err=err)
+    except asyncio.CancelledError:
+        # The drain timeout cancelled us. Returning (instead of re-raising)
+        # keeps it to this one line: asyncio prints a traceback for each
+        # handler task that ends cancelled.
+        log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="shutdown")
     finally:
-        writer.close()
+        # abort, not close: close() waits to send what is buffered, so a
+        # client that does not read would keep its socket open forever.
+        # (After the clean close above, abort does nothing.)
+        writer.transport.abort()
+
+
+async def accept_asyncio(ln: socket.socket) -> None:
+    """Accept clients, each served by a task, until cancelled.
+
+    asyncio.start_server would do this, but out of file descriptors its loop
+    logs a traceback for every failed accept (thousands a second, CPython
+    3.11), so this one waits as the other two models do.
+    """
+    loop = asyncio.get_running_loop()
+    backoff = AcceptBackoff()
+    while True:
+        try:
+            sock, _ = await loop.sock_accept(ln)
+        except OSError as err:
+            await asyncio.sleep(backoff.failed(err))  # permanent: AcceptError
+            continue
+        backoff.succeeded()
+        try:
+            reader, writer = await asyncio.open_connection(sock=sock)
+        except OSError:
+            sock.close()  # reset before we got to it
+            continue
+        task = asyncio.create_task(handle_asyncio(reader, writer))
+        HANDLERS.add(task)  # a strong reference, and the set the drain waits for
+        task.add_done_callback(HANDLERS.discard)
 
 
 async def serve_asyncio_main(host: str, port: int) -> None:
-    server = await asyncio.start_server(handle_asyncio, host, port, backlog=BACKLOG)
-    addr = format_addr(server.sockets[0].getsockname())
-    log("INFO", "listening", addr=addr, model="asyncio")
+    ln = socket.create_server((host, port), backlog=BACKLOG)
+    ln.setblocking(False)
+    log("INFO", "listening", addr=format_addr(ln.getsockname()), model="asyncio")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         # Not on Windows, where Ctrl-C raises KeyboardInterrupt instead.
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    server.close()  # stop accepting; the clients still here finish
+    acceptor = asyncio.create_task(accept_asyncio(ln))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({acceptor, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    acceptor.cancel()  # stop accepting; the clients still here finish
+    failed: AcceptError | None = None
+    try:
+        await acceptor
+    except asyncio.CancelledError:
+        pass
+    except AcceptError as err:  # accept failed for good: drain, then exit 1
+        failed = err
+    ln.close()
     tasks = set(HANDLERS)
     log("INFO", "draining", open=len(tasks), timeout=f"{DRAIN_TIMEOUT[0]}s")
     if tasks:
@@ -297,9 +371,11 @@ async def serve_asyncio_main(host: str, port: int) -> None:
         if pending:
             log("WARN", "drain timeout: closing the remaining connections", open=len(pending))
             for t in pending:
-                t.cancel()  # its finally block closes the socket
+                t.cancel()  # it logs one line and aborts its connection
             await asyncio.wait(pending)
     log("INFO", "stopped")
+    if failed:
+        raise failed
 
 
 # ANCHOR_END: asyncio
@@ -337,6 +413,8 @@ def serve(args: argparse.Namespace) -> None:
                 log("INFO", "stopped")
     except KeyboardInterrupt:
         log("INFO", "stopped by a second signal, without waiting")
+    except AcceptError as err:
+        die("ch04_echo", err)
     except OSError as err:
         die("ch04_echo", listen_error(args.addr, err))
 

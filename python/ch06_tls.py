@@ -28,7 +28,18 @@ import threading
 import time
 from collections.abc import Sequence
 
-from common import die, format_addr, listen_error, log, parse_addr, sigterm_as_interrupt
+from common import (
+    BACKLOG,
+    AcceptBackoff,
+    AcceptError,
+    accept,
+    die,
+    format_addr,
+    listen_error,
+    log,
+    parse_addr,
+    sigterm_as_interrupt,
+)
 
 PROG = "ch06_tls.py"
 ALPN = "echo"
@@ -133,7 +144,7 @@ def serve(args: argparse.Namespace) -> None:
         die(PROG, f"load server certificate: {e} (run 'go run ./ch06-tls gencert' first?)")
     host, port = parse_addr(args.addr)
     try:
-        ln = socket.create_server((host, port))
+        ln = socket.create_server((host, port), backlog=BACKLOG)
     except OSError as e:
         die(PROG, listen_error(args.addr, e))
     sigterm_as_interrupt()
@@ -144,10 +155,12 @@ def serve(args: argparse.Namespace) -> None:
         mtls=str(bool(args.client_ca)).lower(),
     )
     threads: list[threading.Thread] = []
+    backoff = AcceptBackoff()  # out of file descriptors: wait, do not spin
+    failed: AcceptError | None = None
     try:
         with ln:
             while True:
-                raw, addr = ln.accept()
+                raw, addr = accept(ln, backoff)
                 peer = format_addr(addr)
                 t = threading.Thread(
                     target=handle, args=(raw, peer, ctx, args.handshake_timeout), daemon=True
@@ -155,12 +168,17 @@ def serve(args: argparse.Namespace) -> None:
                 t.start()
                 threads = [x for x in threads if x.is_alive()] + [t]
     except KeyboardInterrupt:
-        # Stop accepting (the listener is closed), give open connections
-        # until the drain timeout, then exit: daemon threads die with us.
         log("INFO", "shutting down", drain=f"{args.drain}s")
-        deadline = time.monotonic() + args.drain
-        for t in threads:
-            t.join(max(0.0, deadline - time.monotonic()))
+    except AcceptError as err:  # permanent: drain as for a signal, then exit 1
+        log("ERROR", "shutting down", err=err, drain=f"{args.drain}s")
+        failed = err
+    # Stop accepting (the listener is closed), give open connections until
+    # the drain timeout, then exit: daemon threads die with us.
+    deadline = time.monotonic() + args.drain
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    if failed:
+        die(PROG, failed)
 
 
 def print_state(addr: str, server_name: str, conn: ssl.SSLSocket) -> None:

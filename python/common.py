@@ -2,17 +2,31 @@
 
 It mirrors the Go side's internal/cli: "HOST:PORT" addresses, one log line per
 event in the same key=value shape as Go's log/slog text handler (so tests can
-wait for ``msg=listening addr=...`` from either language), and turning SIGTERM
-into the same graceful path as Ctrl-C.
+wait for ``msg=listening addr=...`` from either language), turning SIGTERM
+into the same graceful path as Ctrl-C, and the accept loop's backoff that
+chapter 3 teaches (AcceptBackoff), shared by every server.
 """
 
 from __future__ import annotations
 
 import datetime
+import errno
 import signal
+import socket
 import sys
+import time
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
+
+# The accept-queue length to ask listen() for: the kernel caps it at the
+# system maximum (net.core.somaxconn on Linux, 4096 by default), which is what
+# Go's net.Listen asks for. A shorter queue loses idle clients in a burst:
+# when it is full, the client's handshake can still complete (SYN cookies),
+# the server drops it, and a client that sends nothing never retries. With
+# 1024, a burst of 10,000 idle clients left about 5,000 of them connected to
+# nothing, in each of ch04's three models; with the maximum (4096 here),
+# each model held all 10,000 within 9 s.
+BACKLOG = 65535
 
 
 def parse_addr(addr: str) -> tuple[str, int]:
@@ -102,3 +116,92 @@ def listen_error(addr: str, err: OSError) -> str:
             "(another server running? try --addr 127.0.0.1:0)"
         )
     return f"listen {addr}: {err.strerror or err}"
+
+
+# ANCHOR: accept-backoff
+# accept() fails for reasons that pass by themselves: the process (EMFILE) or
+# the system (ENFILE) is out of file descriptors, the kernel is short of
+# memory (ENOBUFS, ENOMEM), or a client gave up while it waited in the queue
+# (ECONNABORTED). Retrying at once spins at 100 % CPU, because the connection
+# that could not be accepted is still in the queue and the listener stays
+# readable; giving up takes the server down for one busy moment. So wait,
+# doubling the wait from 5 ms up to 1 s, and start again from 5 ms after the
+# next success: ch03-listen-accept/accept.go, and Go's net/http, do the same.
+ACCEPT_RETRY = frozenset(
+    {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.ECONNABORTED}
+)
+ACCEPT_MIN_DELAY = 0.005  # seconds
+ACCEPT_MAX_DELAY = 1.0
+
+
+class AcceptError(Exception):
+    """accept() failed for good (not an OSError, so that socketserver, which
+    ignores OSErrors from accept, lets it through and the server exits)."""
+
+
+class AcceptBackoff:
+    """The wait before the next accept() after a failure.
+
+    One log line when a run of failures (an episode) starts and one when it
+    ends, however many failures it holds: a server out of descriptors must
+    not also fill the disk with its log.
+    """
+
+    def __init__(self) -> None:
+        self.delay = 0.0  # 0: the last accept() succeeded
+        self.failures = 0
+        self.since = 0.0
+
+    def failed(self, err: OSError) -> float:
+        """Return how long to wait; raise AcceptError if err is permanent."""
+        if err.errno not in ACCEPT_RETRY:
+            raise AcceptError(f"accept: {err.strerror or err}") from err
+        if self.delay == 0:
+            log("WARN", "accept failed; backing off", err=err.strerror or err, max_delay="1s")
+            self.since = time.monotonic()
+        self.delay = min(max(2 * self.delay, ACCEPT_MIN_DELAY), ACCEPT_MAX_DELAY)
+        self.failures += 1
+        return self.delay
+
+    def succeeded(self) -> None:
+        if self.delay:
+            took = f"{time.monotonic() - self.since:.3f}s"
+            log("INFO", "accepting again", failures=self.failures, after=took)
+        self.delay, self.failures = 0.0, 0
+
+
+# ANCHOR_END: accept-backoff
+
+
+def accept(ln: socket.socket, backoff: AcceptBackoff) -> tuple[socket.socket, Any]:
+    """ln.accept() for a blocking accept loop, waiting out failures worth
+    retrying (AcceptBackoff); raises AcceptError on any other."""
+    while True:
+        try:
+            conn, addr = ln.accept()
+        except OSError as err:
+            time.sleep(backoff.failed(err))
+            continue
+        backoff.succeeded()
+        return conn, addr
+
+
+class BackoffMixin:
+    """For a socketserver.TCPServer subclass (listed before it): accept with
+    AcceptBackoff. socketserver itself ignores accept errors and selects
+    again at once, which spins while the listener stays readable."""
+
+    backoff: AcceptBackoff | None = None
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        if self.backoff is None:
+            self.backoff = AcceptBackoff()
+        try:
+            conn, addr = super().get_request()  # type: ignore[misc]
+        except OSError as err:
+            # Wait here, then let socketserver go round its loop again (it
+            # checks for shutdown() there): sleeping blocks only accepting.
+            time.sleep(self.backoff.failed(err))
+            raise
+        self.backoff.succeeded()
+        return conn, addr

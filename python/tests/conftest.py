@@ -67,12 +67,17 @@ class Server:
             return self.proc.wait()
 
 
-def start_server(argv: list[str], timeout: float = 30.0) -> Server:
+def start_server(
+    argv: list[str], timeout: float = 30.0, preexec_fn: Callable[[], None] | None = None
+) -> Server:
     """Start argv and wait until it logs msg=listening.
 
     stdout and stderr share one pipe, so the output reads as a terminal shows it.
+    preexec_fn runs in the child before the program (e.g. to set a limit).
     """
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=preexec_fn
+    )
     lines: list[str] = []
     cond = threading.Condition()
     found = threading.Event()

@@ -1,6 +1,19 @@
+import errno
+import os
+import socket
+from typing import cast
+
 import pytest
 
-from common import format_addr, listen_error, parse_addr
+from common import (
+    AcceptBackoff,
+    AcceptError,
+    BackoffMixin,
+    accept,
+    format_addr,
+    listen_error,
+    parse_addr,
+)
 
 
 def test_parse_addr() -> None:
@@ -21,3 +34,68 @@ def test_format_addr() -> None:
 def test_listen_error_hint() -> None:
     err = OSError(98, "Address already in use")
     assert "try --addr 127.0.0.1:0" in listen_error("127.0.0.1:1", err)
+
+
+def test_accept_backoff_doubles_caps_and_resets(capsys: pytest.CaptureFixture[str]) -> None:
+    b = AcceptBackoff()
+    emfile = OSError(errno.EMFILE, "Too many open files")
+    delays = [b.failed(emfile) for _ in range(10)]
+    assert delays == [0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.0, 1.0]
+    b.succeeded()
+    assert b.failed(OSError(errno.ECONNABORTED, "aborted")) == 0.005  # a new episode
+    b.succeeded()
+    b.succeeded()  # a success outside an episode logs nothing
+    log = capsys.readouterr().err.splitlines()
+    # One line when an episode starts and one when it ends, not one per failure.
+    assert [line.split(" msg=")[1].split(" ")[0] for line in log] == [
+        '"accept',
+        '"accepting',
+        '"accept',
+        '"accepting',
+    ]
+    assert "failures=10" in log[1]
+
+
+@pytest.mark.parametrize("code", [errno.EBADF, errno.EINVAL, errno.ENOTSOCK])
+def test_accept_backoff_gives_up_on_other_errors(code: int) -> None:
+    with pytest.raises(AcceptError):
+        AcceptBackoff().failed(OSError(code, os.strerror(code)))
+
+
+class FailingListener:
+    """accept() raises the given errors in turn, then returns a connection."""
+
+    def __init__(self, errs: list[OSError]) -> None:
+        self.errs = errs
+
+    def accept(self) -> tuple[socket.socket, tuple[str, int]]:
+        if self.errs:
+            raise self.errs.pop(0)
+        return socket.socket(), ("127.0.0.1", 1)
+
+    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+        return self.accept()  # the socketserver method BackoffMixin wraps
+
+
+def test_accept_waits_out_retryable_errors() -> None:
+    ln = FailingListener([OSError(errno.EMFILE, "x"), OSError(errno.ENFILE, "y")])
+    conn, _ = accept(cast(socket.socket, ln), AcceptBackoff())
+    conn.close()
+    ln = FailingListener([OSError(errno.EMFILE, "x"), OSError(errno.EBADF, "closed")])
+    with pytest.raises(AcceptError):
+        accept(cast(socket.socket, ln), AcceptBackoff())
+
+
+def test_backoff_mixin_waits_then_lets_socketserver_retry() -> None:
+    class Server(BackoffMixin, FailingListener):
+        pass
+
+    srv = Server([OSError(errno.EMFILE, "x"), OSError(errno.EINVAL, "bad")])
+    with pytest.raises(OSError):  # socketserver ignores it and selects again
+        srv.get_request()
+    assert srv.backoff is not None and srv.backoff.delay == 0.005
+    with pytest.raises(AcceptError):  # not an OSError: ends serve_forever
+        srv.get_request()
+    conn, _ = srv.get_request()
+    conn.close()
+    assert srv.backoff.delay == 0
