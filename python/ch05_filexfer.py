@@ -372,15 +372,6 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def listen_backlog() -> int:
-    """The accept queue Go's net.Listen asks for: the kernel's limit
-    (somaxconn), instead of socketserver's default of 5."""
-    try:
-        return min(int(Path("/proc/sys/net/core/somaxconn").read_text()), 65535)
-    except (OSError, ValueError):
-        return socket.SOMAXCONN
-
-
 class Receiver:
     """Shared state of the receiving server: directory, limits, name locks."""
 
@@ -730,13 +721,16 @@ def refuse(sock: socket.socket, r: Reply) -> None:
             drained += len(b)
 
 
-class Server(socketserver.ThreadingTCPServer):
+class Server(common.BackoffMixin, socketserver.ThreadingTCPServer):
+    """Threads per connection; accept backs off when descriptors run out
+    (common.BackoffMixin: the lesson of chapter 3)."""
+
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self, addr: tuple[str, int], receiver: Receiver) -> None:
         self.receiver = receiver
-        self.request_queue_size = listen_backlog()
+        self.request_queue_size = common.BACKLOG
         super().__init__(addr, Handler)
 
 
@@ -759,6 +753,8 @@ def serve(args: argparse.Namespace) -> None:
             srv.serve_forever()
         except KeyboardInterrupt:
             common.log("INFO", "shutting down")
+        except common.AcceptError as e:
+            common.die(PROG, e)
 
 
 # ANCHOR: send

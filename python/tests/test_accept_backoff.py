@@ -17,6 +17,7 @@ import os
 import resource
 import socket
 import ssl
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -92,6 +93,18 @@ def tls_probe(server: Server, cert_dir: Path) -> None:
         assert s.recv(64) == b"probe\n"
 
 
+def ch05_probe(server: Server, cert_dir: Path) -> None:
+    """Upload one small file with the Python sender: it must be committed."""
+    src = cert_dir / "probe.txt"
+    src.write_bytes(b"probe\n")
+    host, port = server.host_port
+    argv = [sys.executable, str(PYTHON_DIR / "ch05_filexfer.py"), "send"]
+    done = subprocess.run(
+        [*argv, "--addr", f"{host}:{port}", str(src)], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+
+
 CASES: dict[str, tuple[list[str], Callable[[Server, Path], None]]] = {
     "ch01": (["ch01_overview.py", "serve"], ch01_probe),
     "ch02": (["ch02_tcp_server.py", "serve"], line_probe(b"x\n", b"echo: x\n")),
@@ -99,15 +112,17 @@ CASES: dict[str, tuple[list[str], Callable[[Server, Path], None]]] = {
     "ch04-threads": (["ch04_echo.py", "serve", "--model", "threads"], line_probe(b"x", b"x")),
     "ch04-selectors": (["ch04_echo.py", "serve", "--model", "selectors"], line_probe(b"x", b"x")),
     "ch04-asyncio": (["ch04_echo.py", "serve", "--model", "asyncio"], line_probe(b"x", b"x")),
+    "ch05": (["ch05_filexfer.py", "serve"], ch05_probe),
     "ch06": (["ch06_tls.py"], tls_probe),
 }
 
 
 @pytest.fixture
-def cert_dir(request: pytest.FixtureRequest, case: str) -> Path:
-    """The certificates, only for the TLS server (they take a go run)."""
+def cert_dir(request: pytest.FixtureRequest, case: str, tmp_path: Path) -> Path:
+    """The certificates for the TLS server (they take a go run); a scratch
+    directory for the others."""
     if case != "ch06":
-        return Path()
+        return tmp_path
     d: Path = request.getfixturevalue("certs")
     return d
 
@@ -123,6 +138,8 @@ def test_out_of_files_backs_off_and_recovers(case: str, cert_dir: Path) -> None:
     if case == "ch06":
         argv = [*argv, "serve", "--cert", str(cert_dir / "server.pem")]
         argv += ["--key", str(cert_dir / "server-key.pem")]
+    if case == "ch05":
+        argv = [*argv, "--dir", str(cert_dir / "received")]
     server = start_limited(*argv)
     socks = flood(server)
     try:
