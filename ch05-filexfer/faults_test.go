@@ -27,24 +27,31 @@ func streamLen(name string, n, chunk int) int64 {
 
 // resume sends path again with -resume straight to the receiver. Right
 // after a fault the receiver may not have noticed yet that the first
-// connection is gone, and still holds the name: BUSY is retried (polling,
-// bounded), anything else is an error.
+// connection is gone, and still holds the name: the resume is polled until
+// the answer is not BUSY (bounded); anything else must be success.
 func resume(t *testing.T, addr, path string) Result {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var (
+		res []Result
+		err error
+	)
+	untilNotBusy(t, func() bool {
 		s := sender(addr, &bytes.Buffer{})
 		s.ChunkSize = faultChunk
 		s.Resume = true
-		res, err := s.Send(context.Background(), []string{path})
-		if err == nil {
-			return res[0]
-		}
-		require.Len(t, res, 1, err)
-		require.Equal(t, StatusBusy, StatusOf(res[0].Err), "resume failed: %v", res[0].Err)
-		require.True(t, time.Now().Before(deadline), "name still busy after 10s")
-		time.Sleep(5 * time.Millisecond)
-	}
+		res, err = s.Send(context.Background(), []string{path})
+		return err != nil && len(res) == 1 && StatusOf(res[0].Err) == StatusBusy
+	})
+	require.NoError(t, err, "resume failed")
+	return res[0]
+}
+
+// untilNotBusy polls try, which reports whether the receiver answered BUSY,
+// until it does not, for at most 10 s.
+func untilNotBusy(t testing.TB, try func() (busy bool)) {
+	t.Helper()
+	require.Eventually(t, func() bool { return !try() }, 10*time.Second, 5*time.Millisecond,
+		"the receiver still answers BUSY after 10 s")
 }
 
 // ANCHOR: faults
