@@ -19,42 +19,41 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/tcp-in-go/course/internal/serve"
 )
 
 // Server receives files into Dir. The zero values of the limits mean the
 // defaults below; set them before Serve.
 type Server struct {
 	Dir         string
-	MaxConns    int           // concurrent connections; more get BUSY
+	MaxConns    int           // concurrent connections; more are told BUSY
 	IdleTimeout time.Duration // longest silence from a sender
 	MaxSize     int64         // largest file accepted
 	PartialTTL  time.Duration // partial files older than this are removed
 	Log         *slog.Logger
 
+	core      serve.Core // the accept loop and the connections (chapter 3)
 	root      *os.Root
 	slots     chan struct{}
-	mu        sync.Mutex
-	ln        net.Listener
-	conns     map[net.Conn]bool // true while between files (idle)
-	receiving map[string]bool   // names being received (per-name lock)
+	mu        sync.Mutex            // guards the fields below
+	idle      map[net.Conn]struct{} // connections between files
+	receiving map[string]bool       // names being received (per-name lock)
 	lastSweep time.Time
-	shutdown  bool
-	wg        sync.WaitGroup
 }
 
 // Stats is what -debug-addr publishes (expvar "filexfer"): connections open,
 // how many of them are between files, and files being received.
 func (s *Server) Stats() map[string]int {
+	open := s.OpenConns() // not under s.mu: Shutdown's Each takes the locks the other way round
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	idle := 0
-	for _, between := range s.conns {
-		if between {
-			idle++
-		}
-	}
-	return map[string]int{"conns_open": len(s.conns), "conns_idle": idle, "receiving": len(s.receiving)}
+	return map[string]int{"conns_open": open, "conns_idle": len(s.idle), "receiving": len(s.receiving)}
 }
+
+// OpenConns is the number of connections being served (logged when
+// draining starts).
+func (s *Server) OpenConns() int { return s.core.OpenConns() }
 
 // Defaults for the Server's limits.
 const (
@@ -98,123 +97,93 @@ func (s *Server) init() error {
 	// ANCHOR_END: root
 	s.root = root
 	s.slots = make(chan struct{}, s.MaxConns)
-	s.conns = map[net.Conn]bool{}
+	s.idle = map[net.Conn]struct{}{}
 	s.receiving = map[string]bool{}
 	return nil
 }
 
-// Serve accepts connections on ln until Shutdown. It closes ln.
+// ANCHOR: serve
+// Serve opens Dir, removes stale partial files, then accepts connections on
+// ln with the course's one accept loop (serve.Core, chapter 3) until
+// Shutdown, when it returns serve.ErrServerClosed. MaxConns is not the
+// Core's limit (which leaves extra clients waiting in the accept queue):
+// here a sender over the limit is accepted and told BUSY, so it knows.
 func (s *Server) Serve(ln net.Listener) error {
+	s.core.Log = s.Log
 	s.mu.Lock()
-	if s.shutdown {
+	if s.core.Draining() { // Shutdown ran first: open nothing
 		s.mu.Unlock()
 		ln.Close()
-		return net.ErrClosed
+		return serve.ErrServerClosed
 	}
 	if err := s.init(); err != nil {
 		s.mu.Unlock()
 		ln.Close()
 		return err
 	}
-	s.ln = ln
+	s.lastSweep = time.Now()
+	s.removeStalePartials() // under s.mu: Shutdown closes root under it
 	s.mu.Unlock()
-	defer s.root.Close()
-	s.sweepPartials()
+	return s.core.Serve(ln, s.serveConn)
+}
 
-	var backoff time.Duration
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			s.mu.Lock()
-			down := s.shutdown
-			s.mu.Unlock()
-			if down {
-				s.wg.Wait()
-				return net.ErrClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.Log.Warn("accept", "err", err, "retry_in", backoff)
-				time.Sleep(backoff)
-				continue
-			}
-			s.wg.Wait()
-			return err
-		}
-		backoff = 0
-		if !s.track(c, true) {
-			c.Close()
-			continue
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.track(c, false)
-			select {
-			case s.slots <- struct{}{}:
-				defer func() { <-s.slots }()
-				s.handle(c)
-			default:
-				s.refuse(c, Reply{Status: StatusBusy, Msg: fmt.Sprintf("too many connections (limit %d)", s.MaxConns)})
-			}
-		}()
+// serveConn is a connection's goroutine: a slot, then handle.
+func (s *Server) serveConn(c net.Conn) {
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+		s.handle(c)
+	default:
+		s.refuse(c, Reply{Status: StatusBusy, Msg: fmt.Sprintf("too many connections (limit %d)", s.MaxConns)})
 	}
 }
+
+// ANCHOR_END: serve
+
+// ANCHOR: shutdown
+// Shutdown stops accepting, wakes the connections that are between files
+// (a read deadline in the past ends their wait for the next header), lets
+// transfers in progress finish until ctx is done, then closes what is left:
+// their partial files stay, resumable.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.core.BeginShutdown()
+	s.core.Each(func(c net.Conn) {
+		if s.isIdle(c) {
+			_ = c.SetReadDeadline(time.Now())
+		}
+	})
+	err := s.core.Wait(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.root != nil { // every handler has returned: nobody uses it
+		s.root.Close()
+		s.root = nil
+	}
+	return err
+}
+
+// ANCHOR_END: shutdown
 
 // setIdle records whether c is between files, and reports false when the
 // server is shutting down (an idle connection should then just close).
+// Shutdown marks draining before it looks for idle connections, so either
+// it sees c idle and wakes it, or this sees the shutdown.
 func (s *Server) setIdle(c net.Conn, idle bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.conns[c] = idle
-	return !s.shutdown
+	if idle {
+		s.idle[c] = struct{}{}
+	} else {
+		delete(s.idle, c)
+	}
+	return !s.core.Draining()
 }
 
-func (s *Server) track(c net.Conn, add bool) bool {
+func (s *Server) isIdle(c net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if add {
-		if s.shutdown {
-			return false
-		}
-		s.conns[c] = true
-	} else {
-		delete(s.conns, c)
-		c.Close()
-	}
-	return true
-}
-
-// Shutdown stops accepting, closes connections that are between files, lets
-// transfers in progress finish until ctx is done, then closes what is left
-// (their partial files stay resumable).
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.shutdown = true
-	if s.ln != nil {
-		s.ln.Close()
-	}
-	for c, idle := range s.conns {
-		if idle {
-			_ = c.SetReadDeadline(time.Now()) // wakes handle, which sees shutdown
-		}
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		for c := range s.conns {
-			c.Close()
-		}
-		s.mu.Unlock()
-		<-done
-		return ctx.Err()
-	}
+	_, ok := s.idle[c]
+	return ok
 }
 
 // refuse sends one reply and closes gracefully: write, half-close, then
@@ -242,11 +211,14 @@ func (s *Server) handle(c net.Conn) {
 	log := s.Log.With("peer", peer)
 	log.Info("connected")
 	defer log.Info("closed")
+	defer s.setIdle(c, false)
 	for {
+		// The deadline first: Shutdown's wake-up (a deadline in the past)
+		// must not be overwritten once setIdle has let Shutdown see c.
+		_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))
 		if !s.setIdle(c, true) {
 			return // shutting down: nothing in progress on this connection
 		}
-		_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))
 		h, err := ReadHeader(c)
 		if errors.Is(err, io.EOF) {
 			return // the sender is done
@@ -644,6 +616,11 @@ func (s *Server) sweepPartials() {
 	}
 	s.lastSweep = time.Now()
 	s.mu.Unlock()
+	s.removeStalePartials()
+}
+
+// removeStalePartials removes the partial files older than PartialTTL.
+func (s *Server) removeStalePartials() {
 	// ANCHOR: exercise-sweep
 	d, err := s.root.Open(PartialDir)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/internal/testutil"
 )
 
@@ -294,6 +296,34 @@ func TestShutdownClosesIdle(t *testing.T) {
 	assert.Less(t, time.Since(start), 5*time.Second)
 	_, err := c.c.Read(make([]byte, 1))
 	assert.Error(t, err, "the idle connection was closed")
+}
+
+// TestServeContract: Serve keeps the course's contract (internal/serve):
+// after Shutdown it returns serve.ErrServerClosed, and a Serve called after
+// Shutdown returns it at once.
+func TestServeContract(t *testing.T) {
+	s := &Server{Dir: t.TempDir(), Log: slog.New(slog.NewTextHandler(&testutil.LogBuffer{}, nil))}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	c := dialRaw(t, ln.Addr().String()) // served: Serve has started
+	c.write(header("x.txt", 1, 1024, 0))
+	require.Equal(t, StatusReady, c.reply().Status)
+	require.NoError(t, c.c.Close())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, s.Shutdown(ctx))
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, serve.ErrServerClosed)
+	case <-ctx.Done():
+		t.Fatal("Serve did not return after Shutdown")
+	}
+	ln2, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	require.ErrorIs(t, s.Serve(ln2), serve.ErrServerClosed)
 }
 
 // TestBadHeaderCloses: a header whose name length is out of range is
