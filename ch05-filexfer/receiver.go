@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -213,21 +214,8 @@ func (s *Server) handle(c net.Conn) {
 	defer log.Info("closed")
 	defer s.setIdle(c, false)
 	for {
-		// The deadline first: Shutdown's wake-up (a deadline in the past)
-		// must not be overwritten once setIdle has let Shutdown see c.
-		_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))
-		if !s.setIdle(c, true) {
-			return // shutting down: nothing in progress on this connection
-		}
-		h, err := ReadHeader(c)
-		if errors.Is(err, io.EOF) {
-			return // the sender is done
-		}
-		if !s.setIdle(c, false) && err != nil {
-			return // woken by Shutdown
-		}
-		if err != nil {
-			s.fail(c, log, "", err, false) // a bad header: the stream is out of step
+		h, ok := s.nextHeader(c, log)
+		if !ok {
 			return
 		}
 		rep, err := s.receive(c, h, log)
@@ -247,6 +235,33 @@ func (s *Server) handle(c net.Conn) {
 }
 
 // ANCHOR_END: handle
+
+// ANCHOR: next-header
+// nextHeader waits, idle, for the next file's header. It reports false when
+// the connection should end: the sender is done (EOF), Shutdown woke the
+// wait, or the header was bad (the stream is then out of step).
+func (s *Server) nextHeader(c net.Conn, log *slog.Logger) (Header, bool) {
+	// The deadline first: Shutdown's wake-up (a deadline in the past)
+	// must not be overwritten once setIdle has let Shutdown see c idle.
+	_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))
+	if !s.setIdle(c, true) {
+		return Header{}, false // shutting down: nothing in progress here
+	}
+	h, err := ReadHeader(c)
+	if errors.Is(err, io.EOF) {
+		return Header{}, false // the sender is done
+	}
+	if !s.setIdle(c, false) && err != nil {
+		return Header{}, false // woken by Shutdown
+	}
+	if err != nil {
+		s.fail(c, log, "", err, false)
+		return Header{}, false
+	}
+	return h, true
+}
+
+// ANCHOR_END: next-header
 
 // keepOpen reports whether err, returned by receive, refused a file before
 // any of its data was read, so the stream is still in step.
@@ -324,21 +339,14 @@ func partialName(name string, size uint64) string {
 func (s *Server) receive(c net.Conn, h Header, log *slog.Logger) (Reply, error) {
 	start := time.Now()
 	s.sweepPartials()
-	if err := CheckName(h.Name); err != nil {
+	if err := s.admit(h); err != nil {
 		return Reply{}, err
-	}
-	if h.Size > uint64(s.MaxSize) {
-		return Reply{}, protoErr(StatusTooLarge, "size %d over the limit %d", h.Size, s.MaxSize)
-	}
-	if !s.lock(h.Name) {
-		return Reply{}, protoErr(StatusBusy, "%q is being received on another connection", h.Name)
 	}
 	defer s.unlock(h.Name)
 	overwrite := h.Flags&FlagOverwrite != 0
 	if err := s.checkTarget(h.Name, overwrite); err != nil {
 		return Reply{}, err
 	}
-
 	// The data goes to a partial file aside, never under the final name.
 	part := partialName(h.Name, h.Size)
 	f, err := s.openPartial(part, h.Name, h.Flags&FlagResume != 0)
@@ -346,53 +354,16 @@ func (s *Server) receive(c net.Conn, h Header, log *slog.Logger) (Reply, error) 
 		return Reply{}, err
 	}
 	defer f.Close()
-	hash := sha256.New()
-	off, err := s.resumeOffset(f, h, hash)
+	sum := sha256.New()
+	off, err := s.resumeOffset(f, h, sum)
 	if err != nil {
 		return Reply{}, err
 	}
 	if err := s.reply(c, Reply{Status: StatusReady, Value: off}); err != nil {
 		return Reply{}, err
 	}
-
-	// Chunks: each is checked (length, CRC) before it is written, so the
-	// partial file only ever holds verified bytes, and its size is the
-	// offset a resume can safely start from. The sink writes and hashes
-	// one chunk while this loop reads the next.
-	sk := newSink(f, hash, off, int(min(uint64(h.ChunkSize), h.Size-off)))
-	received := off
-	for {
-		_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))
-		limit := min(uint64(h.ChunkSize), h.Size-received)
-		data, end, sum, err := ReadChunk(c, sk.buffer(), uint32(limit))
-		if err != nil {
-			if StatusOf(err) == StatusBadChunk && limit < uint64(h.ChunkSize) {
-				err = protoErr(StatusBadChunk, "chunk goes past the declared size %d", h.Size)
-			}
-			_, _ = sk.wait()
-			_ = f.Sync() // keep what was verified: the sender may resume
-			return Reply{}, err
-		}
-		if end {
-			if _, err := sk.wait(); err != nil {
-				return Reply{}, s.writeFailed(f, part, err)
-			}
-			if received != h.Size {
-				s.discard(part)
-				return Reply{}, protoErr(StatusSizeMismatch, "got %d bytes, header said %d", received, h.Size)
-			}
-			if got := hash.Sum(nil); !bytes.Equal(got, sum[:]) {
-				s.discard(part)
-				return Reply{}, protoErr(StatusHashMismatch, "SHA-256 %x, sender says %x", got, sum)
-			}
-			break
-		}
-		sk.put(data)
-		received += uint64(len(data))
-		if sk.failed.Load() { // the disk is full: stop reading a file we cannot keep
-			_, err := sk.wait()
-			return Reply{}, s.writeFailed(f, part, err)
-		}
+	if err := s.readData(c, h, f, part, sum, off); err != nil {
+		return Reply{}, err
 	}
 	if err := s.commit(f, part, h.Name, overwrite); err != nil {
 		return Reply{}, err
@@ -402,6 +373,74 @@ func (s *Server) receive(c net.Conn, h Header, log *slog.Logger) (Reply, error) 
 }
 
 // ANCHOR_END: receive
+
+// admit refuses a header before any of its data is read: a bad name, a
+// size over MaxSize, or a name being received on another connection.
+// Otherwise it takes the name's lock; the caller must unlock it.
+func (s *Server) admit(h Header) error {
+	if err := CheckName(h.Name); err != nil {
+		return err
+	}
+	if h.Size > uint64(s.MaxSize) {
+		return protoErr(StatusTooLarge, "size %d over the limit %d", h.Size, s.MaxSize)
+	}
+	if !s.lock(h.Name) {
+		return protoErr(StatusBusy, "%q is being received on another connection", h.Name)
+	}
+	return nil
+}
+
+// ANCHOR: data
+// readData reads the chunks and the End frame into the partial file f. Each
+// chunk is checked (length, CRC) before it is written, so f only ever holds
+// verified bytes, and its size is the offset a resume can safely start
+// from. The sink writes and hashes one chunk while this loop reads the next.
+func (s *Server) readData(c net.Conn, h Header, f *os.File, part string, sum hash.Hash, off uint64) error {
+	sk := newSink(f, sum, off, int(min(uint64(h.ChunkSize), h.Size-off)))
+	received := off
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))
+		limit := min(uint64(h.ChunkSize), h.Size-received)
+		data, end, want, err := ReadChunk(c, sk.buffer(), uint32(limit))
+		if err != nil {
+			if StatusOf(err) == StatusBadChunk && limit < uint64(h.ChunkSize) {
+				err = protoErr(StatusBadChunk, "chunk goes past the declared size %d", h.Size)
+			}
+			_, _ = sk.wait()
+			_ = f.Sync() // keep what was verified: the sender may resume
+			return err
+		}
+		if end {
+			if _, err := sk.wait(); err != nil {
+				return s.writeFailed(f, part, err)
+			}
+			return s.verify(part, h, received, sum.Sum(nil), want)
+		}
+		sk.put(data)
+		received += uint64(len(data))
+		if sk.failed.Load() { // the disk is full: stop reading a file we cannot keep
+			_, err := sk.wait()
+			return s.writeFailed(f, part, err)
+		}
+	}
+}
+
+// ANCHOR_END: data
+
+// verify checks the whole file once the End frame has arrived: its size,
+// and its SHA-256 against the sender's. A file that fails is discarded:
+// its verified chunks add up to the wrong file, so a resume cannot use it.
+func (s *Server) verify(part string, h Header, received uint64, got []byte, want [sha256.Size]byte) error {
+	if received != h.Size {
+		s.discard(part)
+		return protoErr(StatusSizeMismatch, "got %d bytes, header said %d", received, h.Size)
+	}
+	if !bytes.Equal(got, want[:]) {
+		s.discard(part)
+		return protoErr(StatusHashMismatch, "SHA-256 %x, sender says %x", got, want)
+	}
+	return nil
+}
 
 // checkTarget makes the final name's parent directories and refuses a name
 // that exists (unless overwrite) or that is a directory. os.Root refuses a
@@ -555,26 +594,8 @@ func (s *Server) commit(f *os.File, part, name string, overwrite bool) error {
 		if err := s.root.Rename(part, name); err != nil {
 			return protoErr(StatusIOError, "rename: %v", unwrapPath(err))
 		}
-	} else {
-		// Link fails if name appeared meanwhile: no-overwrite stays true
-		// even against a local process racing us.
-		err := s.root.Link(part, name)
-		switch {
-		case errors.Is(err, fs.ErrExist):
-			return protoErr(StatusExists, "%q appeared during the transfer", name)
-		case err == nil:
-			err = s.root.Remove(part)
-		default:
-			// No hard links on this file system (FAT, some network
-			// shares): check, then rename, accepting a small race.
-			if _, lerr := s.root.Lstat(name); lerr == nil {
-				return protoErr(StatusExists, "%q appeared during the transfer", name)
-			}
-			err = s.root.Rename(part, name)
-		}
-		if err != nil {
-			return protoErr(StatusIOError, "commit: %v", unwrapPath(err))
-		}
+	} else if err := s.linkNew(part, name); err != nil {
+		return err
 	}
 	if err := s.syncDir(path.Dir(name)); err != nil {
 		return protoErr(StatusIOError, "fsync directory: %v", unwrapPath(err))
@@ -586,6 +607,33 @@ func (s *Server) commit(f *os.File, part, name string, overwrite bool) error {
 }
 
 // ANCHOR_END: commit
+
+// ANCHOR: link-new
+// linkNew gives the partial file its final name only if that name is still
+// free. Link fails if name appeared meanwhile, so no-overwrite stays true
+// even against a local process racing us; then the partial's own name goes.
+func (s *Server) linkNew(part, name string) error {
+	err := s.root.Link(part, name)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return protoErr(StatusExists, "%q appeared during the transfer", name)
+	case err == nil:
+		err = s.root.Remove(part)
+	default:
+		// No hard links on this file system (FAT, some network
+		// shares): check, then rename, accepting a small race.
+		if _, lerr := s.root.Lstat(name); lerr == nil {
+			return protoErr(StatusExists, "%q appeared during the transfer", name)
+		}
+		err = s.root.Rename(part, name)
+	}
+	if err != nil {
+		return protoErr(StatusIOError, "commit: %v", unwrapPath(err))
+	}
+	return nil
+}
+
+// ANCHOR_END: link-new
 
 func (s *Server) syncDir(dir string) error {
 	if runtime.GOOS == "windows" {
