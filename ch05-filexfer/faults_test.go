@@ -27,24 +27,31 @@ func streamLen(name string, n, chunk int) int64 {
 
 // resume sends path again with -resume straight to the receiver. Right
 // after a fault the receiver may not have noticed yet that the first
-// connection is gone, and still holds the name: BUSY is retried (polling,
-// bounded), anything else is an error.
+// connection is gone, and still holds the name: the resume is polled until
+// the answer is not BUSY (bounded); anything else must be success.
 func resume(t *testing.T, addr, path string) Result {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var (
+		res []Result
+		err error
+	)
+	untilNotBusy(t, func() bool {
 		s := sender(addr, &bytes.Buffer{})
 		s.ChunkSize = faultChunk
 		s.Resume = true
-		res, err := s.Send(context.Background(), []string{path})
-		if err == nil {
-			return res[0]
-		}
-		require.Len(t, res, 1, err)
-		require.Equal(t, StatusBusy, StatusOf(res[0].Err), "resume failed: %v", res[0].Err)
-		require.True(t, time.Now().Before(deadline), "name still busy after 10s")
-		time.Sleep(5 * time.Millisecond)
-	}
+		res, err = s.Send(context.Background(), []string{path})
+		return err != nil && len(res) == 1 && StatusOf(res[0].Err) == StatusBusy
+	})
+	require.NoError(t, err, "resume failed")
+	return res[0]
+}
+
+// untilNotBusy polls try, which reports whether the receiver answered BUSY,
+// until it does not, for at most 10 s.
+func untilNotBusy(t testing.TB, try func() (busy bool)) {
+	t.Helper()
+	require.Eventually(t, func() bool { return !try() }, 10*time.Second, 5*time.Millisecond,
+		"the receiver still answers BUSY after 10 s")
 }
 
 // ANCHOR: faults
@@ -67,29 +74,8 @@ func TestFaults(t *testing.T) {
 			for i := range runs[mode] {
 				name := fmt.Sprintf("%s-%d.bin", mode, i)
 				path, sum := randomFile(t, src, name, faultFileSize, seed+uint64(i))
-				at := rng.Int64N(streamLen(name, faultFileSize, faultChunk))
-				if i == 0 { // the header is a tiny target for a random offset: aim at it once
-					at = rng.Int64N(int64(HeaderFixedLen + len(name) + 4))
-				}
-				if mode == "stall" {
-					at = faultFileSize / 2 // mid-data, so a resume has something to keep
-				}
-				px := startProxy(t, addr, mode, at)
-
-				s := sender(px, &bytes.Buffer{})
-				s.ChunkSize = faultChunk
-				s.Timeout = 2 * time.Second
-				done := make(chan error, 1)
-				go func() { _, err := s.Send(context.Background(), []string{path}); done <- err }()
-				if mode == "stall" { // others are served while one sender is stuck
-					other, osum := randomFile(t, src, "other-"+name, 1000, seed)
-					_, err := sender(addr, &bytes.Buffer{}).Send(context.Background(), []string{other})
-					require.NoError(t, err)
-					assert.Equal(t, osum, fileSum(t, filepath.Join(dir, "other-"+name)))
-				}
-				err := <-done
-				require.Error(t, err, "fault %s at byte %d went unnoticed", mode, at)
-				assert.NotContains(t, visibleFiles(t, dir), name, "a faulty transfer is visible")
+				at := faultOffset(rng, mode, name, i)
+				faultyTransfer(t, addr, dir, mode, at, path, seed)
 
 				r := resume(t, addr, path)
 				assert.LessOrEqual(t, int64(r.Offset), at, "resumed past the fault")
@@ -100,6 +86,42 @@ func TestFaults(t *testing.T) {
 }
 
 // ANCHOR_END: faults
+
+// ANCHOR: faulty-transfer
+// faultOffset picks where run i of mode strikes: anywhere in the stream,
+// but once in the header, and mid-data for a stall.
+func faultOffset(rng *rand.Rand, mode, name string, i int) int64 {
+	switch {
+	case mode == "stall":
+		return faultFileSize / 2 // mid-data, so a resume has something to keep
+	case i == 0: // the header is a tiny target for a random offset: aim at it once
+		return rng.Int64N(int64(HeaderFixedLen + len(name) + 4))
+	}
+	return rng.Int64N(streamLen(name, faultFileSize, faultChunk))
+}
+
+// faultyTransfer sends path through a proxy that breaks the stream at byte
+// at. The sender must notice, and the file must not be visible.
+func faultyTransfer(t *testing.T, addr, dir, mode string, at int64, path string, seed uint64) {
+	t.Helper()
+	s := sender(startProxy(t, addr, mode, at), &bytes.Buffer{})
+	s.ChunkSize = faultChunk
+	s.Timeout = 2 * time.Second
+	done := make(chan error, 1)
+	go func() { _, err := s.Send(context.Background(), []string{path}); done <- err }()
+	name := filepath.Base(path)
+	if mode == "stall" { // others are served while one sender is stuck
+		other, osum := randomFile(t, t.TempDir(), "other-"+name, 1000, seed)
+		_, err := sender(addr, &bytes.Buffer{}).Send(context.Background(), []string{other})
+		require.NoError(t, err)
+		assert.Equal(t, osum, fileSum(t, filepath.Join(dir, "other-"+name)))
+	}
+	err := <-done
+	require.Error(t, err, "fault %s at byte %d went unnoticed", mode, at)
+	assert.NotContains(t, visibleFiles(t, dir), name, "a faulty transfer is visible")
+}
+
+// ANCHOR_END: faulty-transfer
 
 // TestRetryResumes: a link that drops every connection after 100 KiB still
 // delivers a 300 KiB file, because the sender retries and each retry

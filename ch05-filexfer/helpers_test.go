@@ -11,11 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/tcp-in-go/course/internal/faultproxy"
 	"github.com/tcp-in-go/course/internal/testutil"
 )
 
@@ -129,104 +129,16 @@ func chunk(data []byte) []byte { return append(AppendChunkHead(nil, data), data.
 
 func end(data []byte) []byte { return AppendEnd(nil, sha256.Sum256(data)) }
 
-// proxy sits between a sender and the receiver and misbehaves on purpose:
-// after `after` bytes from the sender it cuts the connection, flips one
-// byte, or stalls (stops forwarding but keeps both connections open).
-type proxy struct {
-	ln     net.Listener
-	target string
-	mode   string // "cut", "flip", "stall"
-	after  int64
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  []net.Conn
-	stop   chan struct{}
-}
-
+// startProxy puts a fault proxy (internal/faultproxy) between a sender and
+// the receiver at addr: after `after` bytes from the sender it cuts the
+// connection ("cut"), flips one byte ("flip"), or stalls ("stall": stops
+// forwarding but keeps both connections open).
 func startProxy(t testing.TB, target, mode string, after int64) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &proxy{ln: ln, target: target, mode: mode, after: after, stop: make(chan struct{})}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(func() {
-		ln.Close()
-		close(p.stop)
-		p.mu.Lock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
-	return ln.Addr().String()
-}
-
-func (p *proxy) serve() {
-	defer p.wg.Done()
-	for {
-		in, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		out, err := net.Dial("tcp", p.target)
-		if err != nil {
-			in.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, in, out)
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go func() { // receiver -> sender, untouched
-			defer p.wg.Done()
-			_, _ = io.Copy(in, out)
-			in.Close()
-		}()
-		go func() { // sender -> receiver, with the fault
-			defer p.wg.Done()
-			p.forward(out, in)
-		}()
+	faults := map[string]func(int64) faultproxy.Fault{
+		"cut": faultproxy.CutAt, "flip": faultproxy.FlipAt, "stall": faultproxy.StallAt,
 	}
-}
-
-func (p *proxy) forward(out, in net.Conn) {
-	var n int64
-	buf := make([]byte, 32<<10)
-	for {
-		k, err := in.Read(buf)
-		if k > 0 {
-			b := buf[:k]
-			if n <= p.after && p.after < n+int64(k) {
-				i := p.after - n
-				switch p.mode {
-				case "cut":
-					_, _ = out.Write(b[:i])
-					in.Close()
-					out.Close()
-					return
-				case "flip":
-					b[i] ^= 0x20
-				case "stall":
-					_, _ = out.Write(b[:i])
-					<-p.stop // read nothing more until the test ends
-					return
-				}
-			}
-			if _, err := out.Write(b); err != nil {
-				in.Close()
-				return
-			}
-			n += int64(k)
-		}
-		if err != nil {
-			if tc, ok := out.(*net.TCPConn); ok {
-				_ = tc.CloseWrite()
-			}
-			return
-		}
-	}
+	return faultproxy.Start(t, target, faultproxy.Options{Up: faults[mode](after)}).Addr()
 }
 
 func lines(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") }

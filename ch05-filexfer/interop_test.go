@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,15 +88,11 @@ func TestInteropPythonToGo(t *testing.T) {
 	s.ChunkSize = 16 << 10
 	_, err = s.Send(context.Background(), []string{p})
 	require.Error(t, err)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	untilNotBusy(t, func() bool { // the receiver may not have noticed the cut yet
 		cmd = testutil.PythonCmd(t, "ch05_filexfer.py", "send", "--resume", "--addr", addr, p)
 		stdout, stderr, err = testutil.RunWithTimeout(t, time.Minute, cmd, "")
-		if err == nil || !bytes.Contains([]byte(stdout), []byte("status=BUSY")) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond) // the receiver has not noticed the cut yet
-	}
+		return err != nil && strings.Contains(stdout, "status=BUSY")
+	})
 	require.NoError(t, err, "%s%s", stdout, stderr)
 	assert.NotContains(t, stdout, "resumed_at=0 ", "the Python sender should have resumed")
 	assert.Equal(t, sum, fileSum(t, filepath.Join(dir, "cut.bin")))

@@ -24,21 +24,21 @@ func main() { cli.Main("ch05-filexfer", run) }
 
 func run(ctx context.Context, args []string) error {
 	return cli.Dispatch(ctx, "ch05-filexfer", args, os.Stderr,
-		cli.Command{Name: "serve", Summary: "receive files into a directory", Run: serve},
-		cli.Command{Name: "send", Summary: "send files and directories to a receiver", Run: send},
+		cli.Command{Name: "serve", Summary: "receive files into a directory", Run: serveCmd},
+		cli.Command{Name: "send", Summary: "send files and directories to a receiver", Run: sendCmd},
 	)
 }
 
-func serve(ctx context.Context, args []string) error {
+func serveCmd(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet("serve", os.Stderr)
 	addr := fs.String("addr", defaultAddr, "address to listen on")
 	s := &Server{}
 	fs.StringVar(&s.Dir, "dir", "received", "directory to receive files into")
-	fs.IntVar(&s.MaxConns, "max-conns", DefaultMaxConns, "most connections served at once")
+	fs.IntVar(&s.MaxConns, "max-conns", DefaultMaxConns, "connections served at once; more are told BUSY")
 	fs.DurationVar(&s.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "drop a sender silent this long")
 	fs.Int64Var(&s.MaxSize, "max-size", DefaultMaxSize, "largest file accepted, in bytes")
 	fs.DurationVar(&s.PartialTTL, "partial-ttl", DefaultPartialTTL, "remove unfinished partial files after this long")
-	drain := fs.Duration("drain", 10*time.Second, "on SIGINT/SIGTERM, let transfers finish this long")
+	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, let transfers finish this long")
 	debugAddr := fs.String("debug-addr", "", "serve pprof and expvar here, e.g. 127.0.0.1:6060 (loopback only)")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
@@ -51,26 +51,10 @@ func serve(ctx context.Context, args []string) error {
 		}
 		defer stop()
 	}
-	ln, err := cli.Listen(ctx, *addr)
-	if err != nil {
-		return err
-	}
-	cli.LogListening(s.Log, ln, "dir", s.Dir)
-	errc := make(chan error, 1)
-	go func() { errc <- s.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), *drain)
-	defer cancel()
-	_ = s.Shutdown(sctx)
-	<-errc
-	return nil
+	return cli.ListenAndServe(ctx, s.Log, *addr, s, *drain, "dir", s.Dir)
 }
 
-func send(ctx context.Context, args []string) error {
+func sendCmd(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet("send", os.Stderr)
 	s := &Sender{Out: os.Stdout}
 	fs.StringVar(&s.Addr, "addr", defaultAddr, "receiver address")

@@ -169,6 +169,9 @@ func (h Header) MarshalBinary() ([]byte, error) {
 	return binary.BigEndian.AppendUint32(b, CRC32C(b)), nil
 }
 
+// ANCHOR_END: header
+
+// ANCHOR: readheader
 // ReadHeader decodes a header from r. The fixed part is read and checked
 // first; the name is allocated only once its length is known to be within
 // MaxNameLen; the header's CRC must match before it is returned. io.EOF
@@ -181,27 +184,9 @@ func ReadHeader(r io.Reader) (Header, error) {
 		}
 		return Header{}, truncated(err, "header")
 	}
-	if string(fixed[:4]) != Magic {
-		return Header{}, protoErr(StatusBadMagic, "magic %q, want %q", fixed[:4], Magic)
-	}
-	h := Header{
-		Version:   fixed[4],
-		Flags:     fixed[5],
-		Size:      binary.BigEndian.Uint64(fixed[8:]),
-		ChunkSize: binary.BigEndian.Uint32(fixed[16:]),
-	}
-	nameLen := int(binary.BigEndian.Uint16(fixed[6:]))
-	switch {
-	case h.Version != Version:
-		return Header{}, protoErr(StatusBadVersion, "version %d, this receiver speaks %d", h.Version, Version)
-	case h.Flags&^knownFlags != 0:
-		return Header{}, protoErr(StatusBadHeader, "unknown flags 0x%02x", h.Flags)
-	case h.ChunkSize == 0 || h.ChunkSize > MaxChunkSize:
-		return Header{}, protoErr(StatusBadHeader, "chunk size %d not in 1..%d", h.ChunkSize, MaxChunkSize)
-	case h.Size > 1<<63-1:
-		return Header{}, protoErr(StatusTooLarge, "size %d does not fit in int64", h.Size)
-	case nameLen == 0 || nameLen > MaxNameLen:
-		return Header{}, protoErr(StatusBadName, "name length %d not in 1..%d", nameLen, MaxNameLen)
+	h, nameLen, err := parseFixed(fixed)
+	if err != nil {
+		return Header{}, err
 	}
 	rest := make([]byte, nameLen+4) // safe: nameLen <= MaxNameLen
 	if _, err := io.ReadFull(r, rest); err != nil {
@@ -215,7 +200,38 @@ func ReadHeader(r io.Reader) (Header, error) {
 	return h, nil
 }
 
-// ANCHOR_END: header
+// ANCHOR_END: readheader
+
+// ANCHOR: fixed
+// parseFixed decodes and checks the fixed part of a header: every field
+// is checked before the name's length is trusted with an allocation.
+func parseFixed(fixed [HeaderFixedLen]byte) (h Header, nameLen int, err error) {
+	if string(fixed[:4]) != Magic {
+		return h, 0, protoErr(StatusBadMagic, "magic %q, want %q", fixed[:4], Magic)
+	}
+	h = Header{
+		Version:   fixed[4],
+		Flags:     fixed[5],
+		Size:      binary.BigEndian.Uint64(fixed[8:]),
+		ChunkSize: binary.BigEndian.Uint32(fixed[16:]),
+	}
+	nameLen = int(binary.BigEndian.Uint16(fixed[6:]))
+	switch {
+	case h.Version != Version:
+		err = protoErr(StatusBadVersion, "version %d, this receiver speaks %d", h.Version, Version)
+	case h.Flags&^knownFlags != 0:
+		err = protoErr(StatusBadHeader, "unknown flags 0x%02x", h.Flags)
+	case h.ChunkSize == 0 || h.ChunkSize > MaxChunkSize:
+		err = protoErr(StatusBadHeader, "chunk size %d not in 1..%d", h.ChunkSize, MaxChunkSize)
+	case h.Size > 1<<63-1:
+		err = protoErr(StatusTooLarge, "size %d does not fit in int64", h.Size)
+	case nameLen == 0 || nameLen > MaxNameLen:
+		err = protoErr(StatusBadName, "name length %d not in 1..%d", nameLen, MaxNameLen)
+	}
+	return h, nameLen, err
+}
+
+// ANCHOR_END: fixed
 
 // truncated turns a short read into a BAD_HEADER protocol error, but keeps
 // network errors (timeouts, resets) as they are.
@@ -254,6 +270,9 @@ func AppendEnd(b []byte, sum [sha256.Size]byte) []byte {
 	return append(b, sum[:]...)
 }
 
+// ANCHOR_END: chunk
+
+// ANCHOR: readchunk
 // ReadChunk reads the next frame into buf and returns the chunk's data
 // (a slice of buf), or end=true and the SHA-256 of an End frame. The
 // announced length is checked against max (the header's chunk size, and
@@ -288,7 +307,7 @@ func ReadChunk(r io.Reader, buf []byte, max uint32) (data []byte, end bool, sum 
 	return data, false, sum, nil
 }
 
-// ANCHOR_END: chunk
+// ANCHOR_END: readchunk
 
 // ErrCutOff means the sender's stream ended in the middle of a file: the
 // connection was closed or reset. There is no one left to reply to.

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -19,42 +20,41 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/tcp-in-go/course/internal/serve"
 )
 
 // Server receives files into Dir. The zero values of the limits mean the
 // defaults below; set them before Serve.
 type Server struct {
 	Dir         string
-	MaxConns    int           // concurrent connections; more get BUSY
+	MaxConns    int           // concurrent connections; more are told BUSY
 	IdleTimeout time.Duration // longest silence from a sender
 	MaxSize     int64         // largest file accepted
 	PartialTTL  time.Duration // partial files older than this are removed
 	Log         *slog.Logger
 
+	core      serve.Core // the accept loop and the connections (chapter 3)
 	root      *os.Root
 	slots     chan struct{}
-	mu        sync.Mutex
-	ln        net.Listener
-	conns     map[net.Conn]bool // true while between files (idle)
-	receiving map[string]bool   // names being received (per-name lock)
+	mu        sync.Mutex            // guards the fields below
+	idle      map[net.Conn]struct{} // connections between files
+	receiving map[string]bool       // names being received (per-name lock)
 	lastSweep time.Time
-	shutdown  bool
-	wg        sync.WaitGroup
 }
 
 // Stats is what -debug-addr publishes (expvar "filexfer"): connections open,
 // how many of them are between files, and files being received.
 func (s *Server) Stats() map[string]int {
+	open := s.OpenConns() // not under s.mu: Shutdown's Each takes the locks the other way round
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	idle := 0
-	for _, between := range s.conns {
-		if between {
-			idle++
-		}
-	}
-	return map[string]int{"conns_open": len(s.conns), "conns_idle": idle, "receiving": len(s.receiving)}
+	return map[string]int{"conns_open": open, "conns_idle": len(s.idle), "receiving": len(s.receiving)}
 }
+
+// OpenConns is the number of connections being served (logged when
+// draining starts).
+func (s *Server) OpenConns() int { return s.core.OpenConns() }
 
 // Defaults for the Server's limits.
 const (
@@ -98,123 +98,93 @@ func (s *Server) init() error {
 	// ANCHOR_END: root
 	s.root = root
 	s.slots = make(chan struct{}, s.MaxConns)
-	s.conns = map[net.Conn]bool{}
+	s.idle = map[net.Conn]struct{}{}
 	s.receiving = map[string]bool{}
 	return nil
 }
 
-// Serve accepts connections on ln until Shutdown. It closes ln.
+// ANCHOR: serve
+// Serve opens Dir, removes stale partial files, then accepts connections on
+// ln with the course's one accept loop (serve.Core, chapter 3) until
+// Shutdown, when it returns serve.ErrServerClosed. MaxConns is not the
+// Core's limit (which leaves extra clients waiting in the accept queue):
+// here a sender over the limit is accepted and told BUSY, so it knows.
 func (s *Server) Serve(ln net.Listener) error {
+	s.core.Log = s.Log
 	s.mu.Lock()
-	if s.shutdown {
+	if s.core.Draining() { // Shutdown ran first: open nothing
 		s.mu.Unlock()
 		ln.Close()
-		return net.ErrClosed
+		return serve.ErrServerClosed
 	}
 	if err := s.init(); err != nil {
 		s.mu.Unlock()
 		ln.Close()
 		return err
 	}
-	s.ln = ln
+	s.lastSweep = time.Now()
+	s.removeStalePartials() // under s.mu: Shutdown closes root under it
 	s.mu.Unlock()
-	defer s.root.Close()
-	s.sweepPartials()
+	return s.core.Serve(ln, s.serveConn)
+}
 
-	var backoff time.Duration
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			s.mu.Lock()
-			down := s.shutdown
-			s.mu.Unlock()
-			if down {
-				s.wg.Wait()
-				return net.ErrClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.Log.Warn("accept", "err", err, "retry_in", backoff)
-				time.Sleep(backoff)
-				continue
-			}
-			s.wg.Wait()
-			return err
-		}
-		backoff = 0
-		if !s.track(c, true) {
-			c.Close()
-			continue
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.track(c, false)
-			select {
-			case s.slots <- struct{}{}:
-				defer func() { <-s.slots }()
-				s.handle(c)
-			default:
-				s.refuse(c, Reply{Status: StatusBusy, Msg: fmt.Sprintf("too many connections (limit %d)", s.MaxConns)})
-			}
-		}()
+// serveConn is a connection's goroutine: a slot, then handle.
+func (s *Server) serveConn(c net.Conn) {
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+		s.handle(c)
+	default:
+		s.refuse(c, Reply{Status: StatusBusy, Msg: fmt.Sprintf("too many connections (limit %d)", s.MaxConns)})
 	}
 }
+
+// ANCHOR_END: serve
+
+// ANCHOR: shutdown
+// Shutdown stops accepting, wakes the connections that are between files
+// (a read deadline in the past ends their wait for the next header), lets
+// transfers in progress finish until ctx is done, then closes what is left:
+// their partial files stay, resumable.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.core.BeginShutdown()
+	s.core.Each(func(c net.Conn) {
+		if s.isIdle(c) {
+			_ = c.SetReadDeadline(time.Now())
+		}
+	})
+	err := s.core.Wait(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.root != nil { // every handler has returned: nobody uses it
+		s.root.Close()
+		s.root = nil
+	}
+	return err
+}
+
+// ANCHOR_END: shutdown
 
 // setIdle records whether c is between files, and reports false when the
 // server is shutting down (an idle connection should then just close).
+// Shutdown marks draining before it looks for idle connections, so either
+// it sees c idle and wakes it, or this sees the shutdown.
 func (s *Server) setIdle(c net.Conn, idle bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.conns[c] = idle
-	return !s.shutdown
+	if idle {
+		s.idle[c] = struct{}{}
+	} else {
+		delete(s.idle, c)
+	}
+	return !s.core.Draining()
 }
 
-func (s *Server) track(c net.Conn, add bool) bool {
+func (s *Server) isIdle(c net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if add {
-		if s.shutdown {
-			return false
-		}
-		s.conns[c] = true
-	} else {
-		delete(s.conns, c)
-		c.Close()
-	}
-	return true
-}
-
-// Shutdown stops accepting, closes connections that are between files, lets
-// transfers in progress finish until ctx is done, then closes what is left
-// (their partial files stay resumable).
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.shutdown = true
-	if s.ln != nil {
-		s.ln.Close()
-	}
-	for c, idle := range s.conns {
-		if idle {
-			_ = c.SetReadDeadline(time.Now()) // wakes handle, which sees shutdown
-		}
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		for c := range s.conns {
-			c.Close()
-		}
-		s.mu.Unlock()
-		<-done
-		return ctx.Err()
-	}
+	_, ok := s.idle[c]
+	return ok
 }
 
 // refuse sends one reply and closes gracefully: write, half-close, then
@@ -242,20 +212,10 @@ func (s *Server) handle(c net.Conn) {
 	log := s.Log.With("peer", peer)
 	log.Info("connected")
 	defer log.Info("closed")
+	defer s.setIdle(c, false)
 	for {
-		if !s.setIdle(c, true) {
-			return // shutting down: nothing in progress on this connection
-		}
-		_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))
-		h, err := ReadHeader(c)
-		if errors.Is(err, io.EOF) {
-			return // the sender is done
-		}
-		if !s.setIdle(c, false) && err != nil {
-			return // woken by Shutdown
-		}
-		if err != nil {
-			s.fail(c, log, "", err, false) // a bad header: the stream is out of step
+		h, ok := s.nextHeader(c, log)
+		if !ok {
 			return
 		}
 		rep, err := s.receive(c, h, log)
@@ -275,6 +235,33 @@ func (s *Server) handle(c net.Conn) {
 }
 
 // ANCHOR_END: handle
+
+// ANCHOR: next-header
+// nextHeader waits, idle, for the next file's header. It reports false when
+// the connection should end: the sender is done (EOF), Shutdown woke the
+// wait, or the header was bad (the stream is then out of step).
+func (s *Server) nextHeader(c net.Conn, log *slog.Logger) (Header, bool) {
+	// The deadline first: Shutdown's wake-up (a deadline in the past)
+	// must not be overwritten once setIdle has let Shutdown see c idle.
+	_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))
+	if !s.setIdle(c, true) {
+		return Header{}, false // shutting down: nothing in progress here
+	}
+	h, err := ReadHeader(c)
+	if errors.Is(err, io.EOF) {
+		return Header{}, false // the sender is done
+	}
+	if !s.setIdle(c, false) && err != nil {
+		return Header{}, false // woken by Shutdown
+	}
+	if err != nil {
+		s.fail(c, log, "", err, false)
+		return Header{}, false
+	}
+	return h, true
+}
+
+// ANCHOR_END: next-header
 
 // keepOpen reports whether err, returned by receive, refused a file before
 // any of its data was read, so the stream is still in step.
@@ -352,21 +339,14 @@ func partialName(name string, size uint64) string {
 func (s *Server) receive(c net.Conn, h Header, log *slog.Logger) (Reply, error) {
 	start := time.Now()
 	s.sweepPartials()
-	if err := CheckName(h.Name); err != nil {
+	if err := s.admit(h); err != nil {
 		return Reply{}, err
-	}
-	if h.Size > uint64(s.MaxSize) {
-		return Reply{}, protoErr(StatusTooLarge, "size %d over the limit %d", h.Size, s.MaxSize)
-	}
-	if !s.lock(h.Name) {
-		return Reply{}, protoErr(StatusBusy, "%q is being received on another connection", h.Name)
 	}
 	defer s.unlock(h.Name)
 	overwrite := h.Flags&FlagOverwrite != 0
 	if err := s.checkTarget(h.Name, overwrite); err != nil {
 		return Reply{}, err
 	}
-
 	// The data goes to a partial file aside, never under the final name.
 	part := partialName(h.Name, h.Size)
 	f, err := s.openPartial(part, h.Name, h.Flags&FlagResume != 0)
@@ -374,53 +354,16 @@ func (s *Server) receive(c net.Conn, h Header, log *slog.Logger) (Reply, error) 
 		return Reply{}, err
 	}
 	defer f.Close()
-	hash := sha256.New()
-	off, err := s.resumeOffset(f, h, hash)
+	sum := sha256.New()
+	off, err := s.resumeOffset(f, h, sum)
 	if err != nil {
 		return Reply{}, err
 	}
 	if err := s.reply(c, Reply{Status: StatusReady, Value: off}); err != nil {
 		return Reply{}, err
 	}
-
-	// Chunks: each is checked (length, CRC) before it is written, so the
-	// partial file only ever holds verified bytes, and its size is the
-	// offset a resume can safely start from. The sink writes and hashes
-	// one chunk while this loop reads the next.
-	sk := newSink(f, hash, off, int(min(uint64(h.ChunkSize), h.Size-off)))
-	received := off
-	for {
-		_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))
-		limit := min(uint64(h.ChunkSize), h.Size-received)
-		data, end, sum, err := ReadChunk(c, sk.buffer(), uint32(limit))
-		if err != nil {
-			if StatusOf(err) == StatusBadChunk && limit < uint64(h.ChunkSize) {
-				err = protoErr(StatusBadChunk, "chunk goes past the declared size %d", h.Size)
-			}
-			_, _ = sk.wait()
-			_ = f.Sync() // keep what was verified: the sender may resume
-			return Reply{}, err
-		}
-		if end {
-			if _, err := sk.wait(); err != nil {
-				return Reply{}, s.writeFailed(f, part, err)
-			}
-			if received != h.Size {
-				s.discard(part)
-				return Reply{}, protoErr(StatusSizeMismatch, "got %d bytes, header said %d", received, h.Size)
-			}
-			if got := hash.Sum(nil); !bytes.Equal(got, sum[:]) {
-				s.discard(part)
-				return Reply{}, protoErr(StatusHashMismatch, "SHA-256 %x, sender says %x", got, sum)
-			}
-			break
-		}
-		sk.put(data)
-		received += uint64(len(data))
-		if sk.failed.Load() { // the disk is full: stop reading a file we cannot keep
-			_, err := sk.wait()
-			return Reply{}, s.writeFailed(f, part, err)
-		}
+	if err := s.readData(c, h, f, part, sum, off); err != nil {
+		return Reply{}, err
 	}
 	if err := s.commit(f, part, h.Name, overwrite); err != nil {
 		return Reply{}, err
@@ -430,6 +373,74 @@ func (s *Server) receive(c net.Conn, h Header, log *slog.Logger) (Reply, error) 
 }
 
 // ANCHOR_END: receive
+
+// admit refuses a header before any of its data is read: a bad name, a
+// size over MaxSize, or a name being received on another connection.
+// Otherwise it takes the name's lock; the caller must unlock it.
+func (s *Server) admit(h Header) error {
+	if err := CheckName(h.Name); err != nil {
+		return err
+	}
+	if h.Size > uint64(s.MaxSize) {
+		return protoErr(StatusTooLarge, "size %d over the limit %d", h.Size, s.MaxSize)
+	}
+	if !s.lock(h.Name) {
+		return protoErr(StatusBusy, "%q is being received on another connection", h.Name)
+	}
+	return nil
+}
+
+// ANCHOR: data
+// readData reads the chunks and the End frame into the partial file f. Each
+// chunk is checked (length, CRC) before it is written, so f only ever holds
+// verified bytes, and its size is the offset a resume can safely start
+// from. The sink writes and hashes one chunk while this loop reads the next.
+func (s *Server) readData(c net.Conn, h Header, f *os.File, part string, sum hash.Hash, off uint64) error {
+	sk := newSink(f, sum, off, int(min(uint64(h.ChunkSize), h.Size-off)))
+	received := off
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))
+		limit := min(uint64(h.ChunkSize), h.Size-received)
+		data, end, want, err := ReadChunk(c, sk.buffer(), uint32(limit))
+		if err != nil {
+			if StatusOf(err) == StatusBadChunk && limit < uint64(h.ChunkSize) {
+				err = protoErr(StatusBadChunk, "chunk goes past the declared size %d", h.Size)
+			}
+			_, _ = sk.wait()
+			_ = f.Sync() // keep what was verified: the sender may resume
+			return err
+		}
+		if end {
+			if _, err := sk.wait(); err != nil {
+				return s.writeFailed(f, part, err)
+			}
+			return s.verify(part, h, received, sum.Sum(nil), want)
+		}
+		sk.put(data)
+		received += uint64(len(data))
+		if sk.failed.Load() { // the disk is full: stop reading a file we cannot keep
+			_, err := sk.wait()
+			return s.writeFailed(f, part, err)
+		}
+	}
+}
+
+// ANCHOR_END: data
+
+// verify checks the whole file once the End frame has arrived: its size,
+// and its SHA-256 against the sender's. A file that fails is discarded:
+// its verified chunks add up to the wrong file, so a resume cannot use it.
+func (s *Server) verify(part string, h Header, received uint64, got []byte, want [sha256.Size]byte) error {
+	if received != h.Size {
+		s.discard(part)
+		return protoErr(StatusSizeMismatch, "got %d bytes, header said %d", received, h.Size)
+	}
+	if !bytes.Equal(got, want[:]) {
+		s.discard(part)
+		return protoErr(StatusHashMismatch, "SHA-256 %x, sender says %x", got, want)
+	}
+	return nil
+}
 
 // checkTarget makes the final name's parent directories and refuses a name
 // that exists (unless overwrite) or that is a directory. os.Root refuses a
@@ -583,26 +594,8 @@ func (s *Server) commit(f *os.File, part, name string, overwrite bool) error {
 		if err := s.root.Rename(part, name); err != nil {
 			return protoErr(StatusIOError, "rename: %v", unwrapPath(err))
 		}
-	} else {
-		// Link fails if name appeared meanwhile: no-overwrite stays true
-		// even against a local process racing us.
-		err := s.root.Link(part, name)
-		switch {
-		case errors.Is(err, fs.ErrExist):
-			return protoErr(StatusExists, "%q appeared during the transfer", name)
-		case err == nil:
-			err = s.root.Remove(part)
-		default:
-			// No hard links on this file system (FAT, some network
-			// shares): check, then rename, accepting a small race.
-			if _, lerr := s.root.Lstat(name); lerr == nil {
-				return protoErr(StatusExists, "%q appeared during the transfer", name)
-			}
-			err = s.root.Rename(part, name)
-		}
-		if err != nil {
-			return protoErr(StatusIOError, "commit: %v", unwrapPath(err))
-		}
+	} else if err := s.linkNew(part, name); err != nil {
+		return err
 	}
 	if err := s.syncDir(path.Dir(name)); err != nil {
 		return protoErr(StatusIOError, "fsync directory: %v", unwrapPath(err))
@@ -614,6 +607,33 @@ func (s *Server) commit(f *os.File, part, name string, overwrite bool) error {
 }
 
 // ANCHOR_END: commit
+
+// ANCHOR: link-new
+// linkNew gives the partial file its final name only if that name is still
+// free. Link fails if name appeared meanwhile, so no-overwrite stays true
+// even against a local process racing us; then the partial's own name goes.
+func (s *Server) linkNew(part, name string) error {
+	err := s.root.Link(part, name)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return protoErr(StatusExists, "%q appeared during the transfer", name)
+	case err == nil:
+		err = s.root.Remove(part)
+	default:
+		// No hard links on this file system (FAT, some network
+		// shares): check, then rename, accepting a small race.
+		if _, lerr := s.root.Lstat(name); lerr == nil {
+			return protoErr(StatusExists, "%q appeared during the transfer", name)
+		}
+		err = s.root.Rename(part, name)
+	}
+	if err != nil {
+		return protoErr(StatusIOError, "commit: %v", unwrapPath(err))
+	}
+	return nil
+}
+
+// ANCHOR_END: link-new
 
 func (s *Server) syncDir(dir string) error {
 	if runtime.GOOS == "windows" {
@@ -644,6 +664,11 @@ func (s *Server) sweepPartials() {
 	}
 	s.lastSweep = time.Now()
 	s.mu.Unlock()
+	s.removeStalePartials()
+}
+
+// removeStalePartials removes the partial files older than PartialTTL.
+func (s *Server) removeStalePartials() {
 	// ANCHOR: exercise-sweep
 	d, err := s.root.Open(PartialDir)
 	if err != nil {

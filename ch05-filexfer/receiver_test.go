@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/internal/testutil"
 )
 
@@ -89,39 +91,49 @@ func TestOverwrite(t *testing.T) {
 	assert.Equal(t, sumA, fileSum(t, filepath.Join(dir, "a.txt")))
 }
 
+// ANCHOR: hostile-cases
+// hostileCase is one attack: the frames a careless or malicious peer sends,
+// and the status the receiver must refuse them with.
+type hostileCase struct {
+	name   string
+	frames [][]byte
+	ready  bool // the header is fine; the attack is in the data
+	want   Status
+}
+
+var hello = []byte("hello")
+
+var hostileCases = []hostileCase{
+	{"traversal", [][]byte{header("../escape.txt", 5, 1024, 0)}, false, StatusBadName},
+	{"deep traversal", [][]byte{header("a/../../escape.txt", 5, 1024, 0)}, false, StatusBadName},
+	{"absolute", [][]byte{header("/tmp/escape.txt", 5, 1024, 0)}, false, StatusBadName},
+	{"backslash", [][]byte{header(`..\escape.txt`, 5, 1024, 0)}, false, StatusBadName},
+	{"NUL", [][]byte{header("a\x00.txt", 5, 1024, 0)}, false, StatusBadName},
+	{"escape sequence", [][]byte{header("a\x1b[2J.txt", 5, 1024, 0)}, false, StatusBadName},
+	{"partial dir", [][]byte{header(PartialDir+"/x", 5, 1024, 0)}, false, StatusBadName},
+	{"symlink out", [][]byte{header("out/escape.txt", 5, 1024, 0)}, false, StatusBadName},
+	{"huge name", [][]byte{header(strings.Repeat("a", 60000), 5, 1024, 0)}, false, StatusBadName},
+	{"huge size", [][]byte{header("big", 1<<62, 1024, 0)}, false, StatusTooLarge},
+	{"wrong magic", [][]byte{[]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")}, false, StatusBadMagic},
+	{"truncated header", [][]byte{header("a.txt", 5, 1024, 0)[:12]}, false, StatusBadHeader},
+	{"chunk size past limit", [][]byte{header("a.txt", 5, MaxChunkSize+1, 0)}, false, StatusBadHeader},
+	{"chunk longer than announced", [][]byte{header("a.txt", 5, 4, 0), chunk(hello)}, true, StatusBadChunk},
+	{"chunk length 4 GiB", [][]byte{header("a.txt", 5, 1024, 0), {0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}}, true, StatusBadChunk},
+	{"size lies low", [][]byte{header("a.txt", 3, 1024, 0), chunk(hello)}, true, StatusBadChunk},
+	{"size lies high", [][]byte{header("a.txt", 10, 1024, 0), chunk(hello), end(hello)}, true, StatusSizeMismatch},
+	{"bad CRC", [][]byte{header("a.txt", 5, 1024, 0), append(AppendChunkHead(nil, hello), "jello"...)}, true, StatusCRCMismatch},
+	{"bad SHA-256", [][]byte{header("a.txt", 5, 1024, 0), chunk(hello), end([]byte("jello"))}, true, StatusHashMismatch},
+}
+
+// ANCHOR_END: hostile-cases
+
 // ANCHOR: hostile
-// TestHostileInput sends what a careless or malicious peer might. Each must
-// be refused with the right status, and nothing may appear in the
-// directory (or outside it).
+// TestHostileInput sends each hostile case to a fresh receiver whose
+// directory holds a planted symlink to another directory. Each must be
+// refused with the right status, and nothing may appear in the directory
+// (or outside it).
 func TestHostileInput(t *testing.T) {
-	hello := []byte("hello")
-	cases := []struct {
-		name   string
-		frames [][]byte
-		ready  bool // the header is fine; the attack is in the data
-		want   Status
-	}{
-		{"traversal", [][]byte{header("../escape.txt", 5, 1024, 0)}, false, StatusBadName},
-		{"deep traversal", [][]byte{header("a/../../escape.txt", 5, 1024, 0)}, false, StatusBadName},
-		{"absolute", [][]byte{header("/tmp/escape.txt", 5, 1024, 0)}, false, StatusBadName},
-		{"backslash", [][]byte{header(`..\escape.txt`, 5, 1024, 0)}, false, StatusBadName},
-		{"NUL", [][]byte{header("a\x00.txt", 5, 1024, 0)}, false, StatusBadName},
-		{"escape sequence", [][]byte{header("a\x1b[2J.txt", 5, 1024, 0)}, false, StatusBadName},
-		{"partial dir", [][]byte{header(PartialDir+"/x", 5, 1024, 0)}, false, StatusBadName},
-		{"symlink out", [][]byte{header("out/escape.txt", 5, 1024, 0)}, false, StatusBadName},
-		{"huge name", [][]byte{header(strings.Repeat("a", 60000), 5, 1024, 0)}, false, StatusBadName},
-		{"huge size", [][]byte{header("big", 1<<62, 1024, 0)}, false, StatusTooLarge},
-		{"wrong magic", [][]byte{[]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")}, false, StatusBadMagic},
-		{"truncated header", [][]byte{header("a.txt", 5, 1024, 0)[:12]}, false, StatusBadHeader},
-		{"chunk size past limit", [][]byte{header("a.txt", 5, MaxChunkSize+1, 0)}, false, StatusBadHeader},
-		{"chunk longer than announced", [][]byte{header("a.txt", 5, 4, 0), chunk(hello)}, true, StatusBadChunk},
-		{"chunk length 4 GiB", [][]byte{header("a.txt", 5, 1024, 0), {0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}}, true, StatusBadChunk},
-		{"size lies low", [][]byte{header("a.txt", 3, 1024, 0), chunk(hello)}, true, StatusBadChunk},
-		{"size lies high", [][]byte{header("a.txt", 10, 1024, 0), chunk(hello), end(hello)}, true, StatusSizeMismatch},
-		{"bad CRC", [][]byte{header("a.txt", 5, 1024, 0), append(AppendChunkHead(nil, hello), "jello"...)}, true, StatusCRCMismatch},
-		{"bad SHA-256", [][]byte{header("a.txt", 5, 1024, 0), chunk(hello), end([]byte("jello"))}, true, StatusHashMismatch},
-	}
-	for _, tc := range cases {
+	for _, tc := range hostileCases {
 		t.Run(tc.name, func(t *testing.T) {
 			outside := t.TempDir()
 			addr, dir, _ := startServer(t, func(s *Server) {
@@ -294,6 +306,34 @@ func TestShutdownClosesIdle(t *testing.T) {
 	assert.Less(t, time.Since(start), 5*time.Second)
 	_, err := c.c.Read(make([]byte, 1))
 	assert.Error(t, err, "the idle connection was closed")
+}
+
+// TestServeContract: Serve keeps the course's contract (internal/serve):
+// after Shutdown it returns serve.ErrServerClosed, and a Serve called after
+// Shutdown returns it at once.
+func TestServeContract(t *testing.T) {
+	s := &Server{Dir: t.TempDir(), Log: slog.New(slog.NewTextHandler(&testutil.LogBuffer{}, nil))}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	c := dialRaw(t, ln.Addr().String()) // served: Serve has started
+	c.write(header("x.txt", 1, 1024, 0))
+	require.Equal(t, StatusReady, c.reply().Status)
+	require.NoError(t, c.c.Close())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, s.Shutdown(ctx))
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, serve.ErrServerClosed)
+	case <-ctx.Done():
+		t.Fatal("Serve did not return after Shutdown")
+	}
+	ln2, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	require.ErrorIs(t, s.Serve(ln2), serve.ErrServerClosed)
 }
 
 // TestBadHeaderCloses: a header whose name length is out of range is

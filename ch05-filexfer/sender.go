@@ -44,9 +44,8 @@ type job struct{ path, name string }
 
 // ANCHOR: walk
 // collect turns the command line into jobs. A file is sent under its base
-// name; a directory is walked and each regular file in it is sent under the
-// directory's base name plus its relative path, with '/' separators on
-// every OS. Symlinks and special files are skipped, not followed.
+// name; a directory is walked, each of its files sent under the
+// directory's base name plus its relative path.
 func collect(paths []string) ([]job, error) {
 	var jobs []job
 	for _, p := range paths {
@@ -58,33 +57,46 @@ func collect(paths []string) ([]job, error) {
 			jobs = append(jobs, job{p, filepath.Base(p)})
 			continue
 		}
-		abs, err := filepath.Abs(p)
+		dir, err := walkDir(p)
 		if err != nil {
 			return nil, err
 		}
-		base := filepath.Base(abs) // "." becomes the directory's real name
-		err = filepath.WalkDir(p, func(fp string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if !d.Type().IsRegular() {
-				return nil
-			}
-			rel, err := filepath.Rel(p, fp)
-			if err != nil {
-				return err
-			}
-			jobs = append(jobs, job{fp, base + "/" + filepath.ToSlash(rel)})
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
+		jobs = append(jobs, dir...)
 	}
 	return jobs, nil
 }
 
 // ANCHOR_END: walk
+
+// ANCHOR: walk-dir
+// walkDir lists the regular files under directory p, named with '/'
+// separators on every OS. Symlinks and special files are skipped, not
+// followed.
+func walkDir(p string) ([]job, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return nil, err
+	}
+	base := filepath.Base(abs) // "." becomes the directory's real name
+	var jobs []job
+	err = filepath.WalkDir(p, func(fp string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(p, fp)
+		if err != nil {
+			return err
+		}
+		jobs = append(jobs, job{fp, base + "/" + filepath.ToSlash(rel)})
+		return nil
+	})
+	return jobs, err
+}
+
+// ANCHOR_END: walk-dir
 
 func (s *Sender) defaults() {
 	if s.ChunkSize <= 0 {
@@ -214,44 +226,12 @@ func (s *Sender) sendFile(c net.Conn, j job, buf []byte, resume bool) (r Result)
 		return r
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		r.Err = err
+	if r.Size, r.Err = size(f); r.Err != nil {
 		return r
 	}
-	r.Size = fi.Size()
-	h := Header{Version: Version, Name: j.name, Size: uint64(r.Size), ChunkSize: uint32(s.ChunkSize)}
-	if s.Overwrite {
-		h.Flags |= FlagOverwrite
-	}
-	if resume {
-		h.Flags |= FlagResume
-	}
-	hb, err := h.MarshalBinary()
-	if err != nil {
-		r.Err = err
+	if r.Offset, r.Err = s.offer(c, j.name, r.Size, resume); r.Err != nil {
 		return r
 	}
-	_ = c.SetDeadline(time.Now().Add(s.Timeout))
-	if _, err := c.Write(hb); err != nil {
-		r.Err = err
-		return r
-	}
-	rep, err := ReadReply(c)
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	if rep.Status != StatusReady {
-		r.Err = &ProtoError{Status: rep.Status, Msg: rep.Msg}
-		return r
-	}
-	if rep.Value > uint64(r.Size) {
-		r.Err = fmt.Errorf("receiver offers offset %d past the end (%d)", rep.Value, r.Size)
-		return r
-	}
-	r.Offset = rep.Value
-
 	// The SHA-256 covers the whole file, so on a resume the bytes the
 	// receiver already has are hashed here too (read, not sent).
 	sha := sha256.New()
@@ -268,24 +248,75 @@ func (s *Sender) sendFile(c net.Conn, j job, buf []byte, resume bool) (r Result)
 		return r
 	}
 	copy(r.Sum[:], sha.Sum(nil))
-	_ = c.SetDeadline(time.Now().Add(s.Timeout))
-	if _, err := c.Write(AppendEnd(nil, r.Sum)); err != nil {
-		r.Err = s.explain(c, err)
-		return r
-	}
-	rep, err = ReadReply(c)
-	switch {
-	case err != nil:
-		r.Err = err
-	case rep.Status != StatusOK:
-		r.Err = &ProtoError{Status: rep.Status, Msg: rep.Msg}
-	case rep.Value != uint64(r.Size):
-		r.Err = fmt.Errorf("receiver committed %d bytes, we sent %d", rep.Value, r.Size)
-	}
+	r.Err = s.finish(c, r.Sum, r.Size)
 	return r
 }
 
 // ANCHOR_END: sendfile
+
+func size(f *os.File) (int64, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// ANCHOR: offer
+// offer sends the header and waits for READY: it returns the offset the
+// receiver asks for (0, or where its partial file ends on a resume), or
+// the refusal.
+func (s *Sender) offer(c net.Conn, name string, size int64, resume bool) (uint64, error) {
+	h := Header{Version: Version, Name: name, Size: uint64(size), ChunkSize: uint32(s.ChunkSize)}
+	if s.Overwrite {
+		h.Flags |= FlagOverwrite
+	}
+	if resume {
+		h.Flags |= FlagResume
+	}
+	hb, err := h.MarshalBinary()
+	if err != nil {
+		return 0, err
+	}
+	_ = c.SetDeadline(time.Now().Add(s.Timeout))
+	if _, err := c.Write(hb); err != nil {
+		return 0, err
+	}
+	rep, err := ReadReply(c)
+	switch {
+	case err != nil:
+		return 0, err
+	case rep.Status != StatusReady:
+		return 0, &ProtoError{Status: rep.Status, Msg: rep.Msg}
+	case rep.Value > uint64(size):
+		return 0, fmt.Errorf("receiver offers offset %d past the end (%d)", rep.Value, size)
+	}
+	return rep.Value, nil
+}
+
+// ANCHOR_END: offer
+
+// ANCHOR: finish
+// finish sends the End frame with the file's SHA-256 and waits for OK: the
+// receiver has verified and committed the whole file, size bytes.
+func (s *Sender) finish(c net.Conn, sum [sha256.Size]byte, size int64) error {
+	_ = c.SetDeadline(time.Now().Add(s.Timeout))
+	if _, err := c.Write(AppendEnd(nil, sum)); err != nil {
+		return s.explain(c, err)
+	}
+	rep, err := ReadReply(c)
+	switch {
+	case err != nil:
+		return err
+	case rep.Status != StatusOK:
+		return &ProtoError{Status: rep.Status, Msg: rep.Msg}
+	case rep.Value != uint64(size):
+		return fmt.Errorf("receiver committed %d bytes, we sent %d", rep.Value, size)
+	}
+	return nil
+}
+
+// ANCHOR_END: finish
 
 // explain: when a write fails, the receiver has usually said why (a CRC
 // mismatch, disk full) just before closing. Read that reply if it is there.
@@ -305,48 +336,17 @@ func (s *Sender) explain(c net.Conn, err error) error {
 // the network takes chunk i. buf holds three chunk buffers that circulate
 // between the two.
 func (s *Sender) sendChunks(c net.Conn, f io.Reader, n uint64, sha hash.Hash, buf []byte, bar *progressbar.ProgressBar) error {
-	type chunk struct {
-		head [ChunkHeadLen]byte
-		data []byte
-		err  error
-	}
 	size := s.ChunkSize
 	free := make(chan []byte, 3)
 	for i := range 3 {
 		free <- buf[i*size : (i+1)*size : (i+1)*size]
 	}
-	full := make(chan chunk, 2)
+	full := make(chan outChunk, 2)
 	quit, done := make(chan struct{}), make(chan struct{})
 	defer func() { close(quit); <-done }() // the reader must stop using buf and sha before we return
-	go func() {                            // reader: file -> hash -> full
+	go func() {
 		defer close(done)
-		defer close(full)
-		for left := n; left > 0; {
-			var b []byte
-			select {
-			case b = <-free:
-			case <-quit:
-				return
-			}
-			b = b[:min(uint64(size), left)]
-			if _, err := io.ReadFull(f, b); err != nil {
-				select {
-				case full <- chunk{err: fmt.Errorf("file shorter than its size (changed while sending?): %w", err)}:
-				case <-quit:
-				}
-				return
-			}
-			sha.Write(b)
-			var ch chunk
-			AppendChunkHead(ch.head[:0], b)
-			ch.data = b
-			left -= uint64(len(b))
-			select {
-			case full <- ch:
-			case <-quit:
-				return
-			}
-		}
+		readChunks(f, n, sha, free, full, quit)
 	}()
 	for ch := range full { // writer: full -> network -> free
 		if ch.err != nil {
@@ -366,6 +366,48 @@ func (s *Sender) sendChunks(c net.Conn, f io.Reader, n uint64, sha hash.Hash, bu
 }
 
 // ANCHOR_END: pipeline
+
+// ANCHOR: reader
+// outChunk is a chunk ready to send, or the error that ended the reading.
+type outChunk struct {
+	head [ChunkHeadLen]byte
+	data []byte
+	err  error
+}
+
+// readChunks is the reader goroutine: file -> hash -> full, n bytes in
+// buffers taken from free. It closes full when done, and returns at once
+// when quit is closed.
+func readChunks(f io.Reader, n uint64, sha hash.Hash, free <-chan []byte, full chan<- outChunk, quit <-chan struct{}) {
+	defer close(full)
+	for left := n; left > 0; {
+		var b []byte
+		select {
+		case b = <-free:
+		case <-quit:
+			return
+		}
+		b = b[:min(uint64(cap(b)), left)]
+		if _, err := io.ReadFull(f, b); err != nil {
+			select {
+			case full <- outChunk{err: fmt.Errorf("file shorter than its size (changed while sending?): %w", err)}:
+			case <-quit:
+			}
+			return
+		}
+		sha.Write(b)
+		ch := outChunk{data: b}
+		AppendChunkHead(ch.head[:0], b)
+		left -= uint64(len(b))
+		select {
+		case full <- ch:
+		case <-quit:
+			return
+		}
+	}
+}
+
+// ANCHOR_END: reader
 
 // bar returns a progress bar on s.Progress, or nil when there is none.
 func (s *Sender) bar(name string, size, done int64) *progressbar.ProgressBar {

@@ -35,6 +35,11 @@ func newSink(f *os.File, h hash.Hash, off uint64, size int) *sink {
 	return s
 }
 
+// ANCHOR_END: sink
+
+// ANCHOR: sink-run
+// run is the writer goroutine. After a failed write it only recycles the
+// buffers, so the reader never blocks; the reader sees failed and stops.
 func (s *sink) run() {
 	defer close(s.done)
 	for b := range s.full {
@@ -66,4 +71,4 @@ func (s *sink) wait() (uint64, error) {
 	return s.written, s.err
 }
 
-// ANCHOR_END: sink
+// ANCHOR_END: sink-run

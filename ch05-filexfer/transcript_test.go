@@ -83,6 +83,8 @@ func TestSignalShutdown(t *testing.T) {
 	// -debug-addr publishes the receiver's counters.
 	assert.JSONEq(t, `{"conns_open":0,"conns_idle":0,"receiving":0}`, string(testutil.DebugVars(t, p)["filexfer"]))
 	require.NoError(t, p.Signal(syscall.SIGTERM, 10*time.Second))
+	assert.Contains(t, p.Output(), "msg=draining open=0 drain_timeout=10s")
+	assert.Contains(t, p.Output(), "msg=stopped")
 	got, err := os.ReadFile(filepath.Join(dir, "hello.txt"))
 	require.NoError(t, err)
 	assert.Equal(t, "hello", string(got))

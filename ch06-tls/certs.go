@@ -100,6 +100,9 @@ func (ca *Identity) IssueClient(name string, v Validity) (*Identity, error) {
 	return sign(tmpl, ca)
 }
 
+// ANCHOR_END: leaf
+
+// ANCHOR: sign
 // sign gives tmpl a fresh ECDSA P-256 key and a random serial number and
 // signs it with parent's key (or its own key when parent is nil: a
 // self-signed root). P-256 keys are small and fast, and every TLS stack
@@ -129,7 +132,7 @@ func sign(tmpl *x509.Certificate, parent *Identity) (*Identity, error) {
 	return &Identity{Cert: cert, Key: key}, nil
 }
 
-// ANCHOR_END: leaf
+// ANCHOR_END: sign
 
 // CertPEM is the certificate in PEM, the base64 text format every TLS
 // stack (Go, Python's ssl, OpenSSL, nginx) reads.
@@ -193,22 +196,29 @@ func GenerateFiles(dir string, hosts []string) error {
 	if err != nil {
 		return err
 	}
-	for _, out := range []struct {
-		id            *Identity
-		cert, keyFile string
-	}{{ca, CAFile, CAKeyFile}, {server, ServerCertFile, ServerKeyFile}, {client, ClientCertFile, ClientKeyFile}} {
-		keyPEM, err := out.id.KeyPEM()
-		if err != nil {
-			return err
-		}
-		if err := writeNew(filepath.Join(dir, out.keyFile), keyPEM, 0o600); err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, out.cert), out.id.CertPEM(), 0o644); err != nil {
-			return err
-		}
+	if err := writeIdentity(dir, ca, CAFile, CAKeyFile); err != nil {
+		return err
 	}
-	return nil
+	if err := writeIdentity(dir, server, ServerCertFile, ServerKeyFile); err != nil {
+		return err
+	}
+	return writeIdentity(dir, client, ClientCertFile, ClientKeyFile)
+}
+
+// ANCHOR_END: gencert
+
+// ANCHOR: write-identity
+// writeIdentity writes id's key (0600, never over an existing file) and
+// then its certificate (0644) into dir.
+func writeIdentity(dir string, id *Identity, certFile, keyFile string) error {
+	keyPEM, err := id.KeyPEM()
+	if err != nil {
+		return err
+	}
+	if err := writeNew(filepath.Join(dir, keyFile), keyPEM, 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, certFile), id.CertPEM(), 0o644)
 }
 
 // writeNew creates path with mode, failing if it exists (O_EXCL closes the
@@ -228,7 +238,7 @@ func writeNew(path string, data []byte, mode fs.FileMode) error {
 	return f.Close()
 }
 
-// ANCHOR_END: gencert
+// ANCHOR_END: write-identity
 
 // splitHosts parses the -hosts flag: a comma-separated list of names and IPs.
 func splitHosts(s string) []string {

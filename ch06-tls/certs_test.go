@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/internal/testutil"
 )
 
@@ -107,7 +108,7 @@ func TestTranscript(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, srv.Shutdown(ctx))
-	require.ErrorIs(t, <-done, net.ErrClosed)
+	require.ErrorIs(t, <-done, serve.ErrServerClosed)
 
 	show := func(s string) string { return strings.ReplaceAll(s, addr, "127.0.0.1:8443") }
 	testutil.Golden(t, "testdata/client.txt", show(out.String()))

@@ -67,5 +67,6 @@ func TestCommands(t *testing.T) {
 	assert.Contains(t, string(testutil.DebugVars(t, p)["tls"]), `"conns_open":`)
 
 	require.NoError(t, p.Signal(syscall.SIGTERM, 10*time.Second), "SIGTERM is a graceful exit 0")
-	assert.Contains(t, p.Output(), "msg=\"shutting down\"")
+	assert.Contains(t, p.Output(), "msg=draining open=0 drain_timeout=10s")
+	assert.Contains(t, p.Output(), "msg=stopped")
 }

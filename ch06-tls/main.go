@@ -40,7 +40,8 @@ func serveCmd(ctx context.Context, args []string) error {
 	key := fs.String("key", filepath.Join("certs", ServerKeyFile), "server private key (PEM)")
 	clientCA := fs.String("client-ca", "", "require client certificates signed by this CA (mutual TLS)")
 	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "close clients that do not finish the handshake in time")
-	drain := fs.Duration("drain", 5*time.Second, "on shutdown, wait this long for connections to finish")
+	idle := fs.Duration("idle-timeout", 5*time.Minute, "close a client silent this long")
+	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, let open connections finish this long")
 	debugAddr := fs.String("debug-addr", "", "serve pprof and expvar here, e.g. 127.0.0.1:6060 (loopback only)")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
@@ -49,40 +50,15 @@ func serveCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w (run '%s gencert' first?)", err, name)
 	}
-	ln, err := cli.Listen(ctx, *addr)
-	if err != nil {
-		return err
-	}
-	srv := &Server{TLSConfig: cfg, HandshakeTimeout: *hsTimeout, Log: slog.Default()}
+	srv := &Server{TLSConfig: cfg, HandshakeTimeout: *hsTimeout, IdleTimeout: *idle, Log: slog.Default()}
 	if *debugAddr != "" {
 		_, stop, err := debugserver.Start(ctx, *debugAddr, "tls", func() any { return srv.Stats() }, srv.Log)
 		if err != nil {
-			ln.Close()
 			return err
 		}
 		defer stop()
 	}
-	cli.LogListening(slog.Default(), ln, "mtls", *clientCA != "")
-	return serveUntil(ctx, srv, ln, *drain)
-}
-
-// serveUntil runs srv until ctx is cancelled, then shuts it down gracefully.
-func serveUntil(ctx context.Context, srv *Server, ln net.Listener, drain time.Duration) error {
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	slog.Info("shutting down", "drain", drain)
-	sctx, cancel := context.WithTimeout(context.Background(), drain)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		slog.Warn("connections closed at the drain timeout", "err", err)
-	}
-	<-errc
-	return nil
+	return cli.ListenAndServe(ctx, srv.Log, *addr, srv, *drain, "mtls", *clientCA != "")
 }
 
 func clientCmd(ctx context.Context, args []string) error {

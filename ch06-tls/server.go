@@ -11,10 +11,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"time"
 
-	"github.com/tcp-in-go/course/internal/conntrack"
+	"github.com/tcp-in-go/course/internal/serve"
 )
 
 // Server is a TLS echo server. Set the fields before calling Serve.
@@ -24,18 +23,14 @@ type Server struct {
 	IdleTimeout      time.Duration // a connection silent this long is closed (default 5 min)
 	Log              *slog.Logger
 
-	mu       sync.Mutex // guards ln and shutdown
-	ln       net.Listener
-	shutdown chan struct{}
-	conns    conntrack.Set // the connections being served, for Shutdown
+	core serve.Core // the accept loop and the connections (chapter 3)
 }
 
 // Stats is what -debug-addr publishes (expvar "tls").
-func (s *Server) Stats() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return map[string]int{"conns_open": s.conns.Len()}
-}
+func (s *Server) Stats() map[string]int { return map[string]int{"conns_open": s.OpenConns()} }
+
+// OpenConns is the number of connections being served.
+func (s *Server) OpenConns() int { return s.core.OpenConns() }
 
 func (s *Server) logger() *slog.Logger {
 	if s.Log != nil {
@@ -51,52 +46,24 @@ func orDefault(d, def time.Duration) time.Duration {
 	return def
 }
 
-// Serve accepts connections on ln until Shutdown. Like http.Server.Serve it
-// returns net.ErrClosed after a shutdown.
+// ANCHOR: serve
+// Serve accepts connections on ln with the course's one accept loop
+// (serve.Core, chapter 3) and runs handle for each, until Shutdown: then it
+// returns serve.ErrServerClosed. Shutdown stops accepting and lets the
+// echoes finish until its context ends, then closes the rest.
 func (s *Server) Serve(ln net.Listener) error {
-	s.mu.Lock()
-	if s.conns.Closed() {
-		s.mu.Unlock()
-		ln.Close()
-		return net.ErrClosed
-	}
-	s.ln = ln
-	s.shutdown = make(chan struct{})
-	s.mu.Unlock()
-
-	backoff := 5 * time.Millisecond
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return net.ErrClosed
-			}
-			// Out of file descriptors and the like: wait and try again
-			// instead of spinning or dying (as net/http does).
-			s.logger().Warn("accept failed, retrying", "err", err, "backoff", backoff)
-			select {
-			case <-time.After(backoff):
-			case <-s.shutdown:
-				return net.ErrClosed
-			}
-			backoff = min(2*backoff, time.Second)
-			continue
-		}
-		backoff = 5 * time.Millisecond
-		if !s.conns.Add(c) { // registered before its goroutine starts, for Shutdown
-			c.Close()
-			return net.ErrClosed
-		}
-		go s.handle(c)
-	}
+	s.core.Log = s.logger()
+	return s.core.Serve(ln, s.handle)
 }
+
+func (s *Server) Shutdown(ctx context.Context) error { return s.core.Shutdown(ctx) }
+
+// ANCHOR_END: serve
 
 // ANCHOR: handle
 // handle runs one connection: the TLS handshake under a deadline, one log
 // line describing what was negotiated, then the echo loop.
 func (s *Server) handle(raw net.Conn) {
-	defer s.conns.Remove(raw)
-	defer raw.Close()
 	log := s.logger().With("peer", raw.RemoteAddr().String())
 
 	conn := tls.Server(raw, s.TLSConfig)
@@ -217,21 +184,4 @@ func echo(conn *tls.Conn, idle time.Duration) (int64, error) {
 			return total, err
 		}
 	}
-}
-
-// Shutdown stops accepting, waits for open connections to finish until ctx
-// is done, then closes the rest.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	first := s.conns.Close() // no new connections from now on
-	var err error
-	if first && s.ln != nil {
-		err = s.ln.Close()
-		close(s.shutdown)
-	}
-	s.mu.Unlock()
-	if werr := s.conns.Wait(ctx); werr != nil {
-		return werr
-	}
-	return err
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/internal/testutil"
 )
 
@@ -238,7 +239,7 @@ func TestShutdownClosesOpenConnections(t *testing.T) {
 	defer cancel()
 	err = srv.Shutdown(ctx)
 	assert.ErrorIs(t, err, context.DeadlineExceeded, "the open connection outlived the drain timeout")
-	assert.ErrorIs(t, <-done, net.ErrClosed)
+	assert.ErrorIs(t, <-done, serve.ErrServerClosed)
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, err = conn.Read(make([]byte, 1))
 	require.Error(t, err, "the connection was closed by Shutdown")

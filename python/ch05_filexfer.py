@@ -125,6 +125,8 @@ def crc32c_table(data: bytes | memoryview, crc: int = 0) -> int:
     return crc ^ 0xFFFFFFFF
 
 
+# ANCHOR_END: crc32c
+# ANCHOR: crc32c-gf2
 # A CRC is the remainder of a polynomial division over GF(2): the message's
 # bits are the coefficients of M(x), and the CRC is M(x)*x^32 mod P(x). That
 # remainder can be taken in big steps: split M = H*x^k + L, and since
@@ -157,6 +159,8 @@ def _mod_small(v: int) -> int:
     return v
 
 
+# ANCHOR_END: crc32c-gf2
+# ANCHOR: crc32c-fast
 @functools.cache
 def _xpow(k: int) -> int:
     """x^k mod P, by squaring."""
@@ -183,7 +187,7 @@ def crc32c(data: bytes | memoryview, crc: int = 0) -> int:
     return _rev32(_mod_small(v)) ^ 0xFFFFFFFF
 
 
-# ANCHOR_END: crc32c
+# ANCHOR_END: crc32c-fast
 
 
 @dataclass
