@@ -3,19 +3,21 @@
 # Idempotent: each tool is installed only when missing or at another version,
 # and every version is pinned here. Re-running it is cheap.
 #
-#   Go:     staticcheck, benchstat                   (go install)
+#   Go:     staticcheck, benchstat, helm              (go install)
 #   Rust:   mdbook, mdbook-mermaid, mdbook-linkcheck2 (cargo install --locked)
 #   Python: pytest, ruff, mypy, locust               (pip, python/requirements-dev.txt)
-#   Debian: nginx + stream module, iperf3, openssl, tcpdump (apt-get)
+#   Debian: nginx + stream module, iperf3, openssl, tcpdump,
+#           prometheus + alertmanager (promtool, amtool)   (apt-get)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 STATICCHECK_VERSION=v0.8.2              # staticcheck 2026.1.x, supports Go 1.26
 BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da   # golang.org/x/perf
+HELM_VERSION=v3.22.0
 MDBOOK_VERSION=0.5.4
 MDBOOK_MERMAID_VERSION=0.17.1
 MDBOOK_LINKCHECK2_VERSION=0.13.0
-APT_PACKAGES=(nginx libnginx-mod-stream iperf3 openssl tcpdump)
+APT_PACKAGES=(nginx libnginx-mod-stream iperf3 openssl tcpdump prometheus prometheus-alertmanager)
 
 fail() { echo "install-tools: $*" >&2; exit 1; }
 step() { echo "install-tools: $*" >&2; }
@@ -34,6 +36,13 @@ if ! command -v benchstat >/dev/null; then
   step "installing benchstat"
   go install "golang.org/x/perf/cmd/benchstat@$BENCHSTAT_VERSION" \
     || fail "could not install benchstat (is the Go module proxy reachable?)"
+fi
+# A helm built by go install reports only "v3.22"; its module version is exact.
+if ! go version -m "$(command -v helm 2>/dev/null || echo /nonexistent)" 2>/dev/null | grep -q "helm.sh/helm/v3[[:space:]]*$HELM_VERSION"; then
+  step "building helm $HELM_VERSION (a minute or two the first time)"
+  # Outside the course's module, so helm's dependencies stay out of go.mod.
+  (cd "$(mktemp -d)" && GOFLAGS=-mod=mod go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION") \
+    || fail "could not build helm $HELM_VERSION (is the Go module proxy reachable?)"
 fi
 go mod download
 

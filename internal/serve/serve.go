@@ -42,6 +42,17 @@ const (
 	MaxRetryDelay = time.Second
 )
 
+// Observer sees what the accept loop does. Its methods must be quick and
+// safe for concurrent use.
+type Observer interface {
+	Accepted()                   // a connection was accepted and is being served
+	Done()                       // its handler returned and it was closed
+	AcceptFailed(temporary bool) // Accept returned an error
+	LimitReached()               // MaxConns connections are open; Accept waits
+	Draining()                   // shutdown began
+	DrainTimedOut()              // Wait gave up and closed the connections left
+}
+
 // Core is the part of a server that accepts and tracks connections. The
 // zero value is ready to use; set its fields before the first Serve.
 type Core struct {
@@ -56,6 +67,9 @@ type Core struct {
 	// OnRetry, if set, sees each temporary accept error and the wait chosen
 	// for it (tests use it).
 	OnRetry func(err error, delay time.Duration)
+	// Observer, if set, sees the loop's events: metrics hang here
+	// (internal/telemetry). Set it before Serve.
+	Observer Observer
 
 	initOnce sync.Once
 	done     chan struct{} // closed when shutdown begins
@@ -98,7 +112,12 @@ func (c *Core) Serve(ln net.Listener, handle func(net.Conn)) error {
 	}
 	c.ln = ln
 	c.mu.Unlock()
-	defer ln.Close()
+	defer func() { // no longer serving: not ready, and ln is closed
+		c.mu.Lock()
+		c.ln = nil
+		c.mu.Unlock()
+		ln.Close()
+	}()
 
 	var delay time.Duration // the current wait after a temporary error
 	for {
@@ -119,6 +138,9 @@ func (c *Core) Serve(ln net.Listener, handle func(net.Conn)) error {
 			c.release()
 			return ErrServerClosed
 		}
+		if c.Observer != nil {
+			c.Observer.Accepted()
+		}
 		go c.run(conn, handle)
 	}
 }
@@ -133,6 +155,9 @@ func (c *Core) Serve(ln net.Listener, handle func(net.Conn)) error {
 func (c *Core) retry(err error, delay time.Duration) (time.Duration, error) {
 	if c.Draining() {
 		return delay, ErrServerClosed
+	}
+	if c.Observer != nil {
+		c.Observer.AcceptFailed(Temporary(err))
 	}
 	if !Temporary(err) {
 		return delay, err
@@ -167,6 +192,9 @@ func (c *Core) acquire() bool {
 	default:
 	}
 	c.log().Warn("connection limit reached; new clients wait in the accept queue", "max_conns", c.MaxConns)
+	if c.Observer != nil {
+		c.Observer.LimitReached()
+	}
 	select {
 	case c.slots <- struct{}{}:
 		return true
@@ -185,6 +213,9 @@ func (c *Core) release() {
 func (c *Core) run(conn net.Conn, handle func(net.Conn)) {
 	defer c.conns.Remove(conn) // last: Shutdown's Wait ends here
 	defer c.release()
+	if c.Observer != nil {
+		defer c.Observer.Done()
+	}
 	defer conn.Close()
 	handle(conn)
 }
@@ -211,6 +242,9 @@ func (c *Core) BeginShutdown() (first bool) {
 		return false
 	}
 	c.draining.Store(true)
+	if c.Observer != nil {
+		c.Observer.Draining()
+	}
 	close(c.done)
 	if c.ln != nil {
 		c.ln.Close()
@@ -223,10 +257,24 @@ func (c *Core) BeginShutdown() (first bool) {
 // Wait blocks until every connection has ended, or ctx ends: then it closes
 // the connections still open, waits for their handlers to return, and
 // returns ctx.Err().
-func (c *Core) Wait(ctx context.Context) error { return c.conns.Wait(ctx) }
+func (c *Core) Wait(ctx context.Context) error {
+	err := c.conns.Wait(ctx)
+	if err != nil && c.Observer != nil {
+		c.Observer.DrainTimedOut()
+	}
+	return err
+}
 
 // Draining reports whether shutdown has begun.
 func (c *Core) Draining() bool { return c.draining.Load() }
+
+// Ready reports whether the server accepts new connections: Serve has its
+// listener and shutdown has not begun. A readiness probe (/readyz) serves it.
+func (c *Core) Ready() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ln != nil && !c.conns.Closed()
+}
 
 // Done is closed when shutdown begins.
 func (c *Core) Done() <-chan struct{} {
