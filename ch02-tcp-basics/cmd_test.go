@@ -32,9 +32,10 @@ func TestCommandServeClientAndSignal(t *testing.T) {
 
 			require.NoError(t, p.Signal(syscall.SIGTERM, 10*time.Second), "graceful shutdown exits 0")
 			logs := p.Output()
-			for _, want := range []string{"msg=listening", "step=\"4 accept\"", "step=\"5 read/write\"", "step=\"6 close\"", "lines=2", "msg=\"shutting down\""} {
+			for _, want := range []string{"msg=listening", "step=\"4 accept\"", "step=\"5 read/write\"", "step=\"6 close\"", "lines=2", "msg=draining", "msg=stopped"} {
 				assert.Contains(t, logs, want)
 			}
+			assert.NotContains(t, logs, "err=<nil>", "a clean close logs no error")
 		})
 	}
 }
