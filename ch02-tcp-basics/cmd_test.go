@@ -83,7 +83,7 @@ func TestCommandDemos(t *testing.T) {
 		{[]string{"states"}, live},
 		{[]string{"states", "-model"}, "11 states, 20 transitions"},
 		{[]string{"interfaces"}, "no handshake, so no error"},
-		{[]string{"pool", "-clients", "8", "-requests", "5", "-max", "4", "-min", "2",
+		{[]string{"pool", "-clients", "8", "-requests", "5", "-max", "4", "-min-idle", "2", "-idle-timeout", "30s",
 			"-timeout", "1s", "-threshold", "2", "-cooldown", "20ms"}, "the trial dial worked"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

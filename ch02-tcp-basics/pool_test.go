@@ -521,3 +521,22 @@ func TestPoolDemo(t *testing.T) {
 		assert.Contains(t, out.String(), want)
 	}
 }
+
+// TestLoadPoolFirstErrorOfAnyType: the load phase keeps the first failure,
+// whatever its concrete type. Against a port nobody listens on, the first
+// Gets fail to dial (a wrapped error), then the open breaker rejects the
+// rest (ErrCircuitOpen, another type).
+func TestLoadPoolFirstErrorOfAnyType(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	cfg := testPoolConfig(ln.Addr().String())
+	ln.Close() // refused from now on
+	cfg.BreakerThreshold = 1
+	p := newTestPool(t, cfg)
+	o := poolDemoOptions{clients: 4, requests: 5, every: time.Second, cfg: cfg}
+	err = loadPool(ctx, io.Discard, p, o)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "20 requests failed, the first:")
+}
