@@ -90,7 +90,6 @@ func poolDemo(ctx context.Context, w io.Writer, o poolDemoOptions) error {
 		fmt.Fprintf(w, "\n(the breaker demo needs to stop the server: run without -addr to see it)\n")
 		return nil
 	}
-	fmt.Fprintf(w, "\n4. circuit breaker: the server goes down\n")
 	return breakerDemo(ctx, w, p, srv, o.cfg)
 }
 
@@ -124,11 +123,12 @@ func exhaustPool(ctx context.Context, w io.Writer, p *Pool, maxConns int) error 
 
 // ANCHOR_END: exhaust-pool
 
-// ANCHOR: breaker-demo
+// ANCHOR: breaker-open
 // breakerDemo stops the server and calls Get until the breaker opens, then
 // restarts the server on the same port and, after the cooldown, lets the
 // breaker's trial dial close it again.
 func breakerDemo(ctx context.Context, w io.Writer, p *Pool, srv *demoServer, cfg PoolConfig) error {
+	fmt.Fprintf(w, "\n4. circuit breaker: the server goes down\n")
 	srv.stop()
 	// The idle connections died with the server: Get finds that out with
 	// its health check and dials instead, which fails, until the breaker opens.
@@ -145,6 +145,8 @@ func breakerDemo(ctx context.Context, w io.Writer, p *Pool, srv *demoServer, cfg
 		}
 	}
 	fmt.Fprintf(w, "   %s\n", p.Stats())
+	// ANCHOR_END: breaker-open
+	// ANCHOR: breaker-close
 	if err := srv.start(ctx, srv.addr); err != nil { // back, on the same port
 		return err
 	}
@@ -167,7 +169,7 @@ func breakerDemo(ctx context.Context, w io.Writer, p *Pool, srv *demoServer, cfg
 	return nil
 }
 
-// ANCHOR_END: breaker-demo
+// ANCHOR_END: breaker-close
 
 // loadPool runs the clients and prints the pool's stats while they run.
 func loadPool(ctx context.Context, w io.Writer, p *Pool, o poolDemoOptions) error {
