@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcp-in-go/course/internal/cli"
+	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/internal/testutil"
 )
 
@@ -330,7 +331,7 @@ func TestClientReconnectsAfterServerRestart(t *testing.T) {
 	// Stop the server: the client loses the connection, then its dials are
 	// refused, each after a longer wait.
 	require.NoError(t, srv.Shutdown(context.Background()))
-	require.NoError(t, <-served)
+	require.ErrorIs(t, <-served, serve.ErrServerClosed, "the Serve contract")
 	var waits []time.Duration
 	var reasons []Kind
 	from := 0
@@ -404,5 +405,7 @@ func TestServeCommand(t *testing.T) {
 	p := testutil.StartProcess(t, exec.Command(bin, "-addr", "127.0.0.1:0"))
 	checkConformance(t, p.Addr)
 	require.NoError(t, p.Signal(syscall.SIGTERM, 10*time.Second))
-	assert.True(t, strings.Contains(p.Output(), "shutting down"), p.Output())
+	for _, want := range []string{"msg=draining", "drain_timeout=10s", "msg=stopped"} {
+		assert.True(t, strings.Contains(p.Output(), want), p.Output())
+	}
 }
