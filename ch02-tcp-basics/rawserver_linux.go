@@ -78,26 +78,10 @@ func ListenRaw(addr string, backlog int) (*RawListener, error) {
 	if ap.Addr().Is6() && !ap.Addr().Is4In6() {
 		family, sa = unix.AF_INET6, &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
 	}
+	fd, err := socketBind(family, sa, addr) // steps 1 and 2
 
-	// Step 1: socket() creates an endpoint and returns a file descriptor.
-	// SOCK_CLOEXEC keeps it from leaking into programs we might exec.
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
 	if err != nil {
-		return nil, fmt.Errorf("socket: %w", err)
-	}
-	// SO_REUSEADDR lets a restarted server bind its port while connections
-	// of the previous run still sit in TIME_WAIT (net.Listen sets it too).
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("setsockopt SO_REUSEADDR: %w", err)
-	}
-	// Step 2: bind() gives the socket its local address and port.
-	if err := unix.Bind(fd, sa); err != nil {
-		unix.Close(fd)
-		if errors.Is(err, unix.EADDRINUSE) {
-			return nil, fmt.Errorf("bind %s: address already in use (another server running? try -addr 127.0.0.1:0)", addr)
-		}
-		return nil, fmt.Errorf("bind %s: %w", addr, err)
+		return nil, err
 	}
 	// Step 3: listen() turns it into a passive socket (state LISTEN). The
 	// backlog bounds the accept queue: handshakes the kernel has completed
@@ -115,6 +99,34 @@ func ListenRaw(addr string, backlog int) (*RawListener, error) {
 }
 
 // ANCHOR_END: raw-listen
+
+// ANCHOR: raw-bind
+// socketBind performs steps 1 and 2, and returns the socket's descriptor.
+func socketBind(family int, sa unix.Sockaddr, addr string) (int, error) {
+	// Step 1: socket() creates an endpoint and returns a file descriptor.
+	// SOCK_CLOEXEC keeps it from leaking into programs we might exec.
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		return -1, fmt.Errorf("socket: %w", err)
+	}
+	// SO_REUSEADDR lets a restarted server bind its port while connections
+	// of the previous run still sit in TIME_WAIT (net.Listen sets it too).
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("setsockopt SO_REUSEADDR: %w", err)
+	}
+	// Step 2: bind() gives the socket its local address and port.
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		if errors.Is(err, unix.EADDRINUSE) {
+			return -1, fmt.Errorf("bind %s: address already in use (another server running? try -addr 127.0.0.1:0)", addr)
+		}
+		return -1, fmt.Errorf("bind %s: %w", addr, err)
+	}
+	return fd, nil
+}
+
+// ANCHOR_END: raw-bind
 
 func sockaddrToAddrPort(sa unix.Sockaddr) netip.AddrPort {
 	switch a := sa.(type) {

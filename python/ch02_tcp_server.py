@@ -88,6 +88,9 @@ class Server:
             die(PROG, listen_error(addr, err))
         return sock
 
+    # ANCHOR_END: six_steps
+
+    # ANCHOR: accept_loop
     def serve(self, sock: socket.socket) -> None:
         while True:
             conn, peer = sock.accept()  # step 4: accept() a finished handshake
@@ -115,7 +118,7 @@ class Server:
         else:
             log("INFO", "closed", step="6 close", peer=peer, lines=lines)
 
-    # ANCHOR_END: six_steps
+    # ANCHOR_END: accept_loop
 
     # ANCHOR: shutdown
     def shutdown(self, drain: float) -> None:
