@@ -15,8 +15,8 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -114,10 +114,7 @@ func (s *Server) handle(c net.Conn) {
 		}
 		answer, ok := reply(sc.Text())
 		_ = c.SetWriteDeadline(time.Now().Add(silence))
-		if _, err := fmt.Fprintf(w, "%s\n", answer); err != nil {
-			log.Info("disconnected", "reason", Classify(err), "err", err)
-			return
-		}
+		_, _ = w.WriteString(answer + "\n") // an error sticks in w: Flush reports it
 		if err := w.Flush(); err != nil {
 			log.Info("disconnected", "reason", Classify(err), "err", err)
 			return
@@ -126,11 +123,16 @@ func (s *Server) handle(c net.Conn) {
 			log.Warn("bad line", "line", strings.TrimSpace(sc.Text()))
 		}
 	}
-	err := sc.Err()
-	if err == nil {
-		err = io.EOF // Scan reports a clean end of stream as no error
-	}
-	switch Classify(err) {
+	logEnd(log, sc.Err(), silence)
+}
+
+// ANCHOR_END: handle
+
+// ANCHOR: log-end
+// logEnd logs why a connection ended: Scan's error, nil at a clean end of
+// stream.
+func logEnd(log *slog.Logger, err error, silence time.Duration) {
+	switch Classify(cmp.Or(err, io.EOF)) {
 	case KindTimeout:
 		log.Warn("peer dead", "silent_for", silence)
 	case KindEOF:
@@ -140,7 +142,7 @@ func (s *Server) handle(c net.Conn) {
 	}
 }
 
-// ANCHOR_END: handle
+// ANCHOR_END: log-end
 
 func runServe(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet(name+" serve", os.Stderr)
