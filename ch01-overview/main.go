@@ -23,33 +23,28 @@ func main() { cli.Main(name, run) }
 
 func run(ctx context.Context, args []string) error {
 	return cli.Dispatch(ctx, name, args, os.Stderr,
-		cli.Command{Name: "serve", Summary: "print every line clients send", Run: serve},
-		cli.Command{Name: "client", Summary: "send -msg, or stdin, to the server", Run: client},
+		cli.Command{Name: "serve", Summary: "print every line clients send", Run: runServe},
+		cli.Command{Name: "client", Summary: "send -msg, or stdin, to the server", Run: runClient},
 	)
 }
 
-func serve(ctx context.Context, args []string) error {
+func runServe(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet("serve", os.Stderr)
 	addr := fs.String("addr", "127.0.0.1:9000", "address to listen on (host:port; :9000 for all interfaces)")
 	maxLine := fs.Int("max-line", 4096, "longest line accepted, in bytes; a longer one closes the connection")
 	idle := fs.Duration("idle-timeout", 5*time.Minute, "close a connection silent for this long")
-	drain := fs.Duration("drain-timeout", 5*time.Second, "on Ctrl-C, how long open connections may finish")
+	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long open connections may finish")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
 	if *maxLine < 1 {
 		return cli.Usagef("-max-line must be at least 1")
 	}
-
-	ln, err := cli.Listen(ctx, *addr)
-	if err != nil {
-		return err
-	}
 	srv := &Server{MaxLine: *maxLine, IdleTimeout: *idle, Out: os.Stdout, Log: slog.Default()}
-	return ServeUntilDone(ctx, srv, ln, *drain)
+	return cli.ListenAndServe(ctx, srv.Log, *addr, srv, *drain)
 }
 
-func client(ctx context.Context, args []string) error {
+func runClient(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet("client", os.Stderr)
 	addr := fs.String("addr", "127.0.0.1:9000", "server address")
 	msg := fs.String("msg", "", "send this line; without it, send stdin")

@@ -52,7 +52,7 @@ func TestTranscript(t *testing.T) {
 	}
 	// The terminal echoes ^C where the user pressed Ctrl-C.
 	out := srv.Output()
-	j := strings.Index(out, `msg="shutting down"`)
+	j := strings.Index(out, `msg=draining`)
 	require.Positive(t, j, "the server logs its shutdown")
 	i := strings.LastIndex(out[:j], "\n") + 1
 	server := "$ go run ./ch01-overview\n" + out[:i] + "^C\n" + out[i:]
@@ -75,7 +75,7 @@ func TestSIGTERMDrainsAndExitsZero(t *testing.T) {
 	// for the whole drain timeout.
 	exited := make(chan error, 1)
 	go func() { exited <- srv.Signal(syscall.SIGTERM, 20*time.Second) }()
-	srv.WaitOutput(t, `msg="shutting down"`, 10*time.Second)
+	srv.WaitOutput(t, `msg=draining`, 10*time.Second)
 	_, err = c.Write([]byte("last\n"))
 	require.NoError(t, err)
 	require.NoError(t, c.Close())

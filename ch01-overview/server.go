@@ -8,17 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
-	"syscall"
 	"time"
 
-	"github.com/tcp-in-go/course/internal/cli"
-	"github.com/tcp-in-go/course/internal/conntrack"
+	"github.com/tcp-in-go/course/internal/serve"
 )
-
-// ErrServerClosed is returned by Serve after Shutdown, like http.ErrServerClosed.
-var ErrServerClosed = errors.New("server closed")
 
 // Server prints "Received: <line>" for every line its clients send.
 // The zero value is not ready: set MaxLine and Out (IdleTimeout 0 = none).
@@ -29,56 +23,28 @@ type Server struct {
 	Log         *slog.Logger  // events, one line each (stderr)
 
 	outMu sync.Mutex // one printed line at a time, whole
-	mu    sync.Mutex // guards ln
-	ln    net.Listener
-	conns conntrack.Set // the connections being served, for Shutdown
+	core  serve.Core // the accept loop and the Serve/Shutdown contract
 }
 
-// ANCHOR: accept
+// ANCHOR: serve
 // Serve accepts connections on ln until Shutdown, handling each in its own
-// goroutine: a slow or silent client never holds up the others.
+// goroutine: a slow or silent client never holds up the others. The loop
+// itself is the course's one accept loop, internal/serve, whose contract
+// chapter 3 explains: it returns serve.ErrServerClosed after Shutdown, and
+// waits out errors such as "too many open files" instead of dying.
 func (s *Server) Serve(ln net.Listener) error {
-	s.mu.Lock() // check and set under Shutdown's lock: it either sees ln or stops us
-	if s.conns.Closed() {
-		s.mu.Unlock()
-		ln.Close()
-		return ErrServerClosed
-	}
-	s.ln = ln
-	s.mu.Unlock()
-
-	var backoff time.Duration
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			if s.conns.Closed() {
-				return ErrServerClosed
-			}
-			// Running out of file descriptors (EMFILE) is temporary: wait
-			// and retry, as net/http does, instead of spinning or dying.
-			if isTemporary(err) {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.Log.Warn("accept failed; retrying", "err", err, "in", backoff)
-				time.Sleep(backoff)
-				continue
-			}
-			return err
-		}
-		backoff = 0
-		// Register the connection before its goroutine starts, so that
-		// Shutdown waits for it (internal/conntrack).
-		if !s.conns.Add(conn) {
-			conn.Close() // accepted just as Shutdown began
-			return ErrServerClosed
-		}
-		go func() {
-			defer s.conns.Remove(conn)
-			s.handle(conn)
-		}()
-	}
+	s.core.Log = s.Log
+	return s.core.Serve(ln, s.handle)
 }
 
-// ANCHOR_END: accept
+// Shutdown stops accepting, then waits for open connections to finish. If ctx
+// ends first, it closes them and returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error { return s.core.Shutdown(ctx) }
+
+// OpenConns is the number of connections being served (cli.Serve logs it).
+func (s *Server) OpenConns() int { return s.core.OpenConns() }
+
+// ANCHOR_END: serve
 
 // ANCHOR: handle
 // handle reads lines until the client closes. bufio.Scanner collects bytes
@@ -161,56 +127,4 @@ func (s *Server) printf(format string, a ...any) {
 	s.outMu.Lock()
 	defer s.outMu.Unlock()
 	fmt.Fprintf(s.Out, format, a...)
-}
-
-// ANCHOR: shutdown
-// Shutdown stops accepting, then waits for open connections to finish. If ctx
-// ends first, it closes them and returns ctx's error.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.conns.Close() // from now on, Add refuses connections
-	if s.ln != nil {
-		s.ln.Close() // Accept fails, and Serve returns ErrServerClosed
-	}
-	s.mu.Unlock()
-	return s.conns.Wait(ctx)
-}
-
-// ANCHOR_END: shutdown
-
-// ANCHOR: serve-until-done
-// ServeUntilDone runs srv on ln until ctx is cancelled (Ctrl-C), then shuts
-// down gracefully, giving open connections up to drain to finish.
-func ServeUntilDone(ctx context.Context, srv *Server, ln net.Listener, drain time.Duration) error {
-	cli.LogListening(srv.Log, ln)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-
-	select {
-	case err := <-errc:
-		return err // the listener failed for good
-	case <-ctx.Done():
-	}
-	srv.Log.Info("shutting down", "drain", drain)
-	sctx, cancel := context.WithTimeout(context.Background(), drain)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		srv.Log.Warn("drain timeout: closed remaining connections")
-	}
-	<-errc
-	srv.Log.Info("stopped")
-	return nil
-}
-
-// ANCHOR_END: serve-until-done
-
-// isTemporary reports accept errors worth retrying: the process or system is
-// out of file descriptors or memory, or a client gave up mid-handshake.
-func isTemporary(err error) bool {
-	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return errors.Is(err, os.ErrDeadlineExceeded)
 }

@@ -3,21 +3,19 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/internal/testutil"
 )
 
@@ -220,7 +218,7 @@ func TestGracefulShutdownLetsClientsFinish(t *testing.T) {
 		defer cancel()
 		shut <- srv.Shutdown(ctx)
 	}()
-	assert.ErrorIs(t, <-served, ErrServerClosed, "Serve returns once the listener is closed")
+	assert.ErrorIs(t, <-served, serve.ErrServerClosed, "Serve returns once the listener is closed")
 	_, err = net.DialTimeout("tcp", ln.Addr().String(), time.Second)
 	assert.Error(t, err, "no new connections after Shutdown")
 
@@ -275,51 +273,4 @@ func TestClientRefused(t *testing.T) {
 	ln.Close() // nothing listens there now
 	err = RunClient(t.Context(), addr, "hi", nil, io.Discard)
 	assert.ErrorContains(t, err, "connection refused")
-}
-
-// flakyListener fails its first n Accepts with err, then accepts normally.
-type flakyListener struct {
-	net.Listener
-	mu  sync.Mutex
-	n   int
-	err error
-}
-
-func (l *flakyListener) Accept() (net.Conn, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.n > 0 {
-		l.n--
-		return nil, l.err
-	}
-	return l.Listener.Accept()
-}
-
-func TestAcceptBacksOffOnTemporaryErrors(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	emfile := &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
-	out := newLines()
-	srv := &Server{MaxLine: 100, Out: out, Log: testLogger(t)}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(&flakyListener{Listener: ln, n: 3, err: emfile}) }()
-	defer func() {
-		require.NoError(t, srv.Shutdown(t.Context()))
-		assert.ErrorIs(t, <-served, ErrServerClosed)
-	}()
-
-	c := testutil.Dial(t, ln.Addr().String())
-	_, err = io.WriteString(c, "after EMFILE\n")
-	require.NoError(t, err)
-	require.NoError(t, c.Close())
-	assert.Equal(t, []string{"Received: after EMFILE"}, out.waitFor(t, 1), "the loop retried instead of giving up")
-}
-
-func TestAcceptStopsOnPermanentError(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	boom := errors.New("boom")
-	srv := &Server{MaxLine: 100, Out: newLines(), Log: testLogger(t)}
-	assert.ErrorIs(t, srv.Serve(&flakyListener{Listener: ln, n: 1, err: boom}), boom)
 }

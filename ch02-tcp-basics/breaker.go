@@ -37,6 +37,8 @@ type Breaker struct {
 	trial    bool // a half-open trial call is under way
 }
 
+// ANCHOR_END: breaker
+
 // Allow reports whether a call may go ahead. A caller that is allowed must
 // report the outcome with Success or Failure.
 func (b *Breaker) Allow() bool {
@@ -62,6 +64,7 @@ func (b *Breaker) Allow() bool {
 	// ANCHOR_END: exercise-breaker
 }
 
+// ANCHOR: breaker-outcome
 // Success records a call that worked: the breaker closes.
 func (b *Breaker) Success() {
 	b.mu.Lock()
@@ -80,7 +83,7 @@ func (b *Breaker) Failure() {
 	}
 }
 
-// ANCHOR_END: breaker
+// ANCHOR_END: breaker-outcome
 
 // State returns the breaker's state, as the next Allow would find it: an
 // open breaker whose cooldown is over reads as half-open.

@@ -32,9 +32,10 @@ func TestCommandServeClientAndSignal(t *testing.T) {
 
 			require.NoError(t, p.Signal(syscall.SIGTERM, 10*time.Second), "graceful shutdown exits 0")
 			logs := p.Output()
-			for _, want := range []string{"msg=listening", "step=\"4 accept\"", "step=\"5 read/write\"", "step=\"6 close\"", "lines=2", "msg=\"shutting down\""} {
+			for _, want := range []string{"msg=listening", "step=\"4 accept\"", "step=\"5 read/write\"", "step=\"6 close\"", "lines=2", "msg=draining", "msg=stopped"} {
 				assert.Contains(t, logs, want)
 			}
+			assert.NotContains(t, logs, "err=<nil>", "a clean close logs no error")
 		})
 	}
 }
@@ -82,7 +83,7 @@ func TestCommandDemos(t *testing.T) {
 		{[]string{"states"}, live},
 		{[]string{"states", "-model"}, "11 states, 20 transitions"},
 		{[]string{"interfaces"}, "no handshake, so no error"},
-		{[]string{"pool", "-clients", "8", "-requests", "5", "-max", "4", "-min", "2",
+		{[]string{"pool", "-clients", "8", "-requests", "5", "-max", "4", "-min-idle", "2", "-idle-timeout", "30s",
 			"-timeout", "1s", "-threshold", "2", "-cooldown", "20ms"}, "the trial dial worked"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -44,36 +44,19 @@ func runServe(ctx context.Context, args []string) error {
 	addr := fs.String("addr", defaultAddr, "address to listen on (HOST:PORT)")
 	raw := fs.Bool("raw", false, "use the raw-syscall server (Linux): socket, setsockopt, bind, listen, accept by hand")
 	backlog := fs.Int("backlog", 128, "accept queue length for -raw (capped by net.core.somaxconn)")
-	drain := fs.Duration("drain", 5*time.Second, "on SIGINT/SIGTERM, how long connections may take to finish")
+	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long open connections may finish")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
 	log := slog.Default()
-	drainCtx := func() (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.Background(), *drain)
-	}
 	if *raw {
-		return serveRaw(ctx, log, *addr, *backlog, drainCtx)
+		return serveRaw(ctx, log, *addr, *backlog, *drain)
 	}
 	ln, err := listenSteps(ctx, *addr) // steps 1-3
 	if err != nil {
 		return err
 	}
-	cli.LogListening(log, ln, "steps", "1 socket, 2 bind, 3 listen (net.Listen)")
-	srv := NewServer(log)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down", "drain", *drain)
-	dctx, cancel := drainCtx()
-	defer cancel()
-	err = srv.Shutdown(dctx)
-	<-errc
-	return err
+	return cli.Serve(ctx, log, ln, NewServer(log), *drain, "steps", "1 socket, 2 bind, 3 listen (net.Listen)")
 }
 
 func runClient(ctx context.Context, args []string) error {

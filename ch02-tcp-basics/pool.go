@@ -130,34 +130,26 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 }
 
 // ANCHOR: get
-// Get returns a connection: an idle one if there is one that is still
-// healthy, else a new one if fewer than MaxConns are open, else it waits up
-// to AcquireTimeout for one to be returned and then fails with
-// ErrPoolExhausted. While the breaker is open it fails at once with
-// ErrCircuitOpen rather than dial a server that keeps failing.
-// Close the returned connection to give it back.
+// Get lends a connection: a healthy idle one, else a new one below MaxConns,
+// else the first one given back within AcquireTimeout (or ErrPoolExhausted;
+// ErrCircuitOpen at once while the breaker is open). Close it to give it back.
 func (p *Pool) Get(ctx context.Context) (*PooledConn, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.AcquireTimeout)
 	defer cancel()
 	for {
 		p.mu.Lock()
-		if p.closed {
+		switch {
+		case p.closed:
 			p.mu.Unlock()
 			return nil, ErrPoolClosed
-		}
-		// 1. Reuse the most recently used idle connection, if it is healthy.
-		if n := len(p.idle); n > 0 {
-			ic := p.idle[n-1]
-			p.idle = p.idle[:n-1]
+		case len(p.idle) > 0: // 1. reuse the most recently used idle connection
+			ic := p.idle[len(p.idle)-1]
+			p.idle = p.idle[:len(p.idle)-1]
 			p.mu.Unlock()
-			if err := checkConn(ic.Conn); err != nil {
-				p.discard(ic.Conn, true) // never hand out a dead connection
-				continue
-			}
-			return p.wrap(ic.Conn), nil
-		}
-		// 2. Below the ceiling: dial a new one, unless the breaker is open.
-		if p.open < p.cfg.MaxConns {
+			if c := p.healthy(ic); c != nil {
+				return c, nil
+			} // dead: go round
+		case p.open < p.cfg.MaxConns: // 2. below the ceiling: dial, unless the breaker is open
 			if !p.breaker.Allow() {
 				p.stats.Rejected++
 				p.mu.Unlock()
@@ -167,29 +159,46 @@ func (p *Pool) Get(ctx context.Context) (*PooledConn, error) {
 			p.stats.Peak = max(p.stats.Peak, p.open)
 			p.mu.Unlock()
 			return p.dial(ctx)
-		}
-		// 3. At the ceiling: queue up and wait for a connection (or for a
-		// slot, when a broken one is thrown away), up to the timeout.
-		ch := make(chan *idleConn, 1)
-		p.waiters = append(p.waiters, ch)
-		p.mu.Unlock()
-		select {
-		case ic := <-ch:
-			if ic == nil {
-				continue // a slot was freed: go round and dial
-			}
-			if err := checkConn(ic.Conn); err != nil {
-				p.discard(ic.Conn, true)
-				continue
-			}
-			return p.wrap(ic.Conn), nil
-		case <-ctx.Done():
-			return nil, p.giveUp(ch, ctx)
+		default: // 3. at the ceiling: queue up, first come first served
+			ch := make(chan *idleConn, 1)
+			p.waiters = append(p.waiters, ch)
+			p.mu.Unlock()
+			if c, err := p.await(ctx, ch); c != nil || err != nil {
+				return c, err
+			} // a slot was freed, or the connection was dead: go round
 		}
 	}
 }
 
 // ANCHOR_END: get
+
+// ANCHOR: await
+// await waits, up to the timeout, for a connection given back to this Get
+// (or for a free slot, when a broken one is thrown away: then it returns
+// nil, nil and Get goes round to dial).
+func (p *Pool) await(ctx context.Context, ch chan *idleConn) (*PooledConn, error) {
+	select {
+	case ic := <-ch:
+		if ic == nil {
+			return nil, nil
+		}
+		return p.healthy(ic), nil
+	case <-ctx.Done():
+		return nil, p.giveUp(ch, ctx)
+	}
+}
+
+// healthy wraps ic for the caller if it is still healthy; a dead connection
+// is discarded (never handed out) and healthy returns nil.
+func (p *Pool) healthy(ic *idleConn) *PooledConn {
+	if err := checkConn(ic.Conn); err != nil {
+		p.discard(ic.Conn, true)
+		return nil
+	}
+	return p.wrap(ic.Conn)
+}
+
+// ANCHOR_END: await
 
 // dial opens a new connection for a slot Get has reserved.
 func (p *Pool) dial(ctx context.Context) (*PooledConn, error) {
@@ -259,6 +268,9 @@ func (p *Pool) giveLocked(c net.Conn) {
 	p.idle = append(p.idle, ic)
 }
 
+// ANCHOR_END: put
+
+// ANCHOR: discard
 // discard closes a connection that must not be reused and frees its slot.
 func (p *Pool) discard(c net.Conn, broken bool) {
 	c.Close()
@@ -281,7 +293,7 @@ func (p *Pool) wakeOne() {
 	}
 }
 
-// ANCHOR_END: put
+// ANCHOR_END: discard
 
 // ANCHOR: reaper
 // reaper closes connections that have been idle longer than IdleTimeout,
@@ -394,32 +406,34 @@ type PooledConn struct {
 	broken atomic.Bool
 }
 
+// Read and Write pass through to the connection; an error marks it broken
+// (EOF, reset or timeout: the stream is no longer in step).
 func (c *PooledConn) Read(b []byte) (int, error) {
-	c.ops.Add(1) // count first, then check closed: Close does the reverse
-	defer c.ops.Add(-1)
-	if c.closed.Load() {
-		return 0, net.ErrClosed
-	}
-	n, err := c.Conn.Read(b)
-	if err != nil {
-		c.broken.Store(true) // EOF, reset or timeout: the stream is no longer in step
-	}
-	return n, err
+	return c.use(func() (int, error) { return c.Conn.Read(b) })
 }
 
 func (c *PooledConn) Write(b []byte) (int, error) {
+	return c.use(func() (int, error) { return c.Conn.Write(b) })
+}
+
+// use runs one Read or Write: counted first, then checked against Close
+// (Close does the reverse), so Close sees every call under way.
+func (c *PooledConn) use(op func() (int, error)) (int, error) {
 	c.ops.Add(1)
 	defer c.ops.Add(-1)
 	if c.closed.Load() {
 		return 0, net.ErrClosed
 	}
-	n, err := c.Conn.Write(b)
+	n, err := op()
 	if err != nil {
 		c.broken.Store(true)
 	}
 	return n, err
 }
 
+// ANCHOR_END: pooled-conn
+
+// ANCHOR: pooled-close
 // MarkBroken tells the pool not to reuse this connection (for example after
 // a reply that did not parse).
 func (c *PooledConn) MarkBroken() { c.broken.Store(true) }
@@ -442,32 +456,24 @@ func (c *PooledConn) Close() error {
 	return nil
 }
 
-// ANCHOR_END: pooled-conn
+// ANCHOR_END: pooled-close
 
 // SetDeadline and friends refuse to touch a connection already given back.
-func (c *PooledConn) SetDeadline(t time.Time) error {
-	c.ops.Add(1)
-	defer c.ops.Add(-1)
-	if c.closed.Load() {
-		return net.ErrClosed
-	}
-	return c.Conn.SetDeadline(t)
-}
+func (c *PooledConn) SetDeadline(t time.Time) error { return c.setDeadline(c.Conn.SetDeadline, t) }
 
 func (c *PooledConn) SetReadDeadline(t time.Time) error {
-	c.ops.Add(1)
-	defer c.ops.Add(-1)
-	if c.closed.Load() {
-		return net.ErrClosed
-	}
-	return c.Conn.SetReadDeadline(t)
+	return c.setDeadline(c.Conn.SetReadDeadline, t)
 }
 
 func (c *PooledConn) SetWriteDeadline(t time.Time) error {
+	return c.setDeadline(c.Conn.SetWriteDeadline, t)
+}
+
+func (c *PooledConn) setDeadline(set func(time.Time) error, t time.Time) error {
 	c.ops.Add(1)
 	defer c.ops.Add(-1)
 	if c.closed.Load() {
 		return net.ErrClosed
 	}
-	return c.Conn.SetWriteDeadline(t)
+	return set(t)
 }

@@ -544,15 +544,35 @@ func (w *stopOnTick) Write(b []byte) (int, error) {
 func TestPoolDemoServerDiesMidRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	addr, stop, err := startDemoServer(ctx, "127.0.0.1:0")
-	require.NoError(t, err)
+	var srv demoServer
+	require.NoError(t, srv.start(ctx, "127.0.0.1:0"))
+	addr, stop := srv.addr, srv.stop
 	t.Cleanup(stop)
 	o := poolDemoOptions{addr: addr, clients: 20, requests: 5000, every: time.Millisecond, cfg: DefaultPoolConfig(addr)}
 	o.cfg.AcquireTimeout = time.Second
 	o.cfg.BreakerThreshold, o.cfg.BreakerCooldown = 2, 10*time.Millisecond
 	out := &stopOnTick{stop: stop}
-	err = poolDemo(ctx, out, o)
+	err := poolDemo(ctx, out, o)
 	require.Error(t, err, out.String())
 	assert.Regexp(t, `^\d+ requests failed, the first: `, err.Error())
 	assert.NotContains(t, out.String(), "3. exhaustion")
+}
+
+// TestLoadPoolFirstErrorOfAnyType: the load phase keeps the first failure,
+// whatever its concrete type. Against a port nobody listens on, the first
+// Gets fail to dial (a wrapped error), then the open breaker rejects the
+// rest (ErrCircuitOpen, another type).
+func TestLoadPoolFirstErrorOfAnyType(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	cfg := testPoolConfig(ln.Addr().String())
+	ln.Close() // refused from now on
+	cfg.BreakerThreshold = 1
+	p := newTestPool(t, cfg)
+	o := poolDemoOptions{clients: 4, requests: 5, every: time.Second, cfg: cfg}
+	err = loadPool(ctx, io.Discard, p, o)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "20 requests failed, the first:")
 }

@@ -45,52 +45,67 @@ func poolFlags(fs *flag.FlagSet, o *poolDemoOptions) {
 	fs.IntVar(&o.requests, "requests", 50, "requests (lines) per client")
 	fs.DurationVar(&o.every, "every", 250*time.Millisecond, "interval of the live stats lines")
 	fs.IntVar(&o.cfg.MaxConns, "max", o.cfg.MaxConns, "max_connections: open connections at most")
-	fs.IntVar(&o.cfg.MinIdle, "min", o.cfg.MinIdle, "min_connections: idle connections kept (and opened by Warm)")
+	fs.IntVar(&o.cfg.MinIdle, "min-idle", o.cfg.MinIdle, "min_connections: idle connections the pool keeps (and Warm opens)")
 	fs.DurationVar(&o.cfg.AcquireTimeout, "timeout", o.cfg.AcquireTimeout, "how long Get waits for a free connection")
-	fs.DurationVar(&o.cfg.IdleTimeout, "idle", o.cfg.IdleTimeout, "idle_timeout: idle connections older than this are closed")
+	fs.DurationVar(&o.cfg.IdleTimeout, "idle-timeout", o.cfg.IdleTimeout, "idle_timeout: close an idle connection unused this long")
 	fs.IntVar(&o.cfg.BreakerThreshold, "threshold", o.cfg.BreakerThreshold, "dial failures in a row that open the breaker")
 	fs.DurationVar(&o.cfg.BreakerCooldown, "cooldown", o.cfg.BreakerCooldown, "how long the breaker stays open")
 }
 
 // ANCHOR: pool-demo
-// poolDemo shows the pool at work: warm-up, many clients sharing few
-// connections (with live stats), exhaustion, and, when it runs its own
-// server, the circuit breaker opening while the server is down and closing
-// once it is back.
+// poolDemo shows the pool at work, in four steps: warm-up, load (many
+// clients share few connections), exhaustion, and, with its own server,
+// the circuit breaker.
 func poolDemo(ctx context.Context, w io.Writer, o poolDemoOptions) error {
-	own := o.addr == ""
-	var stopServer func()
-	if own {
-		addr, stop, err := startDemoServer(ctx, "127.0.0.1:0")
-		if err != nil {
+	srv := &demoServer{addr: o.addr}
+	if srv.addr == "" { // no -addr: run our own, so that step 4 can stop it
+		if err := srv.start(ctx, "127.0.0.1:0"); err != nil {
 			return err
 		}
-		o.addr, stopServer = addr, stop
-		defer func() { stopServer() }()
+		defer func() { srv.stop() }() // the server running at the end
 	}
-	o.cfg.Addr = o.addr
+	o.cfg.Addr = srv.addr
 	p, err := NewPool(o.cfg)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
 	fmt.Fprintf(w, "pool for %s: max=%d min_idle=%d timeout=%v idle_timeout=%v\n",
-		o.addr, o.cfg.MaxConns, o.cfg.MinIdle, o.cfg.AcquireTimeout, o.cfg.IdleTimeout)
+		srv.addr, o.cfg.MaxConns, o.cfg.MinIdle, o.cfg.AcquireTimeout, o.cfg.IdleTimeout)
 
 	fmt.Fprintf(w, "\n1. warm up: open min_idle connections before the first request\n")
 	if err := p.Warm(ctx); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "   %s\n", p.Stats())
-
 	fmt.Fprintf(w, "\n2. load: %d clients x %d requests share at most %d connections\n", o.clients, o.requests, o.cfg.MaxConns)
 	if err := loadPool(ctx, w, p, o); err != nil {
 		return err
 	}
-
 	fmt.Fprintf(w, "\n3. exhaustion: hold all %d connections, then ask for one more\n", o.cfg.MaxConns)
-	held := make([]*PooledConn, 0, o.cfg.MaxConns)
-	for range o.cfg.MaxConns {
+	if err := exhaustPool(ctx, w, p, o.cfg.MaxConns); err != nil {
+		return err
+	}
+	if o.addr != "" {
+		fmt.Fprintf(w, "\n(the breaker demo needs to stop the server: run without -addr to see it)\n")
+		return nil
+	}
+	return breakerDemo(ctx, w, p, srv, o.cfg)
+}
+
+// ANCHOR_END: pool-demo
+
+// ANCHOR: exhaust-pool
+// exhaustPool holds every connection the pool may open, then asks for one
+// more: Get waits AcquireTimeout and fails with ErrPoolExhausted.
+func exhaustPool(ctx context.Context, w io.Writer, p *Pool, maxConns int) error {
+	held := make([]*PooledConn, 0, maxConns)
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range maxConns {
 		c, err := p.Get(ctx)
 		if err != nil {
 			return err
@@ -98,24 +113,26 @@ func poolDemo(ctx context.Context, w io.Writer, o poolDemoOptions) error {
 		held = append(held, c)
 	}
 	start := time.Now()
-	_, err = p.Get(ctx)
+	_, err := p.Get(ctx)
 	fmt.Fprintf(w, "   Get waited %v and failed: %v\n", time.Since(start).Round(10*time.Millisecond), err)
-	for _, c := range held {
-		c.Close()
-	}
 	if !errors.Is(err, ErrPoolExhausted) {
 		return fmt.Errorf("expected ErrPoolExhausted, got %v", err)
 	}
+	return nil
+}
 
-	if !own {
-		fmt.Fprintf(w, "\n(the breaker demo needs to stop the server: run without -addr to see it)\n")
-		return nil
-	}
+// ANCHOR_END: exhaust-pool
+
+// ANCHOR: breaker-open
+// breakerDemo stops the server and calls Get until the breaker opens, then
+// restarts the server on the same port and, after the cooldown, lets the
+// breaker's trial dial close it again.
+func breakerDemo(ctx context.Context, w io.Writer, p *Pool, srv *demoServer, cfg PoolConfig) error {
 	fmt.Fprintf(w, "\n4. circuit breaker: the server goes down\n")
-	stopServer()
+	srv.stop()
 	// The idle connections died with the server: Get finds that out with
 	// its health check and dials instead, which fails, until the breaker opens.
-	for i := 1; i <= o.cfg.BreakerThreshold+o.cfg.MaxConns+1; i++ {
+	for i := 1; i <= cfg.BreakerThreshold+cfg.MaxConns+1; i++ {
 		start := time.Now()
 		c, err := p.Get(ctx)
 		if err == nil { // the server's FIN had not arrived yet: found dead on use
@@ -128,14 +145,14 @@ func poolDemo(ctx context.Context, w io.Writer, o poolDemoOptions) error {
 		}
 	}
 	fmt.Fprintf(w, "   %s\n", p.Stats())
-	_, stop, err := startDemoServer(ctx, o.addr) // back, on the same port
-	if err != nil {
+	// ANCHOR_END: breaker-open
+	// ANCHOR: breaker-close
+	if err := srv.start(ctx, srv.addr); err != nil { // back, on the same port
 		return err
 	}
-	stopServer = stop
-	fmt.Fprintf(w, "   the server is back; waiting out the %v cooldown\n", o.cfg.BreakerCooldown)
+	fmt.Fprintf(w, "   the server is back; waiting out the %v cooldown\n", cfg.BreakerCooldown)
 	select {
-	case <-time.After(o.cfg.BreakerCooldown):
+	case <-time.After(cfg.BreakerCooldown):
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -143,24 +160,21 @@ func poolDemo(ctx context.Context, w io.Writer, o poolDemoOptions) error {
 	if err != nil {
 		return err
 	}
-	if _, err := exchange(c, []string{"trial"}); err != nil {
+	_, err = exchange(c, []string{"trial"})
+	c.Close()
+	if err != nil {
 		return err
 	}
-	c.Close()
 	fmt.Fprintf(w, "   the trial dial worked: %s\n", p.Stats())
 	return nil
 }
 
-// ANCHOR_END: pool-demo
+// ANCHOR_END: breaker-close
 
 // loadPool runs the clients and prints the pool's stats while they run.
 func loadPool(ctx context.Context, w io.Writer, p *Pool, o poolDemoOptions) error {
 	var failed atomic.Int64
-	// The first error, kept once. (Not an atomic.Value: it panics when a
-	// second error of another concrete type is stored, and a dying server
-	// produces several: EOF, reset, a refused dial, the open breaker.)
-	var firstErr error
-	var errOnce sync.Once
+	var firstErr atomic.Pointer[error] // a pointer: errors of any concrete type
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range o.clients {
@@ -168,7 +182,7 @@ func loadPool(ctx context.Context, w io.Writer, p *Pool, o poolDemoOptions) erro
 			for j := range o.requests {
 				if err := poolRequest(ctx, p, fmt.Sprintf("client %d request %d", i, j)); err != nil {
 					failed.Add(1)
-					errOnce.Do(func() { firstErr = err })
+					firstErr.CompareAndSwap(nil, &err)
 				}
 			}
 		})
@@ -187,8 +201,8 @@ func loadPool(ctx context.Context, w io.Writer, p *Pool, o poolDemoOptions) erro
 	}
 	fmt.Fprintf(w, "   done: %d requests, %d failed, in %v\n   %s\n",
 		o.clients*o.requests, failed.Load(), time.Since(start).Round(time.Millisecond), p.Stats())
-	if firstErr != nil { // read after wg.Wait: every write happened before it
-		return fmt.Errorf("%d requests failed, the first: %w", failed.Load(), firstErr)
+	if err := firstErr.Load(); err != nil {
+		return fmt.Errorf("%d requests failed, the first: %w", failed.Load(), *err)
 	}
 	return nil
 }
@@ -214,22 +228,30 @@ func poolRequest(ctx context.Context, p *Pool, line string) error {
 	return nil
 }
 
-// startDemoServer runs the chapter's server in-process, quietly.
-func startDemoServer(ctx context.Context, addr string) (string, func(), error) {
+// demoServer is the chapter's server run in-process, quietly, so that the
+// demo can stop it and start it again on the same address.
+type demoServer struct {
+	addr string
+	stop func() // stops the running server; a no-op once stopped
+}
+
+func (d *demoServer) start(ctx context.Context, addr string) error {
 	ln, err := cli.Listen(ctx, addr)
 	if err != nil {
-		return "", nil, err
+		return err
 	}
 	srv := NewServer(quietLog())
 	done := make(chan struct{})
 	go func() { _ = srv.Serve(ln); close(done) }()
 	var once sync.Once
-	return ln.Addr().String(), func() {
+	d.addr = ln.Addr().String()
+	d.stop = func() {
 		once.Do(func() {
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			_ = srv.Shutdown(sctx)
 			<-done
 		})
-	}, nil
+	}
+	return nil
 }

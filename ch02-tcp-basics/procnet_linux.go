@@ -11,7 +11,7 @@ import (
 	"strings"
 )
 
-// ANCHOR: procnet
+// ANCHOR: linux-states
 // linuxStates maps the state numbers of /proc/net/tcp (include/net/tcp_states.h)
 // to the model. Linux spells them FIN_WAIT2, SYN_RECV, CLOSE...; ss and
 // netstat print the same names.
@@ -22,6 +22,9 @@ var linuxStates = map[uint64]State{
 	0x0C: SynReceived, // NEW_SYN_RECV: a request socket, half way through the handshake
 }
 
+// ANCHOR_END: linux-states
+
+// ANCHOR: kernel-state
 // kernelState returns the kernel's state of the TCP socket whose local and
 // remote addresses are given (remote 0.0.0.0:0 for a listener). A line of
 // /proc/net/tcp looks like
@@ -44,18 +47,12 @@ func kernelState(local, remote netip.AddrPort) (s State, found bool, err error) 
 	sc := bufio.NewScanner(f)
 	sc.Scan() // the header line
 	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 4 {
+		st, match, err := procLineState(sc.Text(), local, remote)
+		switch {
+		case err != nil:
+			return Closed, false, fmt.Errorf("%s: %w", file, err)
+		case !match:
 			continue
-		}
-		l, err1 := parseProcAddr(fields[1])
-		r, err2 := parseProcAddr(fields[2])
-		if err1 != nil || err2 != nil || l != local || r != remote {
-			continue
-		}
-		st, err := strconv.ParseUint(fields[3], 16, 8)
-		if err != nil {
-			return Closed, false, fmt.Errorf("%s: bad state %q", file, fields[3])
 		}
 		if s, ok := linuxStates[st]; ok {
 			return s, true, nil
@@ -65,6 +62,31 @@ func kernelState(local, remote netip.AddrPort) (s State, found bool, err error) 
 	return Closed, false, sc.Err()
 }
 
+// ANCHOR_END: kernel-state
+
+// ANCHOR: proc-line
+// procLineState returns the state number on one line of /proc/net/tcp, and
+// whether the line is the socket with this local and remote address.
+func procLineState(line string, local, remote netip.AddrPort) (st uint64, match bool, err error) {
+	fields := strings.Fields(line)
+	if len(fields) < 4 {
+		return 0, false, nil
+	}
+	l, err1 := parseProcAddr(fields[1])
+	r, err2 := parseProcAddr(fields[2])
+	if err1 != nil || err2 != nil || l != local || r != remote {
+		return 0, false, nil
+	}
+	st, err = strconv.ParseUint(fields[3], 16, 8)
+	if err != nil {
+		return 0, false, fmt.Errorf("bad state %q", fields[3])
+	}
+	return st, true, nil
+}
+
+// ANCHOR_END: proc-line
+
+// ANCHOR: parse-proc-addr
 // parseProcAddr decodes "0100007F:22B8". The IP is the kernel's in-memory
 // bytes printed as 32-bit words in the machine's byte order (so 127.0.0.1 is
 // 0100007F on x86); the port is plain big-endian hex.
@@ -89,7 +111,7 @@ func parseProcAddr(s string) (netip.AddrPort, error) {
 	return netip.AddrPortFrom(addr.Unmap(), uint16(port)), nil
 }
 
-// ANCHOR_END: procnet
+// ANCHOR_END: parse-proc-addr
 
 // procHex formats an IP the way /proc/net/tcp does (the inverse of
 // parseProcAddr's IP part); tests use it.

@@ -8,10 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tcp-in-go/course/internal/cli"
+	"github.com/tcp-in-go/course/internal/serve"
 )
 
 // This file writes the six steps of a TCP server with raw system calls
@@ -27,14 +31,41 @@ import (
 const rawSupported = true
 
 // RawListener is a listening socket made by hand: just a file descriptor.
+// It is also a net.Listener, so that cli.Serve runs the raw server like any
+// other; RawServer itself calls accept() on the descriptor.
 type RawListener struct {
-	fd   int
-	addr netip.AddrPort
+	fd        int
+	addr      netip.AddrPort
+	closeOnce sync.Once
 }
 
 // Addr returns the address the socket is bound to (with the real port when
 // the caller asked for port 0).
-func (l *RawListener) Addr() netip.AddrPort { return l.addr }
+func (l *RawListener) Addr() net.Addr { return net.TCPAddrFromAddrPort(l.addr) }
+
+// Accept accepts a connection and hands its descriptor to the net package
+// (net.FileConn registers it with the runtime's poller), for code that
+// wants a net.Conn. RawServer keeps the raw descriptor instead.
+func (l *RawListener) Accept() (net.Conn, error) {
+	cfd, _, err := unix.Accept4(l.fd, unix.SOCK_CLOEXEC)
+	if err != nil {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: os.NewSyscallError("accept4", err)}
+	}
+	f := os.NewFile(uintptr(cfd), "tcp")
+	defer f.Close() // FileConn made its own copy of the descriptor
+	return net.FileConn(f)
+}
+
+// Close wakes a thread blocked in accept() (shutdown does, close alone does
+// not on Linux), then releases the descriptor. Later calls do nothing.
+func (l *RawListener) Close() error {
+	err := net.ErrClosed
+	l.closeOnce.Do(func() {
+		_ = unix.Shutdown(l.fd, unix.SHUT_RDWR)
+		err = unix.Close(l.fd)
+	})
+	return err
+}
 
 // ANCHOR: raw-listen
 // ListenRaw performs steps 1 to 3 one system call at a time.
@@ -47,26 +78,10 @@ func ListenRaw(addr string, backlog int) (*RawListener, error) {
 	if ap.Addr().Is6() && !ap.Addr().Is4In6() {
 		family, sa = unix.AF_INET6, &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
 	}
+	fd, err := socketBind(family, sa, addr) // steps 1 and 2
 
-	// Step 1: socket() creates an endpoint and returns a file descriptor.
-	// SOCK_CLOEXEC keeps it from leaking into programs we might exec.
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
 	if err != nil {
-		return nil, fmt.Errorf("socket: %w", err)
-	}
-	// SO_REUSEADDR lets a restarted server bind its port while connections
-	// of the previous run still sit in TIME_WAIT (net.Listen sets it too).
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("setsockopt SO_REUSEADDR: %w", err)
-	}
-	// Step 2: bind() gives the socket its local address and port.
-	if err := unix.Bind(fd, sa); err != nil {
-		unix.Close(fd)
-		if errors.Is(err, unix.EADDRINUSE) {
-			return nil, fmt.Errorf("bind %s: address already in use (another server running? try -addr 127.0.0.1:0)", addr)
-		}
-		return nil, fmt.Errorf("bind %s: %w", addr, err)
+		return nil, err
 	}
 	// Step 3: listen() turns it into a passive socket (state LISTEN). The
 	// backlog bounds the accept queue: handshakes the kernel has completed
@@ -84,6 +99,34 @@ func ListenRaw(addr string, backlog int) (*RawListener, error) {
 }
 
 // ANCHOR_END: raw-listen
+
+// ANCHOR: raw-bind
+// socketBind performs steps 1 and 2, and returns the socket's descriptor.
+func socketBind(family int, sa unix.Sockaddr, addr string) (int, error) {
+	// Step 1: socket() creates an endpoint and returns a file descriptor.
+	// SOCK_CLOEXEC keeps it from leaking into programs we might exec.
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		return -1, fmt.Errorf("socket: %w", err)
+	}
+	// SO_REUSEADDR lets a restarted server bind its port while connections
+	// of the previous run still sit in TIME_WAIT (net.Listen sets it too).
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("setsockopt SO_REUSEADDR: %w", err)
+	}
+	// Step 2: bind() gives the socket its local address and port.
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		if errors.Is(err, unix.EADDRINUSE) {
+			return -1, fmt.Errorf("bind %s: address already in use (another server running? try -addr 127.0.0.1:0)", addr)
+		}
+		return -1, fmt.Errorf("bind %s: %w", addr, err)
+	}
+	return fd, nil
+}
+
+// ANCHOR_END: raw-bind
 
 func sockaddrToAddrPort(sa unix.Sockaddr) netip.AddrPort {
 	switch a := sa.(type) {
@@ -134,64 +177,105 @@ type RawServer struct {
 	Log *slog.Logger
 
 	mu       sync.Mutex
-	ln       *RawListener
 	conns    map[int]struct{} // open connection descriptors
-	closing  bool
-	loopDone chan struct{}
+	ln       *RawListener
+	done     chan struct{} // closed by Shutdown
+	loopDone chan struct{} // closed when Serve returns
 	handlers sync.WaitGroup
 }
 
 // NewRawServer returns a raw-syscall server that logs to log.
 func NewRawServer(log *slog.Logger) *RawServer {
-	return &RawServer{Log: log, conns: map[int]struct{}{}, loopDone: make(chan struct{})}
+	return &RawServer{Log: log, conns: map[int]struct{}{},
+		done: make(chan struct{}), loopDone: make(chan struct{})}
 }
 
 // ANCHOR: raw-serve
 // Serve runs step 4, accept(), in a loop, with a goroutine per connection.
-func (s *RawServer) Serve(ln *RawListener) error {
+// It keeps the course's Serve contract (chapter 3): temporary errors such as
+// EMFILE are retried after a growing wait, any other error ends the loop,
+// and after Shutdown it returns serve.ErrServerClosed.
+func (s *RawServer) Serve(l net.Listener) error {
 	defer close(s.loopDone)
-	s.mu.Lock()
-	s.ln = ln
-	closing := s.closing
-	s.mu.Unlock()
-	if closing {
-		unix.Close(ln.fd)
-		return net.ErrClosed
+	ln, ok := l.(*RawListener)
+	if !ok {
+		l.Close()
+		return fmt.Errorf("raw server: want a *RawListener, got %T", l)
 	}
+	if !s.start(ln) { // Shutdown came first
+		ln.Close()
+		return serve.ErrServerClosed
+	}
+	var delay time.Duration
 	for {
 		// Step 4: accept() blocks until the accept queue holds a connection,
-		// then returns a NEW descriptor for it; fd stays listening.
+		// then returns a NEW descriptor for it; ln.fd stays listening.
 		cfd, peer, err := unix.Accept4(ln.fd, unix.SOCK_CLOEXEC)
 		if err != nil {
-			if err == unix.EINTR || err == unix.ECONNABORTED {
-				continue // a signal, or a client that gave up in the queue
+			if delay, err = s.retry(err, delay); err != nil {
+				return err
 			}
-			s.mu.Lock()
-			closing := s.closing
-			s.mu.Unlock()
-			if closing {
-				return net.ErrClosed // Shutdown called shutdown() on the listener
-			}
-			if err == unix.EMFILE || err == unix.ENFILE || err == unix.ENOBUFS || err == unix.ENOMEM {
-				// Out of descriptors or memory: the connection stays queued.
-				// Wait for handlers to finish and free some, then retry.
-				s.Log.Warn("accept failed, retrying", "err", err)
-				time.Sleep(100 * time.Millisecond)
-				continue
-			}
-			return fmt.Errorf("accept: %w", err)
-		}
-		s.mu.Lock()
-		if s.closing {
-			s.mu.Unlock()
-			unix.Close(cfd)
 			continue
 		}
-		s.conns[cfd] = struct{}{}
-		s.handlers.Add(1)
-		s.mu.Unlock()
+		delay = 0
+		if !s.track(cfd) {
+			unix.Close(cfd) // accepted just as Shutdown began
+			return serve.ErrServerClosed
+		}
 		go s.handle(cfd, sockaddrToAddrPort(peer).String())
 	}
+}
+
+// ANCHOR_END: raw-serve
+// start records ln for Shutdown, unless Shutdown has already run.
+func (s *RawServer) start(ln *RawListener) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ln = ln
+	return !s.closing()
+}
+
+// closing reports whether Shutdown has begun.
+func (s *RawServer) closing() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// retry decides what an accept error means, as serve.Core does: after
+// Shutdown, the end; a temporary error (serve.Temporary), a wait that
+// doubles up to a second; anything else, a broken listener.
+func (s *RawServer) retry(err error, delay time.Duration) (time.Duration, error) {
+	if s.closing() {
+		return delay, serve.ErrServerClosed // Shutdown called shutdown() on the listener
+	}
+	if !serve.Temporary(err) {
+		return delay, fmt.Errorf("accept: %w", err)
+	}
+	delay = min(max(2*delay, serve.MinRetryDelay), serve.MaxRetryDelay)
+	s.Log.Warn("accept failed; retrying", "err", err, "retry_in", delay)
+	select {
+	case <-time.After(delay):
+		return delay, nil
+	case <-s.done:
+		return delay, serve.ErrServerClosed
+	}
+}
+
+// track registers a new connection's descriptor for Shutdown; it refuses
+// once Shutdown has begun.
+func (s *RawServer) track(cfd int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing() {
+		return false
+	}
+	s.conns[cfd] = struct{}{}
+	s.handlers.Add(1)
+	return true
 }
 
 func (s *RawServer) handle(cfd int, peer string) {
@@ -203,10 +287,12 @@ func (s *RawServer) handle(cfd int, peer string) {
 	delete(s.conns, cfd) // forget it before close: the number may be reused
 	s.mu.Unlock()
 	unix.Close(cfd) // step 6: close() the connection's descriptor
-	s.Log.Info("closed", "step", "6 close", "peer", peer, "lines", lines, "err", err)
+	attrs := []any{"step", "6 close", "peer", peer, "lines", lines}
+	if err != nil {
+		attrs = append(attrs, "err", err)
+	}
+	s.Log.Info("closed", attrs...)
 }
-
-// ANCHOR_END: raw-serve
 
 // ANCHOR: raw-shutdown
 // Shutdown stops accepting and drains the connections. close() on a
@@ -216,7 +302,10 @@ func (s *RawServer) handle(cfd int, peer string) {
 // finishes what it has and exits. When ctx ends, SHUT_RDWR cuts the rest.
 func (s *RawServer) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	s.closing = true
+	first := !s.closing()
+	if first {
+		close(s.done)
+	}
 	ln := s.ln
 	if ln != nil {
 		_ = unix.Shutdown(ln.fd, unix.SHUT_RDWR)
@@ -227,9 +316,16 @@ func (s *RawServer) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	if ln != nil {
 		<-s.loopDone // accept() has returned: now the descriptor can be closed
-		unix.Close(ln.fd)
+		ln.Close()
 	}
+	return s.drain(ctx)
+}
 
+// ANCHOR_END: raw-shutdown
+
+// drain waits for the handlers; when ctx ends first, it cuts the remaining
+// connections with SHUT_RDWR and returns ctx's error.
+func (s *RawServer) drain(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { s.handlers.Wait(); close(done) }()
 	select {
@@ -246,27 +342,20 @@ func (s *RawServer) Shutdown(ctx context.Context) error {
 	}
 }
 
-// ANCHOR_END: raw-shutdown
+// OpenConns is the number of connections being served (cli.Serve logs it).
+func (s *RawServer) OpenConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
 
-// serveRaw is the -raw mode of the default command.
-func serveRaw(ctx context.Context, log *slog.Logger, addr string, backlog int, drain func() (context.Context, context.CancelFunc)) error {
+// serveRaw is the -raw mode of the default command: the hand-made listener,
+// run like every other server by cli.Serve.
+func serveRaw(ctx context.Context, log *slog.Logger, addr string, backlog int, drain time.Duration) error {
 	ln, err := ListenRaw(addr, backlog)
 	if err != nil {
 		return err
 	}
-	srv := NewRawServer(log)
-	log.Info("listening", "addr", ln.Addr().String(), "steps", "1 socket, 2 bind, 3 listen (raw syscalls)", "backlog", backlog)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	dctx, cancel := drain()
-	defer cancel()
-	err = srv.Shutdown(dctx)
-	<-errc
-	return err
+	return cli.Serve(ctx, log, ln, NewRawServer(log), drain,
+		"steps", "1 socket, 2 bind, 3 listen (raw syscalls)", "backlog", backlog)
 }

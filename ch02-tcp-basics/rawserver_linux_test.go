@@ -9,6 +9,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tcp-in-go/course/internal/serve"
+	"github.com/tcp-in-go/course/internal/testutil"
 )
 
 // startRawServer runs the raw-syscall server on 127.0.0.1:0.
@@ -23,7 +26,7 @@ func startRawServer(t *testing.T) (addr string, srv *RawServer) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		assert.NoError(t, srv.Shutdown(ctx))
-		assert.ErrorIs(t, <-served, net.ErrClosed)
+		assert.ErrorIs(t, <-served, serve.ErrServerClosed)
 	})
 	return ln.Addr().String(), srv
 }
@@ -66,7 +69,36 @@ func TestRawShutdownWakesBlockedAcceptAndReads(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, srv.Shutdown(ctx))
-	require.ErrorIs(t, <-served, net.ErrClosed)
+	require.ErrorIs(t, <-served, serve.ErrServerClosed)
 	_, err = c.Read(make([]byte, 1))
 	assert.ErrorIs(t, err, io.EOF, "the handler saw end of file and closed")
+}
+
+// TestRawListenerIsANetListener runs the net package server on a hand-made
+// listener: Accept hands each descriptor to the runtime's poller, and Close
+// wakes the blocked accept().
+func TestRawListenerIsANetListener(t *testing.T) {
+	ln, err := ListenRaw("127.0.0.1:0", 16)
+	require.NoError(t, err)
+	srv := NewServer(quietLog())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	replies, err := exchange(testutil.Dial(t, ln.Addr().String()), []string{"via net.FileConn"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"echo: via net.FileConn"}, replies)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, srv.Shutdown(ctx))
+	require.ErrorIs(t, <-served, serve.ErrServerClosed)
+	assert.ErrorIs(t, ln.Close(), net.ErrClosed, "closed once")
+}
+
+func TestRawServeAfterShutdown(t *testing.T) {
+	srv := NewRawServer(quietLog())
+	require.NoError(t, srv.Shutdown(t.Context()))
+	ln, err := ListenRaw("127.0.0.1:0", 16)
+	require.NoError(t, err)
+	require.ErrorIs(t, srv.Serve(ln), serve.ErrServerClosed)
+	_, err = net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+	require.Error(t, err, "Serve closed the listener")
 }

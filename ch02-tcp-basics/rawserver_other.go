@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 )
 
 // The raw-syscall server (rawserver_linux.go) uses Linux system calls
@@ -14,6 +15,6 @@ import (
 
 const rawSupported = false
 
-func serveRaw(context.Context, *slog.Logger, string, int, func() (context.Context, context.CancelFunc)) error {
+func serveRaw(context.Context, *slog.Logger, string, int, time.Duration) error {
 	return errors.New("-raw (the raw-syscall server) is Linux-only; run without -raw for the net package version")
 }

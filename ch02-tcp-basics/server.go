@@ -4,15 +4,13 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/tcp-in-go/course/internal/cli"
-	"github.com/tcp-in-go/course/internal/conntrack"
+	"github.com/tcp-in-go/course/internal/serve"
 )
 
 // The protocol every server of this chapter speaks (the Go servers and
@@ -75,9 +73,7 @@ func trimCR(line []byte) []byte {
 type Server struct {
 	Log *slog.Logger
 
-	mu    sync.Mutex // guards ln
-	ln    net.Listener
-	conns conntrack.Set // the connections being served, for Shutdown
+	core serve.Core // the accept loop and the Serve/Shutdown contract
 }
 
 // NewServer returns a server that logs to log.
@@ -101,44 +97,16 @@ func listenSteps(ctx context.Context, addr string) (net.Listener, error) {
 
 // ANCHOR: serve
 // Serve runs step 4 (accept) in a loop and starts one goroutine per
-// connection. It returns net.ErrClosed after Shutdown, or the error that
-// stopped accepting.
+// connection: a slow client blocks only itself. The loop is the course's
+// own (internal/serve, explained in chapter 3): it waits out temporary
+// errors such as EMFILE and returns serve.ErrServerClosed after Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	s.mu.Lock() // check and set under Shutdown's lock: it either sees ln or stops us
-	if s.conns.Closed() {
-		s.mu.Unlock()
-		ln.Close()
-		return net.ErrClosed
-	}
-	s.ln = ln
-	s.mu.Unlock()
-
-	var backoff time.Duration
-	for {
-		conn, err := ln.Accept() // step 4: take a finished handshake off the accept queue
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return net.ErrClosed // Shutdown closed the listener
-			}
-			// Out of file descriptors and the like: wait and retry, as
-			// net/http does, instead of spinning or giving up.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.Log.Warn("accept failed, retrying", "err", err, "in", backoff)
-			time.Sleep(backoff)
-			continue
-		}
-		backoff = 0
-		if !s.conns.Add(conn) { // registered before its goroutine starts, for Shutdown
-			conn.Close() // shutting down
-			continue
-		}
-		go s.handle(conn) // goroutine per connection: a slow client blocks only itself
-	}
+	s.core.Log = s.Log
+	return s.core.Serve(ln, s.handle)
 }
 
 // handle serves one connection: step 5 (read/write), then step 6 (close).
 func (s *Server) handle(conn net.Conn) {
-	defer s.conns.Remove(conn)
 	peer := conn.RemoteAddr().String()
 	s.Log.Info("accepted", "step", "4 accept", "peer", peer)
 	s.Log.Info("serving", "step", "5 read/write", "peer", peer)
@@ -157,7 +125,7 @@ func (s *Server) handle(conn net.Conn) {
 // deadline it sets, or the close when the drain time is over.
 func (s *Server) drained(err error) bool {
 	var ne net.Error
-	return s.conns.Closed() && (errors.Is(err, net.ErrClosed) || errors.As(err, &ne) && ne.Timeout())
+	return s.core.Draining() && (errors.Is(err, net.ErrClosed) || errors.As(err, &ne) && ne.Timeout())
 }
 
 // ANCHOR: shutdown
@@ -166,20 +134,15 @@ func (s *Server) drained(err error) bool {
 // deadline in the past, so each finishes the lines it already has, answers
 // them and closes. If ctx ends first, the remaining connections are closed.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.conns.Close() // no new connections from now on
-	if s.ln != nil {
-		s.ln.Close()
-	}
-	s.mu.Unlock()
-	s.conns.Each(func(c net.Conn) { _ = c.SetReadDeadline(time.Now()) })
-	if err := s.conns.Wait(ctx); err != nil {
-		return fmt.Errorf("shutdown: drain timeout, closed remaining connections: %w", err)
-	}
-	return nil
+	s.core.BeginShutdown()
+	s.core.Each(func(c net.Conn) { _ = c.SetReadDeadline(time.Now()) })
+	return s.core.Wait(ctx)
 }
 
 // ANCHOR_END: shutdown
+
+// OpenConns is the number of connections being served (cli.Serve logs it).
+func (s *Server) OpenConns() int { return s.core.OpenConns() }
 
 // quietLog returns a logger that discards everything (for in-process servers
 // in tests and demos).

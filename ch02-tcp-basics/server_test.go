@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/internal/testutil"
 )
 
@@ -139,7 +140,7 @@ func TestShutdownDrainsConnections(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, srv.Shutdown(ctx), "an idle connection drains at once")
-	require.ErrorIs(t, <-served, net.ErrClosed)
+	require.ErrorIs(t, <-served, serve.ErrServerClosed, "the contract: ErrServerClosed after Shutdown")
 
 	_, err = c.Read(make([]byte, 1))
 	assert.ErrorIs(t, err, io.EOF, "the server closed the connection")

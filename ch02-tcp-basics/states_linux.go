@@ -55,52 +55,84 @@ func settle(ctx context.Context, e *end, want State) (State, error) {
 // printing both ends' kernel states after each step and the model's
 // explanation of every change. The client closes first (active close), the
 // server second (passive close).
-func walkStates(ctx context.Context, w io.Writer) (obs []Observation, err error) {
+func walkStates(ctx context.Context, w io.Writer) ([]Observation, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	defer ln.Close()
-	lst := &end{name: "listener", local: addrPort(ln.Addr()), remote: netip.MustParseAddrPort("0.0.0.0:0"), last: Closed}
+	k := &walk{ctx: ctx, w: w, lst: &end{name: "listener", local: addrPort(ln.Addr()),
+		remote: netip.MustParseAddrPort("0.0.0.0:0"), last: Closed}}
 	fmt.Fprintf(w, "Kernel states of one connection, read from /proc/net/tcp by 4-tuple after each step.\n\n")
+	if err := k.observe("server: net.Listen -> socket(), bind(), listen()",
+		map[*end]State{k.lst: Listen}, PassiveOpen); err != nil {
+		return k.obs, err
+	}
+	cconn, sconn, err := k.open(ln)
+	if err != nil {
+		return k.obs, err
+	}
+	defer cconn.Close()
+	defer sconn.Close()
+	if err := k.activeClose(cconn, sconn); err != nil {
+		return k.obs, err
+	}
+	if err := k.passiveClose(cconn, sconn); err != nil {
+		return k.obs, err
+	}
+	fmt.Fprintf(w, "\nThe client (the active closer) stays in TIME-WAIT for 2*MSL, 60 s on Linux; then it is CLOSED.\n")
+	return k.obs, nil
+}
 
-	var ce, se *end // the client and server ends, once connected
-	step := 0
-	observe := func(what string, expect map[*end]State, events ...Event) error {
-		step++
-		fmt.Fprintf(w, "%d. %s\n", step, what)
-		for _, e := range []*end{lst, ce, se} {
-			if e == nil {
-				continue
-			}
-			want, ok := expect[e]
-			if !ok {
-				continue
-			}
-			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			got, err := settle(sctx, e, want)
-			cancel()
-			if err != nil {
-				return err
-			}
-			obs = append(obs, Observation{step, e.name, got})
-			fmt.Fprintf(w, "   %-8s %s -> %-15s %s\n", e.name, e.local, e.remote, got)
-			if got != e.last {
-				path, ok := Explain(e.last, got, events...)
-				if !ok {
-					fmt.Fprintf(w, "            the model has no way from %s to %s on these events!\n", e.last, got)
-				} else {
-					fmt.Fprintf(w, "            %s\n", FormatPath(path))
-				}
-			}
-			e.last = got
+// ANCHOR_END: walk
+
+// walk is one run of walkStates: the ends it watches, and what it saw.
+type walk struct {
+	ctx         context.Context
+	w           io.Writer
+	lst, ce, se *end // the listener, then the client and server ends
+	step        int
+	obs         []Observation
+}
+
+// ANCHOR: observe
+// observe prints a step, then the kernel state of each end in expect (once
+// it has settled there) and, for every change, the model's path that
+// explains it with the step's events.
+func (k *walk) observe(what string, expect map[*end]State, events ...Event) error {
+	k.step++
+	fmt.Fprintf(k.w, "%d. %s\n", k.step, what)
+	for _, e := range []*end{k.lst, k.ce, k.se} {
+		want, ok := expect[e]
+		if e == nil || !ok {
+			continue
 		}
-		return nil
+		sctx, cancel := context.WithTimeout(k.ctx, 5*time.Second)
+		got, err := settle(sctx, e, want)
+		cancel()
+		if err != nil {
+			return err
+		}
+		k.obs = append(k.obs, Observation{k.step, e.name, got})
+		fmt.Fprintf(k.w, "   %-8s %s -> %-15s %s\n", e.name, e.local, e.remote, got)
+		if got != e.last {
+			if path, ok := Explain(e.last, got, events...); ok {
+				fmt.Fprintf(k.w, "            %s\n", FormatPath(path))
+			} else {
+				fmt.Fprintf(k.w, "            the model has no way from %s to %s on these events!\n", e.last, got)
+			}
+		}
+		e.last = got
 	}
-	if err := observe("server: net.Listen -> socket(), bind(), listen()", map[*end]State{lst: Listen}, PassiveOpen); err != nil {
-		return obs, err
-	}
+	return nil
+}
 
+// ANCHOR_END: observe
+
+// ANCHOR: open
+// open connects a client to ln (the three-way handshake) and accepts the
+// connection on the server side.
+func (k *walk) open(ln net.Listener) (cconn, sconn net.Conn, err error) {
 	// A tiny receive buffer on the client (set before connect, so the window
 	// is advertised with it) lets the server fill it quickly in step 6.
 	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
@@ -108,86 +140,92 @@ func walkStates(ctx context.Context, w io.Writer) (obs []Observation, err error)
 		err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4096) })
 		return errors.Join(err, serr)
 	}}
-	cconn, err := d.DialContext(ctx, "tcp", ln.Addr().String())
+	if cconn, err = d.DialContext(k.ctx, "tcp", ln.Addr().String()); err != nil {
+		return nil, nil, err
+	}
+	k.ce = &end{name: "client", local: addrPort(cconn.LocalAddr()), remote: addrPort(cconn.RemoteAddr()), last: Closed}
+	k.se = &end{name: "server", local: k.ce.remote, remote: k.ce.local, last: Listen} // born from the listener
+	err = k.observe("client: net.Dial -> connect(): SYN, SYN-ACK, ACK; the server has not called Accept yet",
+		map[*end]State{k.lst: Listen, k.ce: Established, k.se: Established}, ActiveOpen, RcvSYN, RcvSYNACK, RcvACKofSYN)
+	if err == nil {
+		sconn, err = ln.Accept()
+	}
+	if err == nil {
+		err = k.observe("server: Accept -> takes the finished connection off the accept queue (no packet sent)",
+			map[*end]State{k.ce: Established, k.se: Established})
+	}
 	if err != nil {
-		return obs, err
+		cconn.Close()
+		if sconn != nil {
+			sconn.Close()
+		}
+		return nil, nil, err
 	}
-	defer cconn.Close()
-	ce = &end{name: "client", local: addrPort(cconn.LocalAddr()), remote: addrPort(cconn.RemoteAddr()), last: Closed}
-	se = &end{name: "server", local: ce.remote, remote: ce.local, last: Listen} // born from the listener
-	if err := observe("client: net.Dial -> connect(): SYN, SYN-ACK, ACK; the server has not called Accept yet",
-		map[*end]State{lst: Listen, ce: Established, se: Established}, ActiveOpen, RcvSYN, RcvSYNACK, RcvACKofSYN); err != nil {
-		return obs, err
-	}
-
-	sconn, err := ln.Accept()
-	if err != nil {
-		return obs, err
-	}
-	defer sconn.Close()
-	if err := observe("server: Accept -> takes the finished connection off the accept queue (no packet sent)",
-		map[*end]State{ce: Established, se: Established}); err != nil {
-		return obs, err
-	}
-
-	// Active close by the client. CloseWrite is shutdown(SHUT_WR): it sends
-	// FIN like Close does, but keeps the socket so the client can still read.
-	if err := cconn.(*net.TCPConn).CloseWrite(); err != nil {
-		return obs, err
-	}
-	if err := observe("client: CloseWrite -> FIN; the server's kernel ACKs it at once",
-		map[*end]State{ce: FinWait2, se: CloseWait}, CloseCall, RcvFIN, RcvACKofFIN); err != nil {
-		return obs, err
-	}
-
-	buf := make([]byte, 1)
-	if _, err := sconn.Read(buf); err != io.EOF {
-		return obs, fmt.Errorf("server read after the client's FIN: got %v, want EOF", err)
-	}
-	fmt.Fprintf(w, "   server: Read returns io.EOF: the client will send no more\n")
-
-	// Passive close. On loopback the client's ACK of the server's FIN comes
-	// back within microseconds, so LAST-ACK is normally too short to see.
-	// To hold it, the server first fills the client's receive window (the
-	// client is not reading): its FIN then waits in the send queue behind
-	// the data, and stays unacknowledged until the client reads.
-	n, err := fillSendQueue(sconn.(*net.TCPConn))
-	if err != nil {
-		return obs, err
-	}
-	fmt.Fprintf(w, "   server: wrote until the send buffer was full (the client is not reading)\n")
-	if err := sconn.Close(); err != nil {
-		return obs, err
-	}
-	if err := observe("server: Close -> FIN, queued behind the unread data",
-		map[*end]State{ce: FinWait2, se: LastAck}, CloseCall); err != nil {
-		return obs, err
-	}
-
-	got, err := io.Copy(io.Discard, cconn) // read everything, up to the server's FIN
-	if err != nil {
-		return obs, err
-	}
-	if got != int64(n) {
-		return obs, fmt.Errorf("client read %d bytes, server wrote %d", got, n)
-	}
-	if err := observe("client: reads all the data and then EOF (the server's FIN), and ACKs the FIN",
-		map[*end]State{ce: TimeWait, se: Closed}, RcvFIN, RcvACKofFIN); err != nil {
-		return obs, err
-	}
-
-	if err := cconn.Close(); err != nil {
-		return obs, err
-	}
-	if err := observe("client: Close -> the socket is gone from the program, but the kernel keeps TIME-WAIT",
-		map[*end]State{ce: TimeWait}); err != nil {
-		return obs, err
-	}
-	fmt.Fprintf(w, "\nThe client (the active closer) stays in TIME-WAIT for 2*MSL, 60 s on Linux; then it is CLOSED.\n")
-	return obs, nil
+	return cconn, sconn, nil
 }
 
-// ANCHOR_END: walk
+// ANCHOR_END: open
+
+// ANCHOR: active-close
+// activeClose: the client closes first. CloseWrite is shutdown(SHUT_WR): it
+// sends FIN like Close does, but keeps the socket so the client can still
+// read.
+func (k *walk) activeClose(cconn, sconn net.Conn) error {
+	if err := cconn.(*net.TCPConn).CloseWrite(); err != nil {
+		return err
+	}
+	if err := k.observe("client: CloseWrite -> FIN; the server's kernel ACKs it at once",
+		map[*end]State{k.ce: FinWait2, k.se: CloseWait}, CloseCall, RcvFIN, RcvACKofFIN); err != nil {
+		return err
+	}
+	buf := make([]byte, 1)
+	if _, err := sconn.Read(buf); err != io.EOF {
+		return fmt.Errorf("server read after the client's FIN: got %v, want EOF", err)
+	}
+	fmt.Fprintf(k.w, "   server: Read returns io.EOF: the client will send no more\n")
+	return nil
+}
+
+// ANCHOR_END: active-close
+
+// ANCHOR: passive-close
+// passiveClose: the server closes second. On loopback the client's ACK of
+// the server's FIN comes back within microseconds, so LAST-ACK is normally
+// too short to see. To hold it, the server first fills the client's receive
+// window (the client is not reading): its FIN then waits in the send queue
+// behind the data, and stays unacknowledged until the client reads.
+func (k *walk) passiveClose(cconn, sconn net.Conn) error {
+	n, err := fillSendQueue(sconn.(*net.TCPConn))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(k.w, "   server: wrote until the send buffer was full (the client is not reading)\n")
+	if err := sconn.Close(); err != nil {
+		return err
+	}
+	if err := k.observe("server: Close -> FIN, queued behind the unread data",
+		map[*end]State{k.ce: FinWait2, k.se: LastAck}, CloseCall); err != nil {
+		return err
+	}
+	got, err := io.Copy(io.Discard, cconn) // read everything, up to the server's FIN
+	if err != nil {
+		return err
+	}
+	if got != int64(n) {
+		return fmt.Errorf("client read %d bytes, server wrote %d", got, n)
+	}
+	if err := k.observe("client: reads all the data and then EOF (the server's FIN), and ACKs the FIN",
+		map[*end]State{k.ce: TimeWait, k.se: Closed}, RcvFIN, RcvACKofFIN); err != nil {
+		return err
+	}
+	if err := cconn.Close(); err != nil {
+		return err
+	}
+	return k.observe("client: Close -> the socket is gone from the program, but the kernel keeps TIME-WAIT",
+		map[*end]State{k.ce: TimeWait})
+}
+
+// ANCHOR_END: passive-close
 
 // fillSendQueue writes to c until the kernel refuses more (EAGAIN): the
 // peer's receive buffer and our send buffer are both full. It writes through

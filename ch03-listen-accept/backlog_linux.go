@@ -100,95 +100,129 @@ func backlogLesson(ctx context.Context, w io.Writer, backlog, clients int) (back
 		return res, err
 	}
 	defer ln.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
 	fmt.Fprintf(w, "listening on %s with backlog %d, not calling accept yet\n", ln.Addr(), backlog)
-
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	type dialed struct {
-		c   net.Conn
-		err error
-	}
-	results := make(chan dialed, clients)
-	var conns []net.Conn
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-	pending := 0 // dials started and not finished
+	b := &backlogRun{ctx: ctx, w: w, ln: ln, port: ln.Addr().(*net.TCPAddr).Port,
+		backlog: backlog, results: make(chan dialed, clients)}
+	defer b.closeAll()
 	for i := 1; i <= clients; i++ {
-		go func() {
-			var d net.Dialer
-			c, err := d.DialContext(ctx, "tcp", ln.Addr().String())
-			results <- dialed{c, err}
-		}()
-		pending++
-		// Wait until this dial finished, or the kernel shows one more socket
-		// stuck in SYN_SENT. Polling /proc is the only way to see it.
-		for done := false; !done; {
-			select {
-			case r := <-results:
-				if r.err != nil {
-					return res, r.err
-				}
-				conns = append(conns, r.c)
-				pending--
-				q, err := waitQueue(ctx, port, len(conns))
-				if err != nil {
-					return res, err
-				}
-				fmt.Fprintf(w, "client %d: connected; accept queue %d/%d\n", i, q, backlog)
-				done = true
-			case <-time.After(5 * time.Millisecond):
-				q, syn, err := tcpSockets(port)
-				if err != nil {
-					return res, err
-				}
-				if syn >= pending {
-					fmt.Fprintf(w, "client %d: SYN_SENT, its SYN was dropped: accept queue full (%d/%d)\n", i, q, backlog)
-					done = true
-				}
-			case <-ctx.Done():
-				return res, ctx.Err()
-			}
+		if err := b.dial(i); err != nil {
+			return res, err
 		}
 	}
-	res.Queued, res.Dropped, err = tcpSockets(port)
+	res.Queued, res.Dropped, err = tcpSockets(b.port)
 	if err != nil {
 		return res, err
 	}
 	fmt.Fprintf(w, "the kernel completed %d handshakes for backlog %d; %d clients wait in SYN_SENT\n",
 		res.Queued, backlog, res.Dropped)
+	err = b.acceptAll(&res, clients)
+	return res, err
+}
 
-	// Accept everything. The queued connections come at once; the dropped
-	// clients come when their SYN is retransmitted and finds room.
-	deadline, _ := ctx.Deadline()
-	_ = ln.(*net.TCPListener).SetDeadline(deadline)
+// ANCHOR_END: backlog-lesson
+
+// backlogRun is one run of backlogLesson: the listener and the clients.
+type backlogRun struct {
+	ctx           context.Context
+	w             io.Writer
+	ln            net.Listener
+	port, backlog int
+	results       chan dialed // each finished dial
+	conns         []net.Conn  // the clients connected so far
+	pending       int         // dials started and not finished
+}
+
+type dialed struct {
+	c   net.Conn
+	err error
+}
+
+// ANCHOR: backlog-dial
+// dial starts client i, then waits until its dial finished (the kernel
+// queued the connection), or the kernel shows one more socket stuck in
+// SYN_SENT (its SYN was dropped). Polling /proc is the only way to see it.
+func (b *backlogRun) dial(i int) error {
+	go func() {
+		var d net.Dialer
+		c, err := d.DialContext(b.ctx, "tcp", b.ln.Addr().String())
+		b.results <- dialed{c, err}
+	}()
+	b.pending++
+	for {
+		select {
+		case r := <-b.results:
+			if err := b.connected(r); err != nil {
+				return err
+			}
+			q, err := waitQueue(b.ctx, b.port, len(b.conns))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(b.w, "client %d: connected; accept queue %d/%d\n", i, q, b.backlog)
+			return nil
+		case <-time.After(5 * time.Millisecond):
+			q, syn, err := tcpSockets(b.port)
+			if err != nil {
+				return err
+			}
+			if syn >= b.pending {
+				fmt.Fprintf(b.w, "client %d: SYN_SENT, its SYN was dropped: accept queue full (%d/%d)\n", i, q, b.backlog)
+				return nil
+			}
+		case <-b.ctx.Done():
+			return b.ctx.Err()
+		}
+	}
+}
+
+// ANCHOR_END: backlog-dial
+
+// connected records a finished dial.
+func (b *backlogRun) connected(r dialed) error {
+	if r.err != nil {
+		return r.err
+	}
+	b.conns = append(b.conns, r.c)
+	b.pending--
+	return nil
+}
+
+// ANCHOR: backlog-accept
+// acceptAll accepts every client. The queued connections come at once; the
+// dropped clients come when their SYN is retransmitted and finds room.
+func (b *backlogRun) acceptAll(res *backlogResult, clients int) error {
+	deadline, _ := b.ctx.Deadline()
+	_ = b.ln.(*net.TCPListener).SetDeadline(deadline)
 	for res.Accepted < clients {
-		c, err := ln.Accept()
+		c, err := b.ln.Accept()
 		if err != nil {
-			return res, err
+			return err
 		}
 		c.Close()
 		res.Accepted++
 		if res.Accepted == res.Queued {
-			fmt.Fprintf(w, "accepted %d connections straight from the queue\n", res.Accepted)
+			fmt.Fprintf(b.w, "accepted %d connections straight from the queue\n", res.Accepted)
 		}
 	}
-	for ; pending > 0; pending-- {
-		r := <-results
-		if r.err != nil {
-			return res, r.err
+	for b.pending > 0 {
+		if err := b.connected(<-b.results); err != nil {
+			return err
 		}
-		conns = append(conns, r.c)
 	}
-	fmt.Fprintf(w, "accepted %d more after their SYN was retransmitted: %d in all\n",
+	fmt.Fprintf(b.w, "accepted %d more after their SYN was retransmitted: %d in all\n",
 		res.Accepted-res.Queued, res.Accepted)
-	return res, nil
+	return nil
 }
 
-// ANCHOR_END: backlog-lesson
+// ANCHOR_END: backlog-accept
+
+func (b *backlogRun) closeAll() {
+	for _, c := range b.conns {
+		c.Close()
+	}
+}
 
 // waitQueue waits until the accept queue holds n connections: connect returns
 // in the client once it has sent the last ACK of the handshake, a moment

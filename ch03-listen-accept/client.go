@@ -6,6 +6,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -61,6 +62,7 @@ const (
 	StateConnected    State = "connected"
 	StateDead         State = "peer dead" // no line for Misses intervals
 	StateDisconnected State = "disconnected"
+	StateDialFailed   State = "dial failed" // no connection: refused, unreachable, timed out
 	StateWaiting      State = "waiting to reconnect"
 	StateStopped      State = "stopped"
 )
@@ -98,6 +100,8 @@ func (c *Client) emit(e Event) {
 		attrs = append(attrs, "retry", e.Retry)
 	case StateWaiting:
 		attrs = append(attrs, "delay", e.Delay.Round(time.Millisecond).String(), "reason", e.Reason)
+	case StateDialFailed:
+		attrs = append(attrs, "reason", e.Reason, "err", e.Err)
 	case StateDead, StateDisconnected:
 		attrs = append(attrs, "reason", e.Reason, "pongs", e.Pongs)
 		if e.Err != nil {
@@ -112,6 +116,16 @@ func (c *Client) emit(e Event) {
 	}
 }
 
+// debug logs one protocol line at debug level (the client command's -v).
+func (c *Client) debug(msg string, attrs ...any) {
+	if c.Log != nil {
+		c.Log.Debug(msg, attrs...)
+	}
+}
+
+// silence is how long the peer may say nothing before it is declared dead.
+func (c *Client) silence() time.Duration { return time.Duration(c.Misses) * c.Interval }
+
 // ANCHOR: run
 // Run connects, keeps the heartbeat going and reconnects after every failure
 // until ctx is cancelled (it then returns nil) or MaxPongs PONGs arrived.
@@ -122,28 +136,12 @@ func (c *Client) Run(ctx context.Context) error {
 	if c.Backoff.Base == 0 {
 		c.Backoff = Backoff{Base: c.Interval / 10, Max: 10 * c.Interval}
 	}
-	silence := time.Duration(c.Misses) * c.Interval
-	dialer := net.Dialer{Timeout: silence}
 	failures := 0 // consecutive attempts that did not get a single PONG
 	for {
-		c.emit(Event{State: StateConnecting, Retry: failures})
-		conn, err := dialer.DialContext(ctx, "tcp", c.Addr)
-		healthy := false
-		if err == nil {
-			c.emit(Event{State: StateConnected})
-			healthy, err = c.session(ctx, conn)
-		}
-		switch {
-		case ctx.Err() != nil:
+		healthy, err := c.attempt(ctx, failures)
+		if ctx.Err() != nil || err == nil { // cancelled, or MaxPongs reached
 			c.emit(Event{State: StateStopped})
 			return nil
-		case err == nil: // MaxPongs reached
-			c.emit(Event{State: StateStopped})
-			return nil
-		case Classify(err) == KindTimeout && conn != nil:
-			c.emit(Event{State: StateDead, Reason: KindTimeout, Err: err})
-		default:
-			c.emit(Event{State: StateDisconnected, Reason: Classify(err), Err: err})
 		}
 		if healthy {
 			failures = 0 // the connection worked: the backoff starts again
@@ -151,11 +149,7 @@ func (c *Client) Run(ctx context.Context) error {
 		delay := c.Backoff.Delay(failures)
 		failures++
 		c.emit(Event{State: StateWaiting, Delay: delay, Reason: Classify(err)})
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, delay) {
 			c.emit(Event{State: StateStopped})
 			return nil
 		}
@@ -164,76 +158,125 @@ func (c *Client) Run(ctx context.Context) error {
 
 // ANCHOR_END: run
 
+// ANCHOR: attempt
+// attempt dials once and, if that works, runs the heartbeat until the
+// connection fails. It logs how the attempt ended: a failed dial (refused,
+// say), a server declared dead, or a lost connection.
+func (c *Client) attempt(ctx context.Context, retry int) (healthy bool, err error) {
+	c.emit(Event{State: StateConnecting, Retry: retry})
+	dialer := net.Dialer{Timeout: c.silence()}
+	conn, err := dialer.DialContext(ctx, "tcp", c.Addr)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.emit(Event{State: StateDialFailed, Reason: Classify(err), Err: err})
+		}
+		return false, err
+	}
+	c.emit(Event{State: StateConnected})
+	healthy, err = c.session(ctx, conn)
+	switch {
+	case err == nil || ctx.Err() != nil: // MaxPongs reached, or cancelled
+	case Classify(err) == KindTimeout:
+		c.emit(Event{State: StateDead, Reason: KindTimeout, Err: err})
+	default:
+		c.emit(Event{State: StateDisconnected, Reason: Classify(err), Err: err})
+	}
+	return healthy, err
+}
+
+// ANCHOR_END: attempt
+
 // ANCHOR: session
 // session runs the heartbeat on one connection until it fails. It reports
 // whether at least one PONG arrived, and the error that ended it (nil when
 // MaxPongs was reached).
 func (c *Client) session(ctx context.Context, conn net.Conn) (healthy bool, err error) {
-	silence := time.Duration(c.Misses) * c.Interval
 	stopAfter := context.AfterFunc(ctx, func() { conn.Close() }) // cancel unblocks I/O
-
+	defer stopAfter()
 	// The pinger writes; this goroutine reads. Whichever fails first closes
 	// the connection so that the other one returns too.
 	var once sync.Once
-	var firstErr error
-	fail := func(err error) {
-		once.Do(func() { firstErr = err; conn.Close() })
+	fail := func(e error) {
+		once.Do(func() { err = e; conn.Close() })
 	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(c.Interval)
-		defer t.Stop()
-		for seq := 1; ; seq++ {
-			_ = conn.SetWriteDeadline(time.Now().Add(silence))
-			if _, err := fmt.Fprintf(conn, "PING %d\n", seq); err != nil {
-				fail(err)
-				return
-			}
-			select {
-			case <-t.C:
-			case <-done:
-				return
-			}
-		}
-	}()
+	wg.Go(func() { c.ping(conn, done, fail) })
+	healthy = c.readPongs(conn, fail)
+	close(done)
+	wg.Wait()
+	return healthy, err
+}
 
+// ANCHOR_END: session
+
+// ANCHOR: ping
+// ping sends "PING <seq>" every Interval, until done is closed or a write
+// fails.
+func (c *Client) ping(conn net.Conn, done <-chan struct{}, fail func(error)) {
+	t := time.NewTicker(c.Interval)
+	defer t.Stop()
+	for seq := 1; ; seq++ {
+		_ = conn.SetWriteDeadline(time.Now().Add(c.silence()))
+		if _, err := fmt.Fprintf(conn, "PING %d\n", seq); err != nil {
+			fail(err)
+			return
+		}
+		c.debug("ping", "seq", seq)
+		select {
+		case <-t.C:
+		case <-done:
+			return
+		}
+	}
+}
+
+// ANCHOR_END: ping
+
+// ANCHOR: read-pongs
+// readPongs reads the server's lines until the connection fails, MaxPongs
+// have arrived, or the server stays silent for Misses intervals. It reports
+// whether at least one PONG arrived.
+func (c *Client) readPongs(conn net.Conn, fail func(error)) (healthy bool) {
 	sc := bufio.NewScanner(conn)
 	sc.Buffer(make([]byte, 0, 64), maxLine)
 	for {
 		// The dead-peer rule: a read deadline pushed forward by every line.
-		_ = conn.SetReadDeadline(time.Now().Add(silence))
+		_ = conn.SetReadDeadline(time.Now().Add(c.silence()))
 		if !sc.Scan() {
-			err := sc.Err()
-			if err == nil {
-				err = errEOF
-			}
-			fail(err)
-			break
+			fail(cmp.Or(sc.Err(), errEOF)) // no error from Scan: the server closed
+			return healthy
 		}
 		if !strings.HasPrefix(sc.Text(), "PONG") {
 			fail(fmt.Errorf("protocol error: got %q, want PONG", sc.Text()))
-			break
+			return healthy
 		}
 		healthy = true
 		c.pongs++
+		c.debug("pong", "line", sc.Text())
 		if c.OnPong != nil {
 			c.OnPong()
 		}
 		if c.MaxPongs > 0 && c.pongs >= c.MaxPongs {
 			fail(nil)
-			break
+			return healthy
 		}
 	}
-	close(done)
-	wg.Wait()
-	stopAfter()
-	return healthy, firstErr
 }
 
-// ANCHOR_END: session
+// ANCHOR_END: read-pongs
+
+// sleep waits for d, or until ctx ends; it reports whether it slept it out.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
 
 // errEOF is what session reports when the server closed the connection.
 var errEOF = fmt.Errorf("server closed the connection: %w", io.EOF)
@@ -245,13 +288,18 @@ func runClient(ctx context.Context, args []string) error {
 	misses := fs.Int("misses", DefaultMisses, "missed intervals before the server is declared dead")
 	count := fs.Int("count", 0, "exit after this many PONGs (0: run until interrupted)")
 	maxDelay := fs.Duration("max-backoff", 0, "longest wait between reconnection attempts (default 10*interval)")
+	verbose := fs.Bool("v", false, "also log every PING sent and PONG received (debug level)")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
 	if *interval <= 0 || *misses < 1 || *count < 0 {
 		return cli.Usagef("-interval must be positive, -misses at least 1, -count not negative")
 	}
-	c := &Client{Addr: *addr, Interval: *interval, Misses: *misses, MaxPongs: *count, Log: slog.Default()}
+	log := slog.Default()
+	if *verbose {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	c := &Client{Addr: *addr, Interval: *interval, Misses: *misses, MaxPongs: *count, Log: log}
 	if *maxDelay > 0 {
 		c.Backoff = Backoff{Base: min(*interval/10, *maxDelay), Max: *maxDelay}
 	}

@@ -5,16 +5,12 @@ import "syscall"
 // Winsock reports its own error numbers (WSAE...), which Go's syscall.E...
 // constants on Windows do not match, so both are listed.
 const (
-	wsaeMFILE       syscall.Errno = 10024
-	wsaeNOBUFS      syscall.Errno = 10055
 	wsaeCONNABORTED syscall.Errno = 10053
 	wsaeCONNRESET   syscall.Errno = 10054
 	wsaeCONNREFUSED syscall.Errno = 10061
 )
 
 var (
-	refusedErrnos   = []syscall.Errno{syscall.ECONNREFUSED, wsaeCONNREFUSED}
-	resetErrnos     = []syscall.Errno{syscall.ECONNRESET, syscall.ECONNABORTED, wsaeCONNRESET, wsaeCONNABORTED}
-	temporaryErrnos = []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
-		syscall.ECONNABORTED, syscall.EINTR, wsaeMFILE, wsaeNOBUFS, wsaeCONNABORTED}
+	refusedErrnos = []syscall.Errno{syscall.ECONNREFUSED, wsaeCONNREFUSED}
+	resetErrnos   = []syscall.Errno{syscall.ECONNRESET, syscall.ECONNABORTED, wsaeCONNRESET, wsaeCONNABORTED}
 )

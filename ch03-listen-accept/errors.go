@@ -80,22 +80,6 @@ func isAny(err error, errnos []syscall.Errno) bool {
 	return false
 }
 
-// ANCHOR: temporary
-// temporaryAcceptError reports whether an Accept error is worth retrying.
-// (net.Error's Temporary method is deprecated: it was never well defined, so
-// we name the errors we mean.)
-func temporaryAcceptError(err error) bool {
-	// ANCHOR: exercise-temporary-errors
-	if isAny(err, temporaryErrnos) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout() // a deadline set on the listener
-	// ANCHOR_END: exercise-temporary-errors
-}
-
-// ANCHOR_END: temporary
-
 // Each provoke function below produces one class of error on purpose, on
 // loopback, and returns it. The tests and the "errors" command use them.
 

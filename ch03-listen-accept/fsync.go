@@ -37,8 +37,7 @@ func writeFileDurable(path string, data []byte, step func(string)) (err error) {
 	if step == nil {
 		step = func(string) {}
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
 	}
@@ -65,13 +64,16 @@ func writeFileDurable(path string, data []byte, step func(string)) (err error) {
 		return err
 	}
 	step("rename over the target (atomic)")
-	if err := syncDir(dir); err != nil {
+	if err := syncDir(filepath.Dir(path)); err != nil {
 		return err
 	}
 	step("fsync the directory (the new name is on the disk)")
 	return nil
 }
 
+// ANCHOR_END: durable
+
+// ANCHOR: sync-dir
 // syncDir makes a directory's entries durable. Windows cannot open a
 // directory for syncing, and NTFS journals renames itself.
 func syncDir(dir string) error {
@@ -86,7 +88,7 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// ANCHOR_END: durable
+// ANCHOR_END: sync-dir
 
 // timeWrites writes n blocks of 4 KiB to a new file in dir, with an fsync
 // after each block or not, and returns the elapsed time.

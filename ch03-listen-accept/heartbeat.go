@@ -15,19 +15,17 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tcp-in-go/course/internal/cli"
-	"github.com/tcp-in-go/course/internal/conntrack"
+	"github.com/tcp-in-go/course/internal/serve"
 )
 
 const (
@@ -65,67 +63,37 @@ type Server struct {
 	Interval time.Duration
 	Misses   int
 	Log      *slog.Logger
-	// OnAcceptRetry, if set, is called for each temporary accept error.
-	OnAcceptRetry func(err error, delay time.Duration)
 
-	mu       sync.Mutex // guards ln
-	ln       net.Listener
-	shutdown chan struct{} // closed by Shutdown
-	conns    conntrack.Set // the connections being served, for Shutdown
+	core serve.Core // the accept loop and the Serve/Shutdown contract (serve.go)
 }
 
 // NewServer returns a server with the given interval and misses.
 func NewServer(interval time.Duration, misses int, log *slog.Logger) *Server {
-	return &Server{Interval: interval, Misses: misses, Log: log, shutdown: make(chan struct{})}
+	return &Server{Interval: interval, Misses: misses, Log: log}
 }
 
-// Serve accepts connections on ln until Shutdown closes it. Temporary accept
-// errors (too many open files...) are retried with a backoff, see accept.go.
+// ANCHOR: server
+// Serve accepts connections on ln until Shutdown, through the course's one
+// accept loop (internal/serve, whose contract this chapter teaches): it
+// returns serve.ErrServerClosed after Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	s.mu.Lock()
-	select {
-	case <-s.shutdown: // Shutdown came first
-		s.mu.Unlock()
-		ln.Close()
-		return nil
-	default:
-	}
-	s.ln = ln
-	s.mu.Unlock()
-	err := acceptLoop(ln, s.shutdown, s.Log, s.OnAcceptRetry, func(c net.Conn) {
-		if !s.conns.Add(c) { // raced with Shutdown: refuse the connection
-			c.Close()
-			return
-		}
-		go func() {
-			defer s.conns.Remove(c)
-			s.handle(c)
-		}()
-	})
-	if errors.Is(err, net.ErrClosed) {
-		return nil // closed by Shutdown: a clean end
-	}
-	return err
+	s.core.Log = s.Log
+	return s.core.Serve(ln, s.handle)
 }
 
-// Shutdown stops accepting, closes every connection (a heartbeat connection
-// never ends by itself, so there is nothing to drain) and waits for their
-// goroutines, or for ctx.
+// Shutdown stops accepting and closes every connection: a heartbeat
+// connection never ends by itself, so there is nothing to wait for. Then it
+// waits for their goroutines, or for ctx.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	select {
-	case <-s.shutdown:
-	default:
-		close(s.shutdown)
-	}
-	s.conns.Close() // no new connections from now on
-	if s.ln != nil {
-		s.ln.Close()
-	}
-	s.mu.Unlock()
-	s.conns.Each(func(c net.Conn) { c.Close() })
-	return s.conns.Wait(ctx)
+	s.core.BeginShutdown()
+	s.core.Each(func(c net.Conn) { c.Close() })
+	return s.core.Wait(ctx)
 }
+
+// ANCHOR_END: server
+
+// OpenConns is the number of connections being served (cli.Serve logs it).
+func (s *Server) OpenConns() int { return s.core.OpenConns() }
 
 // ANCHOR: handle
 // handle serves one connection: every line read is answered; a read deadline
@@ -146,10 +114,7 @@ func (s *Server) handle(c net.Conn) {
 		}
 		answer, ok := reply(sc.Text())
 		_ = c.SetWriteDeadline(time.Now().Add(silence))
-		if _, err := fmt.Fprintf(w, "%s\n", answer); err != nil {
-			log.Info("disconnected", "reason", Classify(err), "err", err)
-			return
-		}
+		_, _ = w.WriteString(answer + "\n") // an error sticks in w: Flush reports it
 		if err := w.Flush(); err != nil {
 			log.Info("disconnected", "reason", Classify(err), "err", err)
 			return
@@ -158,11 +123,16 @@ func (s *Server) handle(c net.Conn) {
 			log.Warn("bad line", "line", strings.TrimSpace(sc.Text()))
 		}
 	}
-	err := sc.Err()
-	if err == nil {
-		err = io.EOF // Scan reports a clean end of stream as no error
-	}
-	switch Classify(err) {
+	logEnd(log, sc.Err(), silence)
+}
+
+// ANCHOR_END: handle
+
+// ANCHOR: log-end
+// logEnd logs why a connection ended: Scan's error, nil at a clean end of
+// stream.
+func logEnd(log *slog.Logger, err error, silence time.Duration) {
+	switch Classify(cmp.Or(err, io.EOF)) {
 	case KindTimeout:
 		log.Warn("peer dead", "silent_for", silence)
 	case KindEOF:
@@ -172,38 +142,20 @@ func (s *Server) handle(c net.Conn) {
 	}
 }
 
-// ANCHOR_END: handle
+// ANCHOR_END: log-end
 
 func runServe(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet(name+" serve", os.Stderr)
-	addr := fs.String("addr", defaultAddr, "address to listen on")
+	addr := fs.String("addr", defaultAddr, "address to listen on (HOST:PORT)")
 	interval := fs.Duration("interval", DefaultInterval, "heartbeat interval expected from clients")
 	misses := fs.Int("misses", DefaultMisses, "missed intervals before a client is declared dead")
+	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long open connections may finish")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
 	if *interval <= 0 || *misses < 1 {
 		return cli.Usagef("-interval must be positive and -misses at least 1")
 	}
-	ln, err := cli.Listen(ctx, *addr)
-	if err != nil {
-		return err
-	}
-	log := slog.Default()
-	srv := NewServer(*interval, *misses, log)
-	cli.LogListening(log, ln, "interval", interval.String(), "misses", *misses)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return err
-	}
-	return <-errc
+	srv := NewServer(*interval, *misses, slog.Default())
+	return cli.ListenAndServe(ctx, srv.Log, *addr, srv, *drain, "interval", interval.String(), "misses", *misses)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcp-in-go/course/internal/cli"
+	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/internal/testutil"
 )
 
@@ -330,7 +331,7 @@ func TestClientReconnectsAfterServerRestart(t *testing.T) {
 	// Stop the server: the client loses the connection, then its dials are
 	// refused, each after a longer wait.
 	require.NoError(t, srv.Shutdown(context.Background()))
-	require.NoError(t, <-served)
+	require.ErrorIs(t, <-served, serve.ErrServerClosed, "the Serve contract")
 	var waits []time.Duration
 	var reasons []Kind
 	from := 0
@@ -404,5 +405,41 @@ func TestServeCommand(t *testing.T) {
 	p := testutil.StartProcess(t, exec.Command(bin, "-addr", "127.0.0.1:0"))
 	checkConformance(t, p.Addr)
 	require.NoError(t, p.Signal(syscall.SIGTERM, 10*time.Second))
-	assert.True(t, strings.Contains(p.Output(), "shutting down"), p.Output())
+	for _, want := range []string{"msg=draining", "drain_timeout=10s", "msg=stopped"} {
+		assert.True(t, strings.Contains(p.Output(), want), p.Output())
+	}
+}
+
+// TestClientLogsRefusedDialsAsSuch: a refused dial is logged as a failed
+// dial (there was no connection to lose), without a PONG count.
+func TestClientLogsRefusedDialsAsSuch(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	rec, _ := startClient(t, &Client{Addr: addr, Interval: time.Second,
+		Backoff: Backoff{Base: time.Hour, Max: time.Hour}})
+	_, ev := rec.waitEvent(t, 0, 10*time.Second, is(StateDialFailed))
+	assert.Equal(t, KindRefused, ev.Reason)
+	rec.waitEvent(t, 0, 10*time.Second, is(StateWaiting))
+	log := rec.log()
+	assert.Contains(t, log, `msg="dial failed"`)
+	assert.Contains(t, log, "reason=refused")
+	assert.NotContains(t, log, "disconnected")
+	assert.NotContains(t, log, "pongs=")
+}
+
+// TestClientLogsPingsAndPongsAtDebug: each PING sent and PONG received is
+// one debug line (the client command's -v shows them).
+func TestClientLogsPingsAndPongsAtDebug(t *testing.T) {
+	rec := newRecorder()
+	c := &Client{Addr: startHeartbeat(t, time.Minute, 3), Interval: 10 * time.Millisecond, MaxPongs: 2,
+		Log: slog.New(slog.NewTextHandler(rec, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, c.Run(ctx))
+	log := rec.log()
+	assert.Contains(t, log, "level=DEBUG msg=ping seq=1")
+	assert.Contains(t, log, `level=DEBUG msg=pong line="PONG 1"`)
+	assert.Contains(t, log, `level=DEBUG msg=pong line="PONG 2"`)
 }

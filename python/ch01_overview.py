@@ -75,6 +75,9 @@ class LineHandler(socketserver.StreamRequestHandler):
         finally:
             self.server.track(self.connection, add=False)
 
+    # ANCHOR_END: handler
+
+    # ANCHOR: refuse
     def refuse(self, limit: int) -> None:
         """Tell the client why, then close so that it can read it: send FIN
         first and discard what it still sends (bounded), or the kernel would
@@ -89,8 +92,7 @@ class LineHandler(socketserver.StreamRequestHandler):
         except OSError:
             pass
 
-
-# ANCHOR_END: handler
+    # ANCHOR_END: refuse
 
 
 class LineServer(BackoffMixin, socketserver.ThreadingTCPServer):

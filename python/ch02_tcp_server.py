@@ -98,6 +98,9 @@ class Server:
             die(PROG, listen_error(addr, err))
         return sock
 
+    # ANCHOR_END: six_steps
+
+    # ANCHOR: accept_loop
     def serve(self, sock: socket.socket) -> None:
         backoff = AcceptBackoff()  # out of file descriptors: wait, do not spin
         while True:
@@ -126,7 +129,7 @@ class Server:
         else:
             log("INFO", "closed", step="6 close", peer=peer, lines=lines)
 
-    # ANCHOR_END: six_steps
+    # ANCHOR_END: accept_loop
 
     # ANCHOR: shutdown
     def shutdown(self, drain: float) -> None:

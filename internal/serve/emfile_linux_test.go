@@ -29,6 +29,10 @@ func TestAcceptSurvivesEMFILE(t *testing.T) {
 	assert.Contains(t, stderr, "too many open files", "the loop logs its retries")
 }
 
+// ANCHOR_END: test-emfile
+
+// ANCHOR: test-emfile-setup
+
 // TestEMFILEChild: a client connects (the kernel completes the handshake and
 // queues it), then the process uses up its descriptors under a lowered soft
 // limit. Accept fails with EMFILE again and again; the loop must back off
@@ -44,6 +48,7 @@ func TestEMFILEChild(t *testing.T) {
 	defer client.Close()
 	require.NoError(t, client.SetDeadline(time.Now().Add(30*time.Second)))
 
+	// Lower the soft limit and open /dev/null until the kernel says EMFILE.
 	var lim syscall.Rlimit
 	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim))
 	open, err := os.ReadDir("/proc/self/fd")
@@ -64,7 +69,9 @@ func TestEMFILEChild(t *testing.T) {
 		}
 		hogs = append(hogs, f)
 	}
+	// ANCHOR_END: test-emfile-setup
 
+	// ANCHOR: test-emfile-check
 	retries := make(chan error, 100)
 	core := Core{Log: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 		OnRetry: func(err error, _ time.Duration) {
@@ -98,4 +105,4 @@ func TestEMFILEChild(t *testing.T) {
 	require.ErrorIs(t, <-served, ErrServerClosed)
 }
 
-// ANCHOR_END: test-emfile
+// ANCHOR_END: test-emfile-check

@@ -103,25 +103,14 @@ func (c *Core) log() *slog.Logger {
 // forgotten. Serve returns ErrServerClosed after Shutdown, or the first
 // permanent accept error; either way it has closed ln.
 func (c *Core) Serve(ln net.Listener, handle func(net.Conn)) error {
-	c.init()
-	c.mu.Lock() // Shutdown either sees ln, or we see that it ran
-	if c.conns.Closed() {
-		c.mu.Unlock()
-		ln.Close()
-		return ErrServerClosed
+	if !c.register(ln) {
+		return ErrServerClosed // Shutdown ran first
 	}
-	c.ln = ln
-	c.mu.Unlock()
-	defer func() { // no longer serving: not ready, and ln is closed
-		c.mu.Lock()
-		c.ln = nil
-		c.mu.Unlock()
-		ln.Close()
-	}()
+	defer c.unregister(ln)
 
 	var delay time.Duration // the current wait after a temporary error
 	for {
-		if !c.acquire() {
+		if !c.acquire() { // a slot, with -max-conns
 			return ErrServerClosed
 		}
 		conn, err := ln.Accept()
@@ -133,19 +122,55 @@ func (c *Core) Serve(ln net.Listener, handle func(net.Conn)) error {
 			continue
 		}
 		delay = 0
-		if !c.conns.Add(conn) { // refused once Shutdown has begun
-			conn.Close()
-			c.release()
+		if !c.start(conn, handle) {
 			return ErrServerClosed
 		}
-		if c.Observer != nil {
-			c.Observer.Accepted()
-		}
-		go c.run(conn, handle)
 	}
 }
 
 // ANCHOR_END: serve
+
+// ANCHOR: register
+// register records ln so that Shutdown can close it, unless Shutdown has
+// already run: checking and recording under Shutdown's lock means one of the
+// two always sees the other.
+func (c *Core) register(ln net.Listener) bool {
+	c.init()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conns.Closed() {
+		ln.Close()
+		return false
+	}
+	c.ln = ln
+	return true
+}
+
+// start registers conn before its goroutine starts, so that Shutdown waits
+// for it, and refuses it once Shutdown has begun.
+func (c *Core) start(conn net.Conn, handle func(net.Conn)) bool {
+	if !c.conns.Add(conn) {
+		conn.Close()
+		c.release()
+		return false
+	}
+	if c.Observer != nil {
+		c.Observer.Accepted()
+	}
+	go c.run(conn, handle)
+	return true
+}
+
+// ANCHOR_END: register
+
+// unregister: the loop has ended, so the server is not ready any more, and
+// ln is closed.
+func (c *Core) unregister(ln net.Listener) {
+	c.mu.Lock()
+	c.ln = nil
+	c.mu.Unlock()
+	ln.Close()
+}
 
 // ANCHOR: retry
 // retry decides what an accept error means. After Shutdown it is the closed
