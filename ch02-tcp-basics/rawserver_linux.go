@@ -255,8 +255,10 @@ func (s *RawServer) retry(err error, delay time.Duration) (time.Duration, error)
 	if !serve.Temporary(err) {
 		return delay, fmt.Errorf("accept: %w", err)
 	}
+	if delay == 0 { // the first of a run of failures: log once, not per failure
+		s.Log.Warn("accept failed; backing off", "err", err, "retry_in", serve.MinRetryDelay)
+	}
 	delay = min(max(2*delay, serve.MinRetryDelay), serve.MaxRetryDelay)
-	s.Log.Warn("accept failed; retrying", "err", err, "retry_in", delay)
 	select {
 	case <-time.After(delay):
 		return delay, nil

@@ -108,7 +108,7 @@ func (c *Core) Serve(ln net.Listener, handle func(net.Conn)) error {
 	}
 	defer c.unregister(ln)
 
-	var delay time.Duration // the current wait after a temporary error
+	var b backoff // the wait after temporary errors, and how many in a row
 	for {
 		if !c.acquire() { // a slot, with -max-conns
 			return ErrServerClosed
@@ -116,12 +116,12 @@ func (c *Core) Serve(ln net.Listener, handle func(net.Conn)) error {
 		conn, err := ln.Accept()
 		if err != nil {
 			c.release()
-			if delay, err = c.retry(err, delay); err != nil {
+			if err = c.retry(err, &b); err != nil {
 				return err
 			}
 			continue
 		}
-		delay = 0
+		c.recovered(&b)
 		if !c.start(conn, handle) {
 			return ErrServerClosed
 		}
@@ -173,36 +173,55 @@ func (c *Core) unregister(ln net.Listener) {
 }
 
 // ANCHOR: retry
+// backoff is the accept loop's state after temporary errors.
+type backoff struct {
+	delay    time.Duration // the last wait; 0 while Accept succeeds
+	failures int           // temporary errors in a row
+	since    time.Time     // when the first of them happened
+}
+
 // retry decides what an accept error means. After Shutdown it is the closed
-// listener: ErrServerClosed. A temporary error waits (interrupted by
-// Shutdown) and returns the next delay and nil. Any other error is returned:
-// the listener is broken and the loop must end.
-func (c *Core) retry(err error, delay time.Duration) (time.Duration, error) {
+// listener: ErrServerClosed. A temporary error waits (Shutdown interrupts
+// the wait) and returns nil; the loop then calls Accept again. Any other
+// error is returned: the listener is broken and the loop must end. A run of
+// failures is logged once, when it starts, not once per failure.
+func (c *Core) retry(err error, b *backoff) error {
 	if c.Draining() {
-		return delay, ErrServerClosed
+		return ErrServerClosed
 	}
 	if c.Observer != nil {
 		c.Observer.AcceptFailed(Temporary(err))
 	}
 	if !Temporary(err) {
-		return delay, err
+		return err
 	}
-	delay = min(max(2*delay, MinRetryDelay), MaxRetryDelay)
-	c.log().Warn("accept failed; retrying", "err", err, "retry_in", delay)
+	b.delay = min(max(2*b.delay, MinRetryDelay), MaxRetryDelay)
+	if b.failures++; b.failures == 1 {
+		b.since = time.Now()
+		c.log().Warn("accept failed; backing off", "err", err, "retry_in", b.delay, "max_delay", MaxRetryDelay)
+	}
 	if c.OnRetry != nil {
-		c.OnRetry(err, delay)
+		c.OnRetry(err, b.delay)
 	}
-	t := time.NewTimer(delay)
+	t := time.NewTimer(b.delay)
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return delay, nil
+		return nil
 	case <-c.done:
-		return delay, ErrServerClosed
+		return ErrServerClosed
 	}
 }
 
 // ANCHOR_END: retry
+
+// recovered ends a run of failures: Accept succeeded again.
+func (c *Core) recovered(b *backoff) {
+	if b.failures > 0 {
+		c.log().Info("accepting again", "failures", b.failures, "after", time.Since(b.since).Round(time.Millisecond))
+	}
+	*b = backoff{}
+}
 
 // acquire takes a slot for the next connection when MaxConns is set, and
 // logs once each time the limit is reached. It reports false if Shutdown
