@@ -54,7 +54,9 @@ type Observer interface {
 }
 
 // Core is the part of a server that accepts and tracks connections. The
-// zero value is ready to use; set its fields before the first Serve.
+// zero value is ready to use. Set its fields when the server is built,
+// before Serve or Shutdown can run: Shutdown reads Observer, and may run
+// before Serve does.
 type Core struct {
 	// Log receives the accept loop's warnings (retries, the connection
 	// limit). nil means slog.Default().
@@ -82,12 +84,7 @@ type Core struct {
 }
 
 func (c *Core) init() {
-	c.initOnce.Do(func() {
-		c.done = make(chan struct{})
-		if c.MaxConns > 0 {
-			c.slots = make(chan struct{}, c.MaxConns)
-		}
-	})
+	c.initOnce.Do(func() { c.done = make(chan struct{}) })
 }
 
 func (c *Core) log() *slog.Logger {
@@ -143,6 +140,9 @@ func (c *Core) register(ln net.Listener) bool {
 		return false
 	}
 	c.ln = ln
+	if c.MaxConns > 0 && c.slots == nil { // read here, by Serve's goroutine only
+		c.slots = make(chan struct{}, c.MaxConns)
+	}
 	return true
 }
 

@@ -351,3 +351,29 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+type countingObserver struct{ draining atomic.Int32 }
+
+func (*countingObserver) Accepted()         {}
+func (*countingObserver) Done()             {}
+func (*countingObserver) AcceptFailed(bool) {}
+func (*countingObserver) LimitReached()     {}
+func (o *countingObserver) Draining()       { o.draining.Add(1) }
+func (*countingObserver) DrainTimedOut()    {}
+
+// TestShutdownRacesServe: Shutdown may run before, during or after Serve's
+// start (a signal can come at any time); with every field set at
+// construction, the race detector must see no conflict, and Serve returns
+// ErrServerClosed either way.
+func TestShutdownRacesServe(t *testing.T) {
+	for range 20 {
+		obs := &countingObserver{}
+		core := &Core{MaxConns: 2, Observer: obs, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		ln := listen(t)
+		served := make(chan error, 1)
+		go func() { served <- core.Serve(ln, echo) }()
+		require.NoError(t, core.Shutdown(bounded(t)))
+		require.ErrorIs(t, <-served, ErrServerClosed)
+		assert.Equal(t, int32(1), obs.draining.Load())
+	}
+}
