@@ -19,7 +19,7 @@ go build -o "$tmp/ch07-bench" ./ch07-bench
 srv=$!
 for _ in $(seq 100); do grep -q 'msg=listening' "$tmp/server.log" && break; sleep 0.1; done
 addr=$(sed -n 's/.*msg=listening addr=\([^ ]*\).*/\1/p' "$tmp/server.log")
-debug=$(sed -n 's/.*msg="debug endpoints" addr=\([^ ]*\).*/\1/p' "$tmp/server.log")
+debug=$(sed -n 's/.*msg="debug listening" addr=\([^ ]*\).*/\1/p' "$tmp/server.log")
 [ -n "$addr" ] && [ -n "$debug" ] || { cat "$tmp/server.log"; echo "server did not start" >&2; exit 1; }
 
 # The server's profile is taken over HTTP while the load runs (4 s inside 6 s).
