@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -165,6 +166,26 @@ func TestIdleHoldsConnections(t *testing.T) {
 	assert.Empty(t, res.Errors, "every held connection still echoes at the end")
 	assert.Positive(t, res.ClientMem)
 	require.Eventually(t, func() bool { return srv.OpenConns() == 0 }, 5*time.Second, 5*time.Millisecond)
+}
+
+// TestIdleServerCost: with -pid, idle mode divides the server's growth by
+// the connections held. The server runs in this process, so each held
+// connection shows two descriptors (both ends).
+func TestIdleServerCost(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("-pid sampling reads /proc (Linux)")
+	}
+	addr, _ := startEcho(t)
+	cfg := testCfg(addr, ModeIdle)
+	cfg.Conns = 100
+	cfg.Duration = 100 * time.Millisecond
+	cfg.ServerPID = os.Getpid()
+	res, err := Run(ctxT(t), cfg)
+	require.NoError(t, err)
+	require.NotNil(t, res.Server)
+	assert.Equal(t, 100, res.Held)
+	assert.InDelta(t, 2.0, res.Server.FDsPerConn, 0.5, "descriptors per held connection")
+	assert.Contains(t, res.Server.String(), "fds/conn")
 }
 
 func TestIdleInterruptedStillClosesEverything(t *testing.T) {

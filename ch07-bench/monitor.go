@@ -25,6 +25,7 @@ type ServerStats struct {
 	GoroutinesPeak int64   `json:"goroutines_peak,omitempty"`       // expvar
 	ConnsPeak      int64   `json:"conns_open_peak,omitempty"`       // expvar
 	BytesPerConn   float64 `json:"rss_bytes_per_conn,omitempty"`    // idle mode
+	FDsPerConn     float64 `json:"fds_per_conn,omitempty"`          // idle mode
 	Error          string  `json:"error,omitempty"`                 // why sampling stopped
 }
 
@@ -54,6 +55,9 @@ func (s *ServerStats) String() string {
 	}
 	if s.BytesPerConn != 0 {
 		add("%.0f bytes/conn", s.BytesPerConn)
+	}
+	if s.FDsPerConn != 0 {
+		add("%.1f fds/conn", s.FDsPerConn)
 	}
 	if s.Error != "" {
 		add("(%s)", s.Error)
