@@ -28,7 +28,21 @@ func readProc(pid int, s *sample) error {
 	utime, _ := strconv.ParseInt(rest[11], 10, 64)
 	stime, _ := strconv.ParseInt(rest[12], 10, 64)
 	s.cpuTicks = utime + stime
+	if err := readProcStatus(pid, s); err != nil {
+		return err
+	}
+	if fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid)); err == nil {
+		s.fds = int64(len(fds)) // one entry per open descriptor
+	}
+	return nil
+}
 
+// ANCHOR_END: proc
+
+// ANCHOR: proc-status
+// readProcStatus reads the resident memory and the thread count from
+// /proc/PID/status, a "Name: value" line each.
+func readProcStatus(pid int, s *sample) error {
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return err
@@ -46,11 +60,7 @@ func readProc(pid int, s *sample) error {
 			s.threads, _ = strconv.ParseInt(f[1], 10, 64)
 		}
 	}
-	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err == nil {
-		s.fds = int64(len(fds))
-	}
 	return nil
 }
 
-// ANCHOR_END: proc
+// ANCHOR_END: proc-status
