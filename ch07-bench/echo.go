@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,14 +34,22 @@ type EchoServer struct {
 	// MaxConns bounds the connections served at once (0: no limit).
 	MaxConns int
 
-	core  serve.Core
-	total atomic.Int64 // connections accepted so far
+	core      serve.Core
+	setupOnce sync.Once
+	total     atomic.Int64 // connections accepted so far
+}
+
+// setup hands the configuration to the core once, whichever of Serve and
+// Shutdown runs first (a test may shut a server down before its Serve
+// goroutine has started).
+func (s *EchoServer) setup() {
+	s.setupOnce.Do(func() { s.core.Log, s.core.MaxConns = s.Log, s.MaxConns })
 }
 
 // Serve accepts connections on ln until Shutdown, then returns
 // serve.ErrServerClosed.
 func (s *EchoServer) Serve(ln net.Listener) error {
-	s.core.Log, s.core.MaxConns = s.Log, s.MaxConns
+	s.setup()
 	return s.core.Serve(ln, s.handle)
 }
 
@@ -70,6 +79,7 @@ func (s *EchoServer) handle(c net.Conn) {
 // Shutdown stops accepting and closes every connection (an echo server has
 // no work in progress worth waiting for), then waits for the handlers.
 func (s *EchoServer) Shutdown(ctx context.Context) error {
+	s.setup()
 	s.core.BeginShutdown()
 	s.core.Each(func(c net.Conn) { c.Close() })
 	return s.core.Wait(ctx)
