@@ -146,6 +146,8 @@ func (sm *sampler) take(ctx context.Context) {
 	st.GoroutinesPeak, st.ConnsPeak = max(st.GoroutinesPeak, s.goroutines), max(st.ConnsPeak, s.conns)
 }
 
+// ANCHOR_END: sampler-take
+
 // summary is the stats with the mean CPU use between the first and last
 // readings: clock ticks used per second of wall time, as a percentage.
 func (sm *sampler) summary() *ServerStats {
@@ -157,8 +159,6 @@ func (sm *sampler) summary() *ServerStats {
 	}
 	return &out
 }
-
-// ANCHOR_END: sampler-take
 
 // sampleOnce takes a single reading (nil without a source or on error).
 func sampleOnce(cfg *Config) *ServerStats {
