@@ -76,7 +76,7 @@ func tlsConfig(caFile, addr, serverName string) (*tls.Config, error) {
 
 // parseRunFlags turns the command line of the default command into a Config.
 func parseRunFlags(args []string, stderr io.Writer) (cfg Config, jsonOut bool, cpuProf, memProf string, err error) {
-	fs := cli.NewFlagSet(prog, stderr)
+	fs := cli.NewFlagSet(prog+" run", stderr)
 	fs.StringVar(&cfg.Addr, "addr", "", "echo server to load, HOST:PORT (required; ch04-echo listens on 127.0.0.1:65432)")
 	fs.StringVar(&cfg.Mode, "mode", ModePingPong, "pingpong, stream, open-loop, connect or idle")
 	fs.IntVar(&cfg.Conns, "conns", 10, "concurrent connections")
@@ -88,7 +88,7 @@ func parseRunFlags(args []string, stderr io.Writer) (cfg Config, jsonOut bool, c
 	fs.DurationVar(&cfg.Timeout, "timeout", 5*time.Second, "an operation taking longer than this is an error")
 	useTLS := fs.Bool("tls", false, "speak TLS (the ch06 echo); needs -ca")
 	ca := fs.String("ca", "", "PEM file of the CA that signed the server's certificate")
-	serverName := fs.String("servername", "", "name to verify in the server's certificate (default: host of -addr)")
+	serverName := fs.String("server-name", "", "TLS: the name to verify in the server's certificate (default: host of -addr)")
 	fs.IntVar(&cfg.ServerPID, "pid", 0, "sample this server process's CPU, memory and fds from /proc (Linux)")
 	fs.StringVar(&cfg.ExpvarURL, "expvar", "", "sample the server's expvar endpoint, e.g. http://127.0.0.1:6060/debug/vars")
 	fs.BoolVar(&jsonOut, "json", false, "print the result as JSON on stdout instead of a table")

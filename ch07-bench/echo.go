@@ -2,40 +2,26 @@ package main
 
 import (
 	"context"
-	"errors"
-	"expvar"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	_ "net/http/pprof" // registers /debug/pprof/ on http.DefaultServeMux
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tcp-in-go/course/internal/cli"
-	"github.com/tcp-in-go/course/internal/conntrack"
+	"github.com/tcp-in-go/course/internal/debugserver"
+	"github.com/tcp-in-go/course/internal/serve"
 )
 
 // The reference echo server exists to calibrate the generator: the simplest
 // correct RFC 862 echo (io.Copy per connection), so that "how fast can this
 // machine echo" has an answer even before ch04's server is built, and so the
-// pprof walkthrough and expvar sampling have something to look at.
-
-var (
-	expvarOnce sync.Once
-	connsOpen  = new(expvar.Int)
-	connsTotal = new(expvar.Int)
-)
-
-func publishExpvars() {
-	expvarOnce.Do(func() {
-		expvar.Publish("conns_open", connsOpen)
-		expvar.Publish("conns_total", connsTotal)
-		expvar.Publish("goroutines", expvar.Func(func() any { return runtime.NumGoroutine() }))
-	})
-}
+// pprof walkthrough and expvar sampling have something to look at. It keeps
+// the course's server shape: the accept loop, its backoff and the
+// Serve/Shutdown contract are internal/serve's, taught in chapter 3.
 
 // EchoServer is the reference echo server.
 type EchoServer struct {
@@ -45,54 +31,31 @@ type EchoServer struct {
 	// each connection waiting for data holds a pipe (two more descriptors).
 	// Without it, a plain read/write loop with a 16 KiB buffer.
 	Splice bool
+	// MaxConns bounds the connections served at once (0: no limit).
+	MaxConns int
 
-	mu    sync.Mutex // guards ln
-	ln    net.Listener
-	conns conntrack.Set // the connections being served, for Shutdown
+	core      serve.Core
+	setupOnce sync.Once
+	total     atomic.Int64 // connections accepted so far
 }
 
-// Serve accepts connections on ln until Shutdown.
+// setup hands the configuration to the core once, whichever of Serve and
+// Shutdown runs first (a test may shut a server down before its Serve
+// goroutine has started).
+func (s *EchoServer) setup() {
+	s.setupOnce.Do(func() { s.core.Log, s.core.MaxConns = s.Log, s.MaxConns })
+}
+
+// Serve accepts connections on ln until Shutdown, then returns
+// serve.ErrServerClosed.
 func (s *EchoServer) Serve(ln net.Listener) error {
-	publishExpvars()
-	s.mu.Lock()
-	if s.conns.Closed() {
-		s.mu.Unlock()
-		ln.Close()
-		return net.ErrClosed
-	}
-	s.ln = ln
-	s.mu.Unlock()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			if isTooManyFiles(err) { // out of fds: back off instead of spinning
-				time.Sleep(50 * time.Millisecond)
-				continue
-			}
-			return err
-		}
-		if !s.conns.Add(c) { // raced with Shutdown: refuse the connection
-			c.Close()
-			return nil
-		}
-		connsOpen.Add(1)
-		connsTotal.Add(1)
-		go s.handle(c)
-	}
+	s.setup()
+	return s.core.Serve(ln, s.handle)
 }
 
 // ANCHOR: echo
 func (s *EchoServer) handle(c net.Conn) {
-	defer s.conns.Remove(c)
-	defer connsOpen.Add(-1)
-	defer c.Close()
+	s.total.Add(1)
 	if s.Splice {
 		_, _ = io.Copy(c, c) // every byte back, until the client closes
 		return
@@ -116,53 +79,47 @@ func (s *EchoServer) handle(c net.Conn) {
 // Shutdown stops accepting and closes every connection (an echo server has
 // no work in progress worth waiting for), then waits for the handlers.
 func (s *EchoServer) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.conns.Close() // no new connections from now on
-	if s.ln != nil {
-		s.ln.Close()
+	s.setup()
+	s.core.BeginShutdown()
+	s.core.Each(func(c net.Conn) { c.Close() })
+	return s.core.Wait(ctx)
+}
+
+// OpenConns is the number of connections being served (cli.Serve logs it
+// when draining).
+func (s *EchoServer) OpenConns() int { return s.core.OpenConns() }
+
+// vars is what -debug-addr publishes under /debug/vars as "echo", named so
+// that the generator's -expvar sampling finds them.
+func (s *EchoServer) vars() any {
+	return map[string]int64{
+		"conns_open":  int64(s.core.OpenConns()),
+		"conns_total": s.total.Load(),
+		"goroutines":  int64(runtime.NumGoroutine()),
 	}
-	s.mu.Unlock()
-	s.conns.Each(func(c net.Conn) { c.Close() })
-	return s.conns.Wait(ctx)
 }
 
 func runEcho(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet(prog+" echo", os.Stderr)
 	addr := fs.String("addr", "127.0.0.1:0", "listen address (port 0: any free port, logged)")
-	debugAddr := fs.String("debug-addr", "", "serve pprof and expvar here, e.g. 127.0.0.1:6060")
+	debugAddr := fs.String("debug-addr", "", "serve pprof and expvar on this loopback address, e.g. 127.0.0.1:6060")
+	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long closing connections may take")
+	maxConns := fs.Int("max-conns", 0, "connections served at once (0: no limit)")
 	splice := fs.Bool("splice", false, "echo with io.Copy (splice(2) on Linux) instead of a read/write loop")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
-	log := slog.Default()
-	ln, err := cli.Listen(ctx, *addr)
-	if err != nil {
-		return err
+	if *maxConns < 0 || *drain < 0 {
+		return cli.Usagef("-max-conns and -drain-timeout must not be negative")
 	}
+	log := slog.Default()
+	srv := &EchoServer{Log: log, Splice: *splice, MaxConns: *maxConns}
 	if *debugAddr != "" {
-		dln, err := cli.Listen(ctx, *debugAddr)
+		_, stop, err := debugserver.Start(ctx, *debugAddr, "echo", srv.vars, log)
 		if err != nil {
-			ln.Close()
 			return err
 		}
-		log.Info("debug endpoints", "addr", dln.Addr().String(), "pprof", "/debug/pprof/", "expvar", "/debug/vars")
-		dsrv := &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = dsrv.Serve(dln) }()
-		defer dsrv.Close()
+		defer stop()
 	}
-	srv := &EchoServer{Log: log, Splice: *splice}
-	cli.LogListening(log, ln)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err = srv.Shutdown(sctx)
-	<-errc
-	log.Info("stopped")
-	return err
+	return cli.ListenAndServe(ctx, log, *addr, srv, *drain, "max_conns", *maxConns)
 }

@@ -8,12 +8,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tcp-in-go/course/internal/cli"
+	"github.com/tcp-in-go/course/internal/testutil"
 )
 
 func TestPingPongCountsExactly(t *testing.T) {
@@ -101,7 +103,7 @@ func TestConnectMode(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, res.Errors)
 	assert.Equal(t, int64(200), res.Requests)
-	require.Eventually(t, func() bool { return srv.open() == 0 }, 5*time.Second, 5*time.Millisecond,
+	require.Eventually(t, func() bool { return srv.OpenConns() == 0 }, 5*time.Second, 5*time.Millisecond,
 		"every connection is closed after its echo")
 }
 
@@ -154,14 +156,36 @@ func TestIdleHoldsConnections(t *testing.T) {
 	cfg.Conns = 200
 	cfg.Duration = 2 * time.Second
 	sawAll := make(chan bool, 1)
-	go func() { sawAll <- poll(cfg.Duration, func() bool { return srv.open() == cfg.Conns }) }()
+	go func() {
+		sawAll <- testutil.Eventually(cfg.Duration, func() bool { return srv.OpenConns() == cfg.Conns })
+	}()
 	res, err := Run(ctxT(t), cfg)
 	require.NoError(t, err)
 	assert.True(t, <-sawAll, "the server must hold all %d connections at once", cfg.Conns)
 	assert.Equal(t, cfg.Conns, res.Held)
 	assert.Empty(t, res.Errors, "every held connection still echoes at the end")
 	assert.Positive(t, res.ClientMem)
-	require.Eventually(t, func() bool { return srv.open() == 0 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return srv.OpenConns() == 0 }, 5*time.Second, 5*time.Millisecond)
+}
+
+// TestIdleServerCost: with -pid, idle mode divides the server's growth by
+// the connections held. The server runs in this process, so each held
+// connection shows two descriptors (both ends).
+func TestIdleServerCost(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("-pid sampling reads /proc (Linux)")
+	}
+	addr, _ := startEcho(t)
+	cfg := testCfg(addr, ModeIdle)
+	cfg.Conns = 100
+	cfg.Duration = 100 * time.Millisecond
+	cfg.ServerPID = os.Getpid()
+	res, err := Run(ctxT(t), cfg)
+	require.NoError(t, err)
+	require.NotNil(t, res.Server)
+	assert.Equal(t, 100, res.Held)
+	assert.InDelta(t, 2.0, res.Server.FDsPerConn, 0.5, "descriptors per held connection")
+	assert.Contains(t, res.Server.String(), "fds/conn")
 }
 
 func TestIdleInterruptedStillClosesEverything(t *testing.T) {
@@ -171,13 +195,13 @@ func TestIdleInterruptedStillClosesEverything(t *testing.T) {
 	cfg.Duration = time.Minute
 	ctx, cancel := context.WithCancel(ctxT(t))
 	go func() {
-		poll(10*time.Second, func() bool { return srv.open() == cfg.Conns })
+		testutil.Eventually(10*time.Second, func() bool { return srv.OpenConns() == cfg.Conns })
 		cancel() // Ctrl-C while holding (or give up waiting)
 	}()
 	res, err := Run(ctx, cfg)
 	require.ErrorIs(t, err, context.Canceled)
 	assert.LessOrEqual(t, res.Held, cfg.Conns) // the last dials may have been cut short
-	require.Eventually(t, func() bool { return srv.open() == 0 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return srv.OpenConns() == 0 }, 5*time.Second, 5*time.Millisecond)
 }
 
 func TestDeadServerCountsRefused(t *testing.T) {

@@ -17,15 +17,42 @@ import (
 // only the socket, so its cost is the runtime's netFD plus the kernel's.
 func (r *runner) idle(ctx context.Context) (*Result, error) {
 	cfg := &r.cfg
-	size := max(cfg.Size, 1)
 	before := heapAndStacks()
 	baseline := sampleOnce(cfg) // the server's memory before we connect
-
-	conns := make([]net.Conn, cfg.Conns)
 	start := time.Now()
 	r.measureStart = start
 	r.measuring.Store(true)
 	stopProgress := startProgress(ctx, cfg, r.rec)
+
+	conns := r.idleOpen(ctx)
+	held := int(r.rec.conns.Load())
+	after := heapAndStacks()
+	peak := sampleOnce(cfg) // the server's memory with every connection held
+	sampler := startSampler(ctx, cfg)
+	sleepCtx(ctx, cfg.Duration) // hold them: nothing is sent, nothing is read
+	stopProgress()
+	r.idleCheck(ctx, conns)
+
+	res := r.rec.result(*cfg, time.Since(start))
+	res.Held = held
+	if held > 0 {
+		res.ClientMem = float64(after-before) / float64(held)
+	}
+	res.Server = sampler()
+	idleServerCost(res.Server, baseline, peak, held)
+	return res, ctx.Err()
+}
+
+// ANCHOR_END: idle
+
+// ANCHOR: idle-open
+// idleOpen dials the connections, 64 at a time, and echoes once on each:
+// the time of connect plus first echo is what the histogram records. A
+// connection that fails is counted and left out (nil).
+func (r *runner) idleOpen(ctx context.Context) []net.Conn {
+	cfg := &r.cfg
+	size := max(cfg.Size, 1)
+	conns := make([]net.Conn, cfg.Conns)
 	r.parallel(ctx, cfg.Conns, func(i int) {
 		t := time.Now()
 		c, err := dial(ctx, cfg)
@@ -38,45 +65,51 @@ func (r *runner) idle(ctx context.Context) (*Result, error) {
 			r.fail(ctx, err)
 			return
 		}
-		r.rec.record(i, time.Since(t), size) // connect + first echo
+		r.rec.record(i, time.Since(t), size)
 		r.rec.conns.Add(1)
 		conns[i] = c
 	})
-	held := int(r.rec.conns.Load())
-	after := heapAndStacks()
-	peak := sampleOnce(cfg) // the server's memory with every connection held
-	sampler := startSampler(ctx, cfg)
+	return conns
+}
 
-	sleepCtx(ctx, cfg.Duration) // hold them: nothing is sent, nothing is read
-	stopProgress()
+// ANCHOR_END: idle-open
 
-	// Still alive? A server that silently dropped idle connections fails
-	// here. This runs even after Ctrl-C (each echo is bounded by the
-	// timeout), so that every connection is checked and closed.
+// ANCHOR: idle-check
+// idleCheck asks every held connection for one more echo, then closes it. A
+// server that silently dropped idle connections fails here. It runs even
+// after Ctrl-C (each echo is bounded by the timeout), so that every
+// connection is checked and closed.
+func (r *runner) idleCheck(ctx context.Context, conns []net.Conn) {
 	check := context.WithoutCancel(ctx)
-	r.parallel(check, cfg.Conns, func(i int) {
+	r.parallel(check, len(conns), func(i int) {
 		if c := conns[i]; c != nil {
-			if err := echoOnce(c, i, size, cfg.Timeout); err != nil {
+			if err := echoOnce(c, i, max(r.cfg.Size, 1), r.cfg.Timeout); err != nil {
 				r.fail(check, err)
 			}
 			c.Close()
 			r.rec.conns.Add(-1)
 		}
 	})
-	res := r.rec.result(*cfg, time.Since(start))
-	res.Held = held
-	if held > 0 {
-		res.ClientMem = float64(after-before) / float64(held)
-	}
-	res.Server = sampler()
-	if res.Server != nil && baseline != nil && peak != nil && held > 0 {
-		res.Server.RSSStart = baseline.RSSStart
-		res.Server.BytesPerConn = float64(peak.RSSPeak-baseline.RSSStart) / float64(held)
-	}
-	return res, ctx.Err()
 }
 
-// ANCHOR_END: idle
+// ANCHOR_END: idle-check
+
+// ANCHOR: idle-cost
+// idleServerCost divides what the server grew by while holding the
+// connections by their number: resident memory (from the readings before
+// and after they were opened) and, for the exercise, descriptors.
+func idleServerCost(s, baseline, peak *ServerStats, held int) {
+	if s == nil || baseline == nil || peak == nil || held == 0 {
+		return
+	}
+	s.RSSStart = baseline.RSSStart
+	s.BytesPerConn = float64(peak.RSSPeak-baseline.RSSStart) / float64(held)
+	// ANCHOR: exercise-fds-per-conn
+	s.FDsPerConn = float64(s.FDsPeak) / float64(held)
+	// ANCHOR_END: exercise-fds-per-conn
+}
+
+// ANCHOR_END: idle-cost
 
 // parallel runs f(0..n-1) on at most 64 goroutines: opening 10,000
 // connections one by one is slow, all at once overflows the listen backlog.

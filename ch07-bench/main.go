@@ -6,8 +6,12 @@
 //	go run ./ch07-bench -addr 127.0.0.1:65432 -mode pingpong -conns 50 -duration 10s
 //	go run ./ch07-bench -addr 127.0.0.1:65432 -mode open-loop -rate 20000
 //	go run ./ch07-bench -addr 127.0.0.1:65432 -mode idle -conns 10000 -duration 30s
-//	go run ./ch07-bench compare            # the matrix whose tables the book shows
 //	go run ./ch07-bench echo               # a minimal reference echo server
+//	go run ./ch07-bench minimal -addr ...  # the hand-written client the generator is measured against
+//
+// The tables and charts of the book's results page are made by
+// scripts/ch07-report, which runs this program against every echo server of
+// the course.
 //
 // It is a client, so it has no default port: -addr is required.
 package main
@@ -30,7 +34,7 @@ func run(ctx context.Context, args []string) error {
 func commands() []cli.Command {
 	return []cli.Command{
 		{Name: "run", Summary: "generate load against an echo server (-addr, -mode ...)", Run: runLoad},
-		{Name: "compare", Summary: "run the benchmark matrix and write docs/src/ch07-bench/", Run: runCompare},
 		{Name: "echo", Summary: "a minimal reference echo server (-debug-addr for pprof and expvar)", Run: runEcho},
+		{Name: "minimal", Summary: "the shortest hand-written ping-pong client: the generator's yardstick", Run: runMinimal},
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcp-in-go/course/internal/conntrack"
+	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/internal/testutil"
 	"go.uber.org/goleak"
 )
@@ -21,57 +21,18 @@ func startEcho(t testing.TB) (string, *EchoServer) {
 	return testutil.StartServer(t, srv.Serve, srv.Shutdown), srv
 }
 
-// open is the number of connections the server holds right now.
-func (s *EchoServer) open() int { return s.conns.Len() }
-
-// brokenServer is an echo server that misbehaves on purpose, to prove the
-// generator notices. handle gets each connection and must return when it is
-// closed.
-type brokenServer struct {
-	handle func(c net.Conn)
-	mu     sync.Mutex // guards ln
-	ln     net.Listener
-	conns  conntrack.Set
-}
-
+// startBroken runs an echo server that misbehaves on purpose, to prove the
+// generator notices: handle gets each connection (served by the course's one
+// accept loop, internal/serve) and must return when it is closed.
 func startBroken(t testing.TB, handle func(c net.Conn)) string {
 	t.Helper()
-	s := &brokenServer{handle: handle}
-	return testutil.StartServer(t, func(ln net.Listener) error {
-		s.mu.Lock()
-		if s.conns.Closed() {
-			s.mu.Unlock()
-			return ln.Close()
-		}
-		s.ln = ln
-		s.mu.Unlock()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return err
-			}
-			// Registered before its goroutine starts, and refused once the
-			// shutdown began: the WaitGroup never grows during Wait.
-			if !s.conns.Add(c) {
-				c.Close()
-				return net.ErrClosed
-			}
-			go func() {
-				defer s.conns.Remove(c)
-				defer c.Close()
-				s.handle(c)
-			}()
-		}
-	}, func(ctx context.Context) error {
-		s.mu.Lock()
-		s.conns.Close()
-		if s.ln != nil {
-			s.ln.Close()
-		}
-		s.mu.Unlock()
-		s.conns.Each(func(c net.Conn) { c.Close() })
-		return s.conns.Wait(ctx)
-	})
+	var core serve.Core
+	return testutil.StartServer(t, func(ln net.Listener) error { return core.Serve(ln, handle) },
+		func(ctx context.Context) error {
+			core.BeginShutdown()
+			core.Each(func(c net.Conn) { c.Close() }) // wake handlers blocked in Read
+			return core.Wait(ctx)
+		})
 }
 
 // corruptEvery echoes faithfully except that it flips one bit in every
@@ -162,20 +123,4 @@ func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// poll checks cond every 5 ms until it holds (true) or timeout passes
-// (false): for watching a count change, bounded, never for ordering events.
-func poll(timeout time.Duration, cond func() bool) bool {
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	deadline := time.After(timeout)
-	for !cond() {
-		select {
-		case <-t.C:
-		case <-deadline:
-			return false
-		}
-	}
-	return true
 }

@@ -25,6 +25,7 @@ type ServerStats struct {
 	GoroutinesPeak int64   `json:"goroutines_peak,omitempty"`       // expvar
 	ConnsPeak      int64   `json:"conns_open_peak,omitempty"`       // expvar
 	BytesPerConn   float64 `json:"rss_bytes_per_conn,omitempty"`    // idle mode
+	FDsPerConn     float64 `json:"fds_per_conn,omitempty"`          // idle mode
 	Error          string  `json:"error,omitempty"`                 // why sampling stopped
 }
 
@@ -55,6 +56,9 @@ func (s *ServerStats) String() string {
 	if s.BytesPerConn != 0 {
 		add("%.0f bytes/conn", s.BytesPerConn)
 	}
+	if s.FDsPerConn != 0 {
+		add("%.1f fds/conn", s.FDsPerConn)
+	}
 	if s.Error != "" {
 		add("(%s)", s.Error)
 	}
@@ -82,36 +86,9 @@ func startSampler(ctx context.Context, cfg *Config) func() *ServerStats {
 		return func() *ServerStats { return nil }
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	var (
-		mu          sync.Mutex
-		first, last sample
-		stats       = ServerStats{Source: sourceName(cfg)}
-		wg          sync.WaitGroup
-	)
-	take := func(ctx context.Context) {
-		s, err := readSample(ctx, cfg)
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			if ctx.Err() == nil {
-				stats.Error = err.Error()
-			}
-			return
-		}
-		if stats.Samples == 0 {
-			first = s
-			stats.RSSStart = s.rss
-		}
-		last = s
-		stats.Samples++
-		stats.RSSPeak = max(stats.RSSPeak, s.rss)
-		stats.ThreadsPeak = max(stats.ThreadsPeak, s.threads)
-		stats.FDsPeak = max(stats.FDsPeak, s.fds)
-		stats.HeapPeak = max(stats.HeapPeak, s.heap)
-		stats.GoroutinesPeak = max(stats.GoroutinesPeak, s.goroutines)
-		stats.ConnsPeak = max(stats.ConnsPeak, s.conns)
-	}
-	take(ctx)
+	sm := &sampler{cfg: cfg, stats: ServerStats{Source: sourceName(cfg)}}
+	sm.take(ctx)
+	var wg sync.WaitGroup
 	wg.Go(func() {
 		t := time.NewTicker(cfg.SampleRate)
 		defer t.Stop()
@@ -120,7 +97,7 @@ func startSampler(ctx context.Context, cfg *Config) func() *ServerStats {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				take(ctx)
+				sm.take(ctx)
 			}
 		}
 	})
@@ -128,19 +105,60 @@ func startSampler(ctx context.Context, cfg *Config) func() *ServerStats {
 		cancel()
 		wg.Wait()
 		final, cancelFinal := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		take(final) // a last reading for the CPU time used up to the end
-		cancelFinal()
-		mu.Lock()
-		defer mu.Unlock()
-		if d := last.at.Sub(first.at).Seconds(); d > 0 && last.cpuTicks > 0 {
-			stats.CPUPercent = float64(last.cpuTicks-first.cpuTicks) / clockTicks / d * 100
-		}
-		out := stats
-		return &out
+		defer cancelFinal()
+		sm.take(final) // a last reading for the CPU time used up to the end
+		return sm.summary()
 	}
 }
 
 // ANCHOR_END: sampler
+
+// ANCHOR: sampler-take
+// sampler keeps the first and last readings (CPU time is a difference) and
+// the peak of everything else.
+type sampler struct {
+	cfg         *Config
+	mu          sync.Mutex
+	first, last sample
+	stats       ServerStats
+}
+
+// take adds one reading. A failed reading is kept as the reason sampling
+// stopped, unless it failed because the run ended.
+func (sm *sampler) take(ctx context.Context) {
+	s, err := readSample(ctx, sm.cfg)
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	st := &sm.stats
+	if err != nil {
+		if ctx.Err() == nil {
+			st.Error = err.Error()
+		}
+		return
+	}
+	if st.Samples == 0 {
+		sm.first, st.RSSStart = s, s.rss
+	}
+	sm.last = s
+	st.Samples++
+	st.RSSPeak, st.ThreadsPeak = max(st.RSSPeak, s.rss), max(st.ThreadsPeak, s.threads)
+	st.FDsPeak, st.HeapPeak = max(st.FDsPeak, s.fds), max(st.HeapPeak, s.heap)
+	st.GoroutinesPeak, st.ConnsPeak = max(st.GoroutinesPeak, s.goroutines), max(st.ConnsPeak, s.conns)
+}
+
+// ANCHOR_END: sampler-take
+
+// summary is the stats with the mean CPU use between the first and last
+// readings: clock ticks used per second of wall time, as a percentage.
+func (sm *sampler) summary() *ServerStats {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	out := sm.stats
+	if d := sm.last.at.Sub(sm.first.at).Seconds(); d > 0 && sm.last.cpuTicks > 0 {
+		out.CPUPercent = float64(sm.last.cpuTicks-sm.first.cpuTicks) / clockTicks / d * 100
+	}
+	return &out
+}
 
 // sampleOnce takes a single reading (nil without a source or on error).
 func sampleOnce(cfg *Config) *ServerStats {

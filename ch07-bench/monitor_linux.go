@@ -5,7 +5,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // clockTicks is USER_HZ, the unit of CPU times in /proc/PID/stat. It is 100
@@ -29,7 +28,21 @@ func readProc(pid int, s *sample) error {
 	utime, _ := strconv.ParseInt(rest[11], 10, 64)
 	stime, _ := strconv.ParseInt(rest[12], 10, 64)
 	s.cpuTicks = utime + stime
+	if err := readProcStatus(pid, s); err != nil {
+		return err
+	}
+	if fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid)); err == nil {
+		s.fds = int64(len(fds)) // one entry per open descriptor
+	}
+	return nil
+}
 
+// ANCHOR_END: proc
+
+// ANCHOR: proc-status
+// readProcStatus reads the resident memory and the thread count from
+// /proc/PID/status, a "Name: value" line each.
+func readProcStatus(pid int, s *sample) error {
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return err
@@ -47,40 +60,7 @@ func readProc(pid int, s *sample) error {
 			s.threads, _ = strconv.ParseInt(f[1], 10, 64)
 		}
 	}
-	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err == nil {
-		s.fds = int64(len(fds))
-	}
 	return nil
 }
 
-// ANCHOR_END: proc
-
-// ANCHOR: limits
-// machineLimits reads the kernel settings that decide how far C10K goes on
-// this machine, for the results page: descriptors per process and in all,
-// the ephemeral port range, the accept backlog cap, socket buffer sizes.
-func machineLimits() [][2]string {
-	var rows [][2]string
-	var rl syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil {
-		rows = append(rows, [2]string{"open files per process (RLIMIT_NOFILE soft/hard)", fmt.Sprintf("%d / %d", rl.Cur, rl.Max)})
-	}
-	for _, f := range []struct{ path, what string }{
-		{"/proc/sys/fs/nr_open", "highest per-process limit root may set (fs.nr_open)"},
-		{"/proc/sys/fs/file-max", "open files, whole system (fs.file-max)"},
-		{"/proc/sys/net/ipv4/ip_local_port_range", "ephemeral ports (net.ipv4.ip_local_port_range)"},
-		{"/proc/sys/net/ipv4/tcp_tw_reuse", "reuse TIME_WAIT ports for new connections (0 off, 1 on, 2 loopback only)"},
-		{"/proc/sys/net/core/somaxconn", "listen backlog cap (net.core.somaxconn)"},
-		{"/proc/sys/net/ipv4/tcp_rmem", "receive buffer min/default/max bytes (net.ipv4.tcp_rmem)"},
-		{"/proc/sys/net/ipv4/tcp_wmem", "send buffer min/default/max bytes (net.ipv4.tcp_wmem)"},
-		{"/proc/sys/net/ipv4/tcp_mem", "TCP memory, all sockets, in pages: low/pressure/high (net.ipv4.tcp_mem)"},
-	} {
-		if b, err := os.ReadFile(f.path); err == nil {
-			rows = append(rows, [2]string{f.what, strings.Join(strings.Fields(string(b)), " ")})
-		}
-	}
-	return rows
-}
-
-// ANCHOR_END: limits
+// ANCHOR_END: proc-status

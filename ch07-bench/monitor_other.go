@@ -11,6 +11,3 @@ const clockTicks = 100
 func readProc(pid int, s *sample) error {
 	return errors.New("-pid sampling reads /proc and works on Linux only; use -expvar on this system")
 }
-
-// machineLimits: the kernel settings shown on Linux are read from /proc/sys.
-func machineLimits() [][2]string { return nil }

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"expvar"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,15 +11,17 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tcp-in-go/course/internal/debugserver"
 )
 
 func TestSamplerReadsExpvar(t *testing.T) {
-	addr, _ := startEcho(t)
-	web := httptest.NewServer(expvar.Handler())
-	defer web.Close()
+	addr, srv := startEcho(t)
+	debug, stop, err := debugserver.Start(ctxT(t), "127.0.0.1:0", "echo", srv.vars, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer stop()
 	cfg := testCfg(addr, ModePingPong)
 	cfg.Conns = 3
-	cfg.ExpvarURL = web.URL
+	cfg.ExpvarURL = "http://" + debug + "/debug/vars"
 	cfg.SampleRate = 20 * time.Millisecond
 	res, err := Run(ctxT(t), cfg)
 	require.NoError(t, err)
@@ -29,7 +31,7 @@ func TestSamplerReadsExpvar(t *testing.T) {
 	assert.GreaterOrEqual(t, s.Samples, 2)
 	assert.Positive(t, s.HeapPeak)
 	assert.Positive(t, s.GoroutinesPeak)
-	// The reference server publishes conns_open; our three connections show.
+	// The reference server publishes echo.conns_open; our three connections show.
 	assert.GreaterOrEqual(t, s.ConnsPeak, int64(3))
 	assert.Contains(t, s.String(), "goroutines")
 }

@@ -12,39 +12,25 @@ import (
 
 // ANCHOR: openloop
 // openLoop sends on a fixed schedule, whatever the server does: request k of
-// this connection is due at runStart + phase + k*interval. The latency of a
+// this connection is due at a fixed time (see schedule). The latency of a
 // request is measured from that *intended* time, not from when it was
 // actually written. If the server stalls for 100 ms, the requests that should
 // have gone out during the stall are sent late and each one is charged the
 // time it waited. A closed loop would simply not send them, and its
 // histogram would omit exactly the slow moments ("coordinated omission").
 func (r *runner) openLoop(ctx context.Context, id int) {
-	interval := time.Duration(float64(time.Second) * float64(r.cfg.Conns) / r.cfg.Rate)
-	phase := interval * time.Duration(id) / time.Duration(r.cfg.Conns) // spread the connections out
-	end := r.measureStart.Add(r.cfg.Duration)
-	due := func(k uint64) time.Time { return r.runStart.Add(phase + time.Duration(k)*interval) }
-
+	s := r.newSchedule(id)
 	var next uint64 // the next request to send; survives reconnections
-	for ctx.Err() == nil && due(next).Before(end) {
+	for ctx.Err() == nil && s.due(next).Before(s.end) {
 		c, err := dial(ctx, &r.cfg)
 		if err != nil {
 			r.fail(ctx, err)
 			sleepCtx(ctx, 10*time.Millisecond)
-			// Requests due while we had no connection were never sent:
-			// count them, and move the schedule on to the present.
-			skipped := int64(0)
-			for ; due(next).Before(time.Now()) && due(next).Before(end); next++ {
-				if !due(next).Before(r.measureStart) {
-					skipped++
-				}
-			}
-			if skipped > 0 && ctx.Err() == nil {
-				r.rec.failN("unsent", skipped, "requests due while no connection could be made")
-			}
+			next = r.skipUnsent(ctx, s, next)
 			continue
 		}
 		r.rec.conns.Add(1)
-		next, err = r.openLoopConn(ctx, id, c, next, due, end)
+		next, err = r.openLoopConn(ctx, id, c, s, next)
 		c.Close()
 		r.rec.conns.Add(-1)
 		if err != nil {
@@ -53,17 +39,55 @@ func (r *runner) openLoop(ctx context.Context, id int) {
 	}
 }
 
+// ANCHOR_END: openloop
+
+// ANCHOR: schedule
+// schedule is one connection's timetable: request k is due at
+// start + phase + k*interval, and none is due at or after end. The
+// connections' phases are spread over one interval, so that they do not
+// all send at the same instant.
+type schedule struct {
+	start, end      time.Time
+	phase, interval time.Duration
+}
+
+func (r *runner) newSchedule(id int) schedule {
+	interval := time.Duration(float64(time.Second) * float64(r.cfg.Conns) / r.cfg.Rate)
+	return schedule{start: r.runStart, end: r.measureStart.Add(r.cfg.Duration),
+		phase: interval * time.Duration(id) / time.Duration(r.cfg.Conns), interval: interval}
+}
+
+func (s schedule) due(k uint64) time.Time { return s.start.Add(s.phase + time.Duration(k)*s.interval) }
+
+// skipUnsent counts the requests that fell due while no connection could
+// be made (they were never sent: "unsent" errors), and returns the first
+// request still in the future, so the schedule moves on to the present.
+func (r *runner) skipUnsent(ctx context.Context, s schedule, next uint64) uint64 {
+	skipped := int64(0)
+	for ; s.due(next).Before(time.Now()) && s.due(next).Before(s.end); next++ {
+		if !s.due(next).Before(r.measureStart) {
+			skipped++
+		}
+	}
+	if skipped > 0 && ctx.Err() == nil {
+		r.rec.failN("unsent", skipped, "requests due while no connection could be made")
+	}
+	return next
+}
+
+// ANCHOR_END: schedule
+
 // sent is one request in flight: its number and when it was due.
 type sent struct {
 	k   uint64
 	due time.Time
 }
 
-// openLoopConn sends requests next, next+1, ... on c until end, while a
-// second goroutine reads the echoes in order. It returns the first request
-// not sent.
-func (r *runner) openLoopConn(ctx context.Context, id int, c net.Conn, next uint64,
-	due func(uint64) time.Time, end time.Time) (uint64, error) {
+// ANCHOR: openloop-conn
+// openLoopConn sends requests next, next+1, ... on c until the schedule
+// ends, while a second goroutine reads the echoes in order. It returns the
+// first request not sent.
+func (r *runner) openLoopConn(ctx context.Context, id int, c net.Conn, s schedule, next uint64) (uint64, error) {
 	connCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	release := unblockOnDone(connCtx, c)
@@ -71,41 +95,20 @@ func (r *runner) openLoopConn(ctx context.Context, id int, c net.Conn, next uint
 
 	inflight := make(chan sent, 4096)
 	var wg sync.WaitGroup
-	var readErr error
+	var readErr, sendErr error
 	wg.Go(func() {
 		readErr = r.openLoopReader(id, c, inflight)
 		if readErr != nil {
 			cancel() // stop the sender: this connection is broken
 		}
 	})
-
 	p := newPayload(id, r.cfg.Size)
-	var batch []byte
-	var sendErr error
-	for due(next).Before(end) {
-		if !sleepCtx(connCtx, time.Until(due(next))) { // late already? send at once
+	var batch []byte // reused by every write
+	for s.due(next).Before(s.end) && sendErr == nil {
+		if !sleepCtx(connCtx, time.Until(s.due(next))) { // late already? send at once
 			break
 		}
-		// Everything due by now goes out in one write: after a late wake-up
-		// (timers are not exact) or a stall, that may be many requests.
-		now := time.Now()
-		batch = batch[:0]
-		first := next
-		for ; due(next).Before(end) && !due(next).After(now); next++ {
-			p.stamp(next)
-			batch = append(batch, p.msg...)
-			if t := due(next); !t.Before(r.measureStart) {
-				r.rec.recordLag(id, now.Sub(t)) // how late the generator itself was
-			}
-		}
-		_ = c.SetWriteDeadline(now.Add(r.cfg.Timeout))
-		if _, err := c.Write(batch); err != nil {
-			sendErr, next = err, first // resend the whole batch after reconnecting
-			break
-		}
-		for k := first; k < next; k++ {
-			inflight <- sent{k: k, due: due(k)}
-		}
+		next, sendErr = r.sendDue(id, c, p, &batch, s, next, inflight)
 	}
 	close(inflight)
 	wg.Wait()
@@ -118,6 +121,39 @@ func (r *runner) openLoopConn(ctx context.Context, id int, c net.Conn, next uint
 	return next, sendErr
 }
 
+// ANCHOR_END: openloop-conn
+
+// ANCHOR: send-due
+// sendDue writes every request due by now in one write: after a late
+// wake-up (timers are not exact) or a stall, that may be many. It records
+// how late the generator itself was, hands the requests to the reader, and
+// returns the next request to send; after a failed write, the first of the
+// batch, to be resent after reconnecting. batch is the write buffer.
+func (r *runner) sendDue(id int, c net.Conn, p *payload, batch *[]byte, s schedule, next uint64,
+	inflight chan<- sent) (uint64, error) {
+	now := time.Now()
+	*batch = (*batch)[:0]
+	first := next
+	for ; s.due(next).Before(s.end) && !s.due(next).After(now); next++ {
+		p.stamp(next)
+		*batch = append(*batch, p.msg...)
+		if t := s.due(next); !t.Before(r.measureStart) {
+			r.rec.recordLag(id, now.Sub(t))
+		}
+	}
+	_ = c.SetWriteDeadline(now.Add(r.cfg.Timeout))
+	if _, err := c.Write(*batch); err != nil {
+		return first, err
+	}
+	for k := first; k < next; k++ {
+		inflight <- sent{k: k, due: s.due(k)}
+	}
+	return next, nil
+}
+
+// ANCHOR_END: send-due
+
+// ANCHOR: openloop-reader
 // openLoopReader reads the echoes in the order the requests were sent (TCP
 // keeps order), checks each, and records its latency from its due time.
 func (r *runner) openLoopReader(id int, c net.Conn, inflight <-chan sent) error {
@@ -151,4 +187,4 @@ func (r *runner) openLoopReader(id int, c net.Conn, inflight <-chan sent) error 
 	return err
 }
 
-// ANCHOR_END: openloop
+// ANCHOR_END: openloop-reader

@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"io"
 	"math/big"
 	"net"
 	"os"
@@ -102,20 +101,4 @@ func TestTLSConfigErrors(t *testing.T) {
 	require.NoError(t, os.WriteFile(empty, []byte("not a certificate"), 0o644))
 	_, err = tlsConfig(empty, "127.0.0.1:1", "")
 	require.ErrorContains(t, err, "no PEM certificate")
-}
-
-// TestCompareTLSTarget: compare measures a TLS echo with the CA it is given
-// (the ch06 target), and skips the minimal-client ratio, which speaks plain TCP.
-func TestCompareTLSTarget(t *testing.T) {
-	caFile, cert := testCA(t)
-	addr := startTLSEcho(t, cert)
-	o := compareOpts{conns: []int{2}, sizes: []int{64}, duration: 150 * time.Millisecond,
-		warmup: 50 * time.Millisecond, extra: []*target{{Name: "tls", Addr: addr, CAFile: caFile}}}
-	cr, err := compare(ctxT(t), o, io.Discard)
-	require.NoError(t, err)
-	require.Empty(t, cr.skipped)
-	require.Len(t, cr.pingpong, 1)
-	assert.True(t, cr.pingpong[0].res.TLS)
-	assert.Zero(t, cr.pingpong[0].res.ErrorTotal)
-	assert.Empty(t, cr.ratios)
 }

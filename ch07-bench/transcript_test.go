@@ -16,10 +16,10 @@ import (
 // (go test ./ch07-bench -run Transcript -update rewrites it).
 func TestTranscriptHelp(t *testing.T) {
 	var out bytes.Buffer
-	out.WriteString("$ go run ./ch07-bench help\n")
-	err := cli.Dispatch(context.Background(), prog, []string{"help"}, &out, commands()...)
+	out.WriteString("$ go run ./ch07-bench -h\n")
+	err := cli.Dispatch(context.Background(), prog, []string{"-h"}, &out, commands()...)
 	require.True(t, errors.Is(err, flag.ErrHelp))
-	out.WriteString("\n$ go run ./ch07-bench -h\n")
+	out.WriteString("\n$ go run ./ch07-bench run -h\n")
 	_, _, _, _, err = parseRunFlags([]string{"-h"}, &out)
 	require.True(t, errors.Is(err, flag.ErrHelp))
 	testutil.Golden(t, "testdata/help.golden", out.String())

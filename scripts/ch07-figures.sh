@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Regenerates every figure of chapter 7 (docs/src/ch07-bench/): the compare
-# matrix (tables + SVG charts, including C10K), the pprof walkthrough and
-# Locust vs the Go generator. Run it on a quiet machine; it takes a few
-# minutes. Extra arguments go to `ch07-bench compare` (e.g. -idle 5000).
+# Regenerates every figure of chapter 7 (docs/src/ch07-bench/): the results
+# matrix (tables + SVG charts, including C10K, by scripts/ch07-report), the
+# pprof walkthrough and Locust vs the Go generator. Run it on a quiet
+# machine; it takes a few minutes. Extra arguments go to scripts/ch07-report
+# (e.g. -idle-conns 5000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-go run ./ch07-bench compare "$@"
+go run ./scripts/ch07-report "$@"
 bash scripts/ch07-profile.sh
 bash scripts/ch07-locust-vs-go.sh

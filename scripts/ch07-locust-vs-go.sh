@@ -32,7 +32,7 @@ addr=$(sed -n 's/.*msg=listening addr=\([^ ]*\).*/\1/p' "$tmp/server.log")
 
 (cd "$tmp" && python3 -m locust -f "$OLDPWD/python/ch07_locustfile.py" --headless -u "$users" -r "$users" \
   -t "${secs}s" --host "$addr" --csv locust --only-summary --loglevel WARNING >/dev/null 2>&1) || true
-"$tmp/ch07-bench" -addr "$addr" -mode pingpong -conns "$users" -size 64 -warmup 0 -duration "${secs}s" \
+"$tmp/ch07-bench" run -addr "$addr" -mode pingpong -conns "$users" -size 64 -warmup 0 -duration "${secs}s" \
   -pid "$srv" -json >"$tmp/go.json"
 # Locust's own CPU use is in its process; the server's is sampled by the generator above.
 python3 - "$tmp/locust_stats.csv" "$tmp/go.json" "$name" "$users" "$secs" >"$out/locust-vs-go.md" <<'PY'
@@ -47,7 +47,7 @@ print("| tool | requests | req/s | failures | p50 | p99 | max |")
 print("|---|--:|--:|--:|--:|--:|--:|")
 print(f"| Locust {users} users | {loc['Request Count']} | {float(loc['Requests/s']):.0f} | {loc['Failure Count']} "
       f"| {loc['50%']} ms | {loc['99%']} ms | {float(loc['Max Response Time']):.0f} ms |")
-print(f"| ch07-bench pingpong -conns {users} | {go['requests']} | {go['req_per_s']:.0f} | {go['error_total']} "
+print(f"| ch07-bench run -conns {users} | {go['requests']} | {go['req_per_s']:.0f} | {go['error_total']} "
       f"| {lat['p50_us']:.0f} µs | {lat['p99_us']:.0f} µs | {lat['max_us']:.0f} µs |")
 PY
 echo "ch07-locust-vs-go: wrote $out/locust-vs-go.md" >&2

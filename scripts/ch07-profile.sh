@@ -19,19 +19,19 @@ go build -o "$tmp/ch07-bench" ./ch07-bench
 srv=$!
 for _ in $(seq 100); do grep -q 'msg=listening' "$tmp/server.log" && break; sleep 0.1; done
 addr=$(sed -n 's/.*msg=listening addr=\([^ ]*\).*/\1/p' "$tmp/server.log")
-debug=$(sed -n 's/.*msg="debug endpoints" addr=\([^ ]*\).*/\1/p' "$tmp/server.log")
+debug=$(sed -n 's/.*msg="debug listening" addr=\([^ ]*\).*/\1/p' "$tmp/server.log")
 [ -n "$addr" ] && [ -n "$debug" ] || { cat "$tmp/server.log"; echo "server did not start" >&2; exit 1; }
 
 # The server's profile is taken over HTTP while the load runs (4 s inside 6 s).
 curl -s -o "$tmp/server.prof" "http://$debug/debug/pprof/profile?seconds=4" &
 prof=$!
-"$tmp/ch07-bench" -addr "$addr" -mode pingpong -conns 50 -size 64 -warmup 1s -duration 5s \
+"$tmp/ch07-bench" run -addr "$addr" -mode pingpong -conns 50 -size 64 -warmup 1s -duration 5s \
   -pid "$srv" -cpuprofile "$tmp/client.prof" >"$tmp/run.txt"
 wait $prof
 
 strip() { grep -v -E '^(File|Build ID|Time|Type):' | sed "s#$PWD/##g"; }
 {
-  echo "\$ ch07-bench -addr $addr -mode pingpong -conns 50 -size 64 -warmup 1s -duration 5s -pid PID -cpuprofile client.prof"
+  echo "\$ ch07-bench run -addr $addr -mode pingpong -conns 50 -size 64 -warmup 1s -duration 5s -pid PID -cpuprofile client.prof"
   cat "$tmp/run.txt"
 } | sed -E 's/127\.0\.0\.1:[0-9]+/127.0.0.1:PORT/g' >"$out/pprof-run.txt"
 go tool pprof -top -nodecount 15 "$tmp/ch07-bench" "$tmp/server.prof" 2>/dev/null | strip >"$out/pprof-server-top.txt"

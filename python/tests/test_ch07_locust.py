@@ -117,3 +117,38 @@ def test_locustfile_needs_host(tmp_path: Path) -> None:
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert proc.returncode != 0
     assert "--host" in proc.stderr
+
+
+def test_script_help_without_locust(tmp_path: Path) -> None:
+    """Run as a script, the locustfile explains itself; -h needs no Locust."""
+    proc = subprocess.run(
+        [sys.executable, str(LOCUSTFILE), "-h"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    for flag in ("--addr", "--conns", "--duration", "locust -f"):
+        assert flag in proc.stdout
+    bad = subprocess.run(
+        [sys.executable, str(LOCUSTFILE), "--duration", "250ms"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2, "a duration Locust cannot take is a usage error"
+
+
+def test_script_runs_locust(go_echo: Server) -> None:
+    """Run as a script with the course's flags, it runs Locust on itself."""
+    require_locust()
+    argv = [
+        sys.executable,
+        str(LOCUSTFILE),
+        "--addr",
+        go_echo.addr,
+        "--conns",
+        "2",
+        "--duration",
+        "2s",
+    ]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "echo" in proc.stdout + proc.stderr

@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// A target is one echo server the compare command measures: a command it
+// A target is one echo server the report measures: a command it
 // starts (on 127.0.0.1:0, in its own process, so that the generator and the
 // server do not share a Go runtime) or an address of a server already running.
 type target struct {
@@ -107,21 +107,14 @@ func (s *server) stop() {
 
 // discoverTargets lists the echo servers that exist in the repository now,
 // building the Go ones. What it cannot find or build it reports in skipped.
-func discoverTargets(ctx context.Context, root, tmp, self string, idle int) (found []*target, skipped []string) {
+func discoverTargets(ctx context.Context, root, tmp, bench string, idle int) (found []*target, skipped []string) {
 	found = append(found,
-		&target{Name: "ref-go", Argv: []string{self, "echo", "-addr", "127.0.0.1:0"}, Idle: idle},
+		&target{Name: "ref-go", Argv: []string{bench, "echo", "-addr", "127.0.0.1:0"}, Idle: idle},
 		// io.Copy holds a pipe per waiting connection: three descriptors
 		// each, so its idle run stays small enough for the fd limit.
-		&target{Name: "ref-go-splice", Argv: []string{self, "echo", "-splice", "-addr", "127.0.0.1:0"}, Idle: min(idle, 2000)})
+		&target{Name: "ref-go-splice", Argv: []string{bench, "echo", "-splice", "-addr", "127.0.0.1:0"}, Idle: min(idle, 2000)})
 
-	build := func(pkg string) (string, error) {
-		bin := filepath.Join(tmp, filepath.Base(pkg))
-		out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./"+pkg).CombinedOutput()
-		if err != nil {
-			return "", fmt.Errorf("go build ./%s: %v: %s", pkg, err, strings.TrimSpace(string(out)))
-		}
-		return bin, nil
-	}
+	build := goBuilder(ctx, root, tmp)
 	exists := func(p string) bool { _, err := os.Stat(filepath.Join(root, p)); return err == nil }
 
 	if exists("ch04-echo/main.go") {
@@ -158,6 +151,20 @@ func discoverTargets(ctx context.Context, root, tmp, self string, idle int) (fou
 		skipped = append(skipped, "ch06-tls: ch06-tls/ is not in this checkout")
 	}
 	return found, skipped
+}
+
+// goBuilder returns a function that builds a package of the repository at
+// root (e.g. "ch04-echo") into tmp and returns the executable's path.
+func goBuilder(ctx context.Context, root, tmp string) func(pkg string) (string, error) {
+	return func(pkg string) (string, error) {
+		bin := filepath.Join(tmp, filepath.Base(pkg))
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./"+pkg)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("go build ./%s: %v: %s", pkg, err, strings.TrimSpace(string(out)))
+		}
+		return bin, nil
+	}
 }
 
 // tlsTarget builds ch06-tls, makes certificates with its gencert command and
