@@ -73,6 +73,7 @@ class Open:
 
 
 # ANCHOR: threads
+# ANCHOR: threads-handler
 class EchoHandler(socketserver.BaseRequestHandler):
     """One thread per client: recv, sendall, until the client closes."""
 
@@ -103,8 +104,10 @@ class EchoHandler(socketserver.BaseRequestHandler):
             self.server.open.remove(sock)  # type: ignore[attr-defined]
         # socketserver then shuts the socket down and closes it.
         log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="eof")
+        # ANCHOR_END: threads-handler
 
 
+# ANCHOR: threads-server
 class ThreadingEchoServer(socketserver.ThreadingTCPServer):
     daemon_threads = True  # the drain below waits for clients, with a timeout
     allow_reuse_address = True
@@ -120,12 +123,14 @@ def serve_threads(host: str, port: int) -> None:
         server.socket.close()  # stop accepting; clients still connected finish
         server.open.drain(DRAIN_TIMEOUT[0])
         log("INFO", "stopped")
+        # ANCHOR_END: threads-server
 
 
 # ANCHOR_END: threads
 
 
 # ANCHOR: selectors
+# ANCHOR: selectors-setup
 class Conn:
     """A client of the selectors server: its socket and what is left to send."""
 
@@ -156,7 +161,9 @@ def serve_selectors(host: str, port: int) -> None:
         signal.signal(sig, lambda signum, frame: None)  # the byte is the message
     sel.register(wake_r, selectors.EVENT_READ, "wakeup")
     drain_until: float | None = None  # set when a signal starts the drain
+    # ANCHOR_END: selectors-setup
 
+    # ANCHOR: selectors-helpers
     conns: set[Conn] = set()
     idle = IDLE_TIMEOUT[0]
 
@@ -180,6 +187,8 @@ def serve_selectors(host: str, port: int) -> None:
             sel.modify(c.sock, want, c)
             c.events = want
 
+    # ANCHOR_END: selectors-helpers
+
     try:
         while drain_until is None or (conns and time.monotonic() < drain_until):
             # With an idle timeout or a drain, wake up at least once a second
@@ -188,6 +197,7 @@ def serve_selectors(host: str, port: int) -> None:
             if drain_until is not None:
                 timeout = min(timeout or 1.0, max(drain_until - time.monotonic(), 0))
             for key, _ in sel.select(timeout=timeout):
+                # ANCHOR: selectors-events
                 if key.data == "wakeup":
                     with contextlib.suppress(BlockingIOError):
                         wake_r.recv(64)
@@ -209,6 +219,8 @@ def serve_selectors(host: str, port: int) -> None:
                     conns.add(c)
                     log("INFO", "open", peer=c.peer)
                     continue
+                # ANCHOR_END: selectors-events
+                # ANCHOR: selectors-echo
                 c = key.data
                 try:
                     if not c.out:
@@ -226,6 +238,7 @@ def serve_selectors(host: str, port: int) -> None:
                     close(c, "error", err)
                     continue
                 update(c)
+                # ANCHOR_END: selectors-echo
             if idle:
                 now = time.monotonic()
                 for c in [c for c in conns if now - c.last > idle]:
@@ -245,6 +258,7 @@ def serve_selectors(host: str, port: int) -> None:
 
 
 # ANCHOR: asyncio
+# ANCHOR: asyncio-handler
 HANDLERS: set[asyncio.Task[None]] = set()  # connections being served, for the drain
 
 
@@ -276,8 +290,10 @@ async def handle_asyncio(reader: asyncio.StreamReader, writer: asyncio.StreamWri
         log("WARN", "close", peer=peer, bytes=total, reason="error", err=err)
     finally:
         writer.close()
+        # ANCHOR_END: asyncio-handler
 
 
+# ANCHOR: asyncio-server
 async def serve_asyncio_main(host: str, port: int) -> None:
     server = await asyncio.start_server(handle_asyncio, host, port, backlog=BACKLOG)
     addr = format_addr(server.sockets[0].getsockname())
@@ -300,6 +316,7 @@ async def serve_asyncio_main(host: str, port: int) -> None:
                 t.cancel()  # its finally block closes the socket
             await asyncio.wait(pending)
     log("INFO", "stopped")
+    # ANCHOR_END: asyncio-server
 
 
 # ANCHOR_END: asyncio
