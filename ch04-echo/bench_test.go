@@ -80,7 +80,7 @@ func BenchmarkBulk(b *testing.B) {
 			if mode == "splice" && os.Getenv("ECHO_ADDR") != "" {
 				b.Skip("splice is a mode of this package's server")
 			}
-			addr := benchAddr(b, &Server{IdleTimeout: 5 * time.Minute, spliceCopy: mode == "splice"})
+			addr := benchAddr(b, &Server{IdleTimeout: 5 * time.Minute, Tuned: mode == "splice", Splice: mode == "splice"})
 			c := testutil.Dial(b, addr).(*net.TCPConn)
 			const chunk = 64 << 10
 			b.SetBytes(chunk)

@@ -53,6 +53,7 @@ func runClient(ctx context.Context, cfg clientConfig, stdin io.Reader, stdout io
 }
 
 // ANCHOR: client-copy
+// ANCHOR: client-send
 // copyEcho sends src to the server while copying what comes back to dst. The
 // two directions run at once: a client that sends everything before reading
 // would deadlock against any echo server once the socket buffers fill. When
@@ -69,6 +70,8 @@ func copyEcho(c *net.TCPConn, src io.Reader, dst io.Writer) error {
 		// ANCHOR_END: exercise-client-halfclose
 		t.sentAll(n, err)
 	}()
+	// ANCHOR_END: client-send
+	// ANCHOR: client-receive
 	readErr := make(chan error, 1)
 	go func() {
 		buf := make([]byte, 32<<10)
@@ -98,6 +101,7 @@ func copyEcho(c *net.TCPConn, src io.Reader, dst io.Writer) error {
 		}
 		return err
 	}
+	// ANCHOR_END: client-receive
 }
 
 // ANCHOR_END: client-copy
@@ -159,6 +163,7 @@ func (t *tally) err() error {
 }
 
 // ANCHOR: client-verify
+// ANCHOR: client-verify-send
 // verifyEcho streams n messages of size bytes generated from a fixed seed, and
 // checks the echo byte for byte against a second generator with the same
 // seed, so neither side holds the whole payload in memory.
@@ -184,6 +189,8 @@ func verifyEcho(c *net.TCPConn, n, size int, out, progress io.Writer) error {
 		}
 		sendErr <- c.CloseWrite()
 	}()
+	// ANCHOR_END: client-verify-send
+	// ANCHOR: client-verify-check
 	want := rand.NewChaCha8(seed)
 	exp, got := make([]byte, size), make([]byte, size)
 	for i := range n {
@@ -209,6 +216,7 @@ func verifyEcho(c *net.TCPConn, n, size int, out, progress io.Writer) error {
 	fmt.Fprintf(out, "verified messages=%d size=%d bytes=%d elapsed=%s throughput=%.1fMiB/s\n",
 		n, size, n*size, elapsed.Round(time.Microsecond), total/elapsed.Seconds()/(1<<20))
 	return nil
+	// ANCHOR_END: client-verify-check
 }
 
 // ANCHOR_END: client-verify

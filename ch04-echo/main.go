@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"os"
 	"time"
@@ -37,6 +36,7 @@ func serveCmd(ctx context.Context, args []string) error {
 	idle := fs.Duration("idle-timeout", 5*time.Minute, "close a client that neither sends nor reads this long (0: never)")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long open connections may finish")
 	debugAddr := fs.String("debug-addr", "", "serve pprof and expvar here, e.g. 127.0.0.1:6060 (loopback only)")
+	tuned := fs.Bool("tuned", false, "the variant that keeps idle connections smallest (see tuned.go)")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func serveCmd(ctx context.Context, args []string) error {
 		return cli.Usagef("-max-conns, -idle-timeout and -drain-timeout must not be negative")
 	}
 	log := slog.Default()
-	srv := &Server{MaxConns: *maxConns, IdleTimeout: *idle, Log: log}
+	srv := &Server{MaxConns: *maxConns, IdleTimeout: *idle, Log: log, Tuned: *tuned}
 	if *debugAddr != "" {
 		_, stop, err := debugserver.Start(ctx, *debugAddr, "echo", func() any { return srv.Stats() }, log)
 		if err != nil {
@@ -52,29 +52,8 @@ func serveCmd(ctx context.Context, args []string) error {
 		}
 		defer stop()
 	}
-	ln, err := cli.Listen(ctx, *addr)
-	if err != nil {
-		return err
-	}
-	cli.LogListening(log, ln, "max_conns", *maxConns, "idle_timeout", *idle)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("draining", "open", srv.Stats().ConnsOpen, "timeout", *drain)
-	dctx, cancel := context.WithTimeout(context.Background(), *drain)
-	defer cancel()
-	if err := srv.Shutdown(dctx); err != nil {
-		log.Warn("drain timeout: closed the remaining connections")
-	}
-	if err := <-served; !errors.Is(err, ErrServerClosed) {
-		return err
-	}
-	log.Info("stopped", "conns_total", srv.Stats().ConnsTotal)
-	return nil
+	return cli.ListenAndServe(ctx, log, *addr, srv, *drain,
+		"max_conns", *maxConns, "idle_timeout", *idle, "tuned", *tuned)
 }
 
 func clientCmd(ctx context.Context, args []string) error {

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcp-in-go/course/internal/debugserver"
+	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/internal/testutil"
 )
 
@@ -147,7 +148,7 @@ func TestShutdownClosesStragglers(t *testing.T) {
 	defer dcancel()
 	err = srv.Shutdown(dctx)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.ErrorIs(t, <-served, ErrServerClosed)
+	assert.ErrorIs(t, <-served, serve.ErrServerClosed)
 	assert.EqualValues(t, 0, srv.Stats().ConnsOpen)
 }
 

@@ -83,6 +83,7 @@ class Open:
 
 
 # ANCHOR: threads
+# ANCHOR: threads-handler
 class EchoHandler(socketserver.BaseRequestHandler):
     """One thread per client: recv, sendall, until the client closes."""
 
@@ -113,8 +114,10 @@ class EchoHandler(socketserver.BaseRequestHandler):
             self.server.open.remove(sock)  # type: ignore[attr-defined]
         # socketserver then shuts the socket down and closes it.
         log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="eof")
+        # ANCHOR_END: threads-handler
 
 
+# ANCHOR: threads-server
 class ThreadingEchoServer(BackoffMixin, socketserver.ThreadingTCPServer):
     # BackoffMixin: out of file descriptors, accept waits instead of spinning.
     daemon_threads = True  # the drain below waits for clients, with a timeout
@@ -131,12 +134,14 @@ def serve_threads(host: str, port: int) -> None:
         server.socket.close()  # stop accepting; clients still connected finish
         server.open.drain(DRAIN_TIMEOUT[0])
         log("INFO", "stopped")
+        # ANCHOR_END: threads-server
 
 
 # ANCHOR_END: threads
 
 
 # ANCHOR: selectors
+# ANCHOR: selectors-setup
 class Conn:
     """A client of the selectors server: its socket and what is left to send."""
 
@@ -167,7 +172,9 @@ def serve_selectors(host: str, port: int) -> None:
         signal.signal(sig, lambda signum, frame: None)  # the byte is the message
     sel.register(wake_r, selectors.EVENT_READ, "wakeup")
     drain_until: float | None = None  # set when a signal starts the drain
+    # ANCHOR_END: selectors-setup
 
+    # ANCHOR: selectors-helpers
     conns: set[Conn] = set()
     idle = IDLE_TIMEOUT[0]
     backoff = AcceptBackoff()
@@ -207,6 +214,8 @@ def serve_selectors(host: str, port: int) -> None:
                 else:
                     timeout = min(timeout or 1.0, accept_at - time.monotonic())
             for key, _ in sel.select(timeout=timeout):
+                # ANCHOR_END: selectors-helpers
+                # ANCHOR: selectors-events
                 if key.data == "wakeup":
                     with contextlib.suppress(BlockingIOError):
                         wake_r.recv(64)
@@ -238,6 +247,8 @@ def serve_selectors(host: str, port: int) -> None:
                     conns.add(c)
                     log("INFO", "open", peer=c.peer)
                     continue
+                # ANCHOR_END: selectors-events
+                # ANCHOR: selectors-echo
                 c = key.data
                 try:
                     if not c.out:
@@ -269,12 +280,14 @@ def serve_selectors(host: str, port: int) -> None:
         sel.close()
         wake_w.close()
         log("INFO", "stopped")
+        # ANCHOR_END: selectors-echo
 
 
 # ANCHOR_END: selectors
 
 
 # ANCHOR: asyncio
+# ANCHOR: asyncio-handler
 HANDLERS: set[asyncio.Task[None]] = set()  # connections being served, for the drain
 
 
@@ -313,8 +326,10 @@ async def handle_asyncio(reader: asyncio.StreamReader, writer: asyncio.StreamWri
         # client that does not read would keep its socket open forever.
         # (After the clean close above, abort does nothing.)
         writer.transport.abort()
+        # ANCHOR_END: asyncio-handler
 
 
+# ANCHOR: asyncio-accept
 async def accept_asyncio(ln: socket.socket) -> None:
     """Accept clients, each served by a task, until cancelled.
 
@@ -339,8 +354,10 @@ async def accept_asyncio(ln: socket.socket) -> None:
         task = asyncio.create_task(handle_asyncio(reader, writer))
         HANDLERS.add(task)  # a strong reference, and the set the drain waits for
         task.add_done_callback(HANDLERS.discard)
+        # ANCHOR_END: asyncio-accept
 
 
+# ANCHOR: asyncio-server
 async def serve_asyncio_main(host: str, port: int) -> None:
     ln = socket.create_server((host, port), backlog=BACKLOG)
     ln.setblocking(False)
@@ -376,6 +393,7 @@ async def serve_asyncio_main(host: str, port: int) -> None:
     log("INFO", "stopped")
     if failed:
         raise failed
+        # ANCHOR_END: asyncio-server
 
 
 # ANCHOR_END: asyncio

@@ -38,6 +38,7 @@ func publish(name string, vars func() any) {
 }
 
 // ANCHOR: debug
+// ANCHOR: debug-start
 // Start serves the runtime's profiles and, under /debug/vars, the value
 // vars() returns, published as name, for example:
 //
@@ -62,6 +63,9 @@ func Start(ctx context.Context, addr, name string, vars func() any, log *slog.Lo
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.Handle("/debug/vars", expvar.Handler())
+	// ANCHOR_END: debug-start
+
+	// ANCHOR: debug-serve
 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
@@ -81,6 +85,7 @@ func Start(ctx context.Context, addr, name string, vars func() any, log *slog.Lo
 		hs.Close()
 		<-done
 	}, nil
+	// ANCHOR_END: debug-serve
 }
 
 // ANCHOR_END: debug
