@@ -38,7 +38,7 @@ func serve(ctx context.Context, args []string) error {
 	fs.DurationVar(&s.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "drop a sender silent this long")
 	fs.Int64Var(&s.MaxSize, "max-size", DefaultMaxSize, "largest file accepted, in bytes")
 	fs.DurationVar(&s.PartialTTL, "partial-ttl", DefaultPartialTTL, "remove unfinished partial files after this long")
-	drain := fs.Duration("drain", 10*time.Second, "on SIGINT/SIGTERM, let transfers finish this long")
+	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, let transfers finish this long")
 	debugAddr := fs.String("debug-addr", "", "serve pprof and expvar here, e.g. 127.0.0.1:6060 (loopback only)")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
