@@ -64,13 +64,14 @@ var wrongNames = map[string]string{
 // goOnly are Go flags a Python twin does not have, keyed "program command
 // -flag" (or "-flag" in every program), with the reason.
 var goOnly = map[string]string{
-	"-debug-addr":                        "pprof and expvar are Go's tools",
-	"ch02-tcp-basics serve -raw":         "the raw-syscall server is a Go (Linux) lesson",
-	"ch02-tcp-basics serve -backlog":     "the -raw server's listen backlog",
-	"ch04-echo serve -max-conns":         "the Python servers have no connection limit",
-	"ch04-echo client -n":                "generated, verified payloads are the Go client's",
-	"ch04-echo client -size":             "generated, verified payloads are the Go client's",
-	"ch05-filexfer serve -drain-timeout": "the Python receiver stops at once, without a drain",
+	"-debug-addr":                             "pprof and expvar are Go's tools",
+	"ch02-tcp-basics serve -raw":              "the raw-syscall server is a Go (Linux) lesson",
+	"ch02-tcp-basics serve -backlog":          "the -raw server's listen backlog",
+	"ch04-echo serve -max-conns":              "the Python servers have no connection limit",
+	"ch04-echo client -n":                     "generated, verified payloads are the Go client's",
+	"ch04-echo client -size":                  "generated, verified payloads are the Go client's",
+	"ch03-listen-accept serve -drain-timeout": "the Python heartbeat server stops at once, without a drain",
+	"ch05-filexfer serve -drain-timeout":      "the Python receiver stops at once, without a drain",
 }
 
 // pyOnly are Python options a Go program does not have, keyed "program
