@@ -67,10 +67,12 @@ var goOnly = map[string]string{
 	"-debug-addr":                             "pprof and expvar are Go's tools",
 	"ch02-tcp-basics serve -raw":              "the raw-syscall server is a Go (Linux) lesson",
 	"ch02-tcp-basics serve -backlog":          "the -raw server's listen backlog",
+	"ch03-listen-accept serve -drain-timeout": "the Python heartbeat server stops at once, without a drain",
+	"ch03-listen-accept client -v":            "a debug line per PING and PONG: the Go client's",
 	"ch04-echo serve -max-conns":              "the Python servers have no connection limit",
+	"ch04-echo serve -tuned":                  "the stack-tuned server is a Go lesson (tuned.go)",
 	"ch04-echo client -n":                     "generated, verified payloads are the Go client's",
 	"ch04-echo client -size":                  "generated, verified payloads are the Go client's",
-	"ch03-listen-accept serve -drain-timeout": "the Python heartbeat server stops at once, without a drain",
 	"ch05-filexfer serve -drain-timeout":      "the Python receiver stops at once, without a drain",
 }
 
