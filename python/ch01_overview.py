@@ -14,7 +14,6 @@ What it fixes in the source text's snippet:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import socket
 import socketserver
@@ -27,11 +26,14 @@ from common import (
     BACKLOG,
     AcceptError,
     BackoffMixin,
+    CommandParser,
     die,
     format_addr,
     listen_error,
     log,
     parse_addr,
+    parse_command,
+    parse_duration,
     sigterm_as_interrupt,
 )
 
@@ -182,18 +184,38 @@ def client(addr: str, msg: str | None, stdin: BinaryIO) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="ch01_overview.py", description=__doc__.splitlines()[0])
+    p = CommandParser(prog="ch01_overview.py", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command")
     s = sub.add_parser("serve", help="print every line clients send (default)")
+    s.add_argument(
+        "--addr",
+        default="127.0.0.1:9000",
+        help="address to listen on (host:port; :9000 for all interfaces)",
+    )
+    s.add_argument(
+        "--max-line",
+        type=int,
+        default=4096,
+        help="longest line accepted, in bytes; a longer one closes the connection",
+    )
+    s.add_argument(
+        "--idle-timeout",
+        type=parse_duration,
+        default="5m",
+        metavar="DURATION",
+        help="close a connection silent for this long",
+    )
+    s.add_argument(
+        "--drain-timeout",
+        type=parse_duration,
+        default="10s",
+        metavar="DURATION",
+        help="on Ctrl-C, how long open connections may finish",
+    )
     c = sub.add_parser("client", help="send --msg, or stdin, to the server")
-    for q in (p, s):
-        q.add_argument("--addr", default="127.0.0.1:9000", help="address to listen on")
-        q.add_argument("--max-line", type=int, default=4096, help="longest line accepted")
-        q.add_argument("--idle-timeout", type=float, default=300.0, help="seconds of silence")
-        q.add_argument("--drain-timeout", type=float, default=5.0, help="seconds to drain")
     c.add_argument("--addr", default="127.0.0.1:9000", help="server address")
     c.add_argument("--msg", help="send this line; without it, send stdin")
-    args = p.parse_args(argv)
+    args = parse_command(p, argv, "serve")
     try:
         if args.command == "client":
             client(args.addr, args.msg, sys.stdin.buffer)

@@ -21,7 +21,6 @@ It speaks the same bytes as ``go run ./ch02-tcp-basics``: every line gets
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import socket
 import sys
@@ -30,12 +29,15 @@ import threading
 from common import (
     AcceptBackoff,
     AcceptError,
+    CommandParser,
     accept,
     die,
     format_addr,
     listen_error,
     log,
     parse_addr,
+    parse_command,
+    parse_duration,
     sigterm_as_interrupt,
 )
 
@@ -192,23 +194,38 @@ def client(addr: str, timeout: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog=PROG, description="Chapter 2 line server and client.")
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "client"])
-    parser.add_argument("--addr", default=DEFAULT_ADDR, help="HOST:PORT (default %(default)s)")
-    parser.add_argument("--drain", type=float, default=5.0, help="seconds to finish on shutdown")
-    parser.add_argument("--timeout", type=float, default=5.0, help="client timeout in seconds")
-    args = parser.parse_args(argv)
+    parser = CommandParser(prog=PROG, description="Chapter 2 line server and client.")
+    sub = parser.add_subparsers(dest="command")
+    s = sub.add_parser("serve", help="line server: the six steps, a thread each (default)")
+    s.add_argument("--addr", default=DEFAULT_ADDR, help="address to listen on (HOST:PORT)")
+    s.add_argument(
+        "--drain-timeout",
+        type=parse_duration,
+        default="10s",
+        metavar="DURATION",
+        help="on SIGINT/SIGTERM, how long connections may take to finish",
+    )
+    c = sub.add_parser("client", help="send each line of stdin, print each reply")
+    c.add_argument("--addr", default=DEFAULT_ADDR, help="server address (HOST:PORT)")
+    c.add_argument(
+        "--timeout",
+        type=parse_duration,
+        default="5s",
+        metavar="DURATION",
+        help="dial timeout, and read timeout per reply",
+    )
+    args = parse_command(parser, argv, "serve")
     try:
         parse_addr(args.addr)
     except ValueError as err:
         parser.error(str(err))  # exits 2, like a Go usage error
-    if args.command == "serve":
-        serve(args.addr, args.drain)
-    else:
+    if args.command == "client":
         try:
             client(args.addr, args.timeout)
         except OSError as err:
             die(PROG, err)
+    else:
+        serve(args.addr, args.drain_timeout)
 
 
 if __name__ == "__main__":

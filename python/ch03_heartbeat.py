@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 import socket
 import socketserver
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -33,28 +31,20 @@ from common import (
     BACKLOG,
     AcceptError,
     BackoffMixin,
+    CommandParser,
     die,
     format_addr,
     listen_error,
     log,
     parse_addr,
+    parse_command,
+    parse_duration,
     sigterm_as_interrupt,
 )
 
 PROG = "ch03_heartbeat.py"
 DEFAULT_ADDR = "127.0.0.1:9003"
 MAX_LINE = 1024  # a longer line is a protocol error, not a reason to buffer more
-
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)$")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(s: str) -> float:
-    """Parse a Go-style duration ("5s", "50ms", "1.5s") into seconds."""
-    m = _DURATION.match(s)
-    if not m or float(m.group(1)) <= 0:
-        raise argparse.ArgumentTypeError(f"bad duration {s!r}: want e.g. 5s or 50ms")
-    return float(m.group(1)) * _UNITS[m.group(2)]
 
 
 # ANCHOR: reply
@@ -255,25 +245,50 @@ def client(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
+    p = CommandParser(prog=PROG, description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command")
-    for name in ("serve", "client"):
-        s = sub.add_parser(name)
-        s.add_argument("--addr", default=DEFAULT_ADDR)
-        s.add_argument("--interval", type=parse_duration, default=5.0, help="e.g. 5s, 50ms")
-        s.add_argument("--misses", type=int, default=3, help="silent intervals before dead")
-        if name == "client":
-            s.add_argument("--count", type=int, default=0, help="exit after N PONGs (0: never)")
-            s.add_argument("--max-backoff", type=parse_duration, default=None)
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
-        argv = ["serve", *argv]  # the default command, as in the Go program
-    args = p.parse_args(argv)
-    if args.misses < 1:
-        p.error("--misses must be at least 1")
+    s = sub.add_parser("serve", help="heartbeat server: answers PING with PONG (default)")
+    s.add_argument("--addr", default=DEFAULT_ADDR, help="address to listen on")
+    s.add_argument(
+        "--interval",
+        type=parse_duration,
+        default="5s",
+        metavar="DURATION",
+        help="heartbeat interval expected from clients",
+    )
+    s.add_argument(
+        "--misses", type=int, default=3, help="missed intervals before a client is declared dead"
+    )
+    c = sub.add_parser("client", help="heartbeat client: PING every interval, reconnect")
+    c.add_argument("--addr", default=DEFAULT_ADDR, help="heartbeat server to connect to")
+    c.add_argument(
+        "--count", type=int, default=0, help="exit after this many PONGs (0: run until interrupted)"
+    )
+    c.add_argument(
+        "--interval",
+        type=parse_duration,
+        default="5s",
+        metavar="DURATION",
+        help="time between PINGs",
+    )
+    c.add_argument(
+        "--max-backoff",
+        type=parse_duration,
+        default=None,
+        metavar="DURATION",
+        help="longest wait between reconnection attempts (default 10*interval)",
+    )
+    c.add_argument(
+        "--misses", type=int, default=3, help="missed intervals before the server is declared dead"
+    )
+    args = parse_command(p, argv, "serve")
+    if args.interval <= 0 or args.misses < 1:
+        p.error("--interval must be positive and --misses at least 1")
     sigterm_as_interrupt()
     if args.command == "client":
-        if args.max_backoff is None:
+        if args.count < 0 or (args.max_backoff or 0) < 0:
+            p.error("--count and --max-backoff must not be negative")
+        if not args.max_backoff:
             args.max_backoff = 10 * args.interval
         client(args)
     else:

@@ -38,11 +38,14 @@ from common import (
     AcceptBackoff,
     AcceptError,
     BackoffMixin,
+    CommandParser,
     die,
     format_addr,
     listen_error,
     log,
     parse_addr,
+    parse_command,
+    parse_duration,
     sigterm_as_interrupt,
 )
 
@@ -486,31 +489,38 @@ def client(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="ch04_echo.py", description=__doc__.split("\n")[0])
+    parser = CommandParser(prog="ch04_echo.py", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command")
-    p_serve = sub.add_parser("serve", help="run the echo server (default)")
-    p_serve.add_argument("--addr", default=DEFAULT_ADDR, help="listen address HOST:PORT")
+    p_serve = sub.add_parser("serve", help="run the echo server on " + DEFAULT_ADDR + " (default)")
+    p_serve.add_argument(
+        "--addr", default=DEFAULT_ADDR, help="listen address (:PORT for all interfaces)"
+    )
     p_serve.add_argument("--model", choices=MODELS, default="threads", help="concurrency model")
     p_serve.add_argument(
         "--idle-timeout",
-        type=float,
-        default=300.0,
-        help="close a client that neither sends nor reads this many seconds (0: never)",
+        type=parse_duration,
+        default="5m",
+        metavar="DURATION",
+        help="close a client that neither sends nor reads this long (0: never)",
     )
     p_serve.add_argument(
         "--drain-timeout",
-        type=float,
-        default=10.0,
-        help="on Ctrl-C or SIGTERM, seconds the open connections may finish",
+        type=parse_duration,
+        default="10s",
+        metavar="DURATION",
+        help="on SIGINT/SIGTERM, how long open connections may finish",
     )
-    p_client = sub.add_parser("client", help="send --msg or stdin and print the echo")
-    p_client.add_argument("--addr", default=DEFAULT_ADDR, help="server address HOST:PORT")
+    p_client = sub.add_parser("client", help="send stdin or --msg; print the echo")
+    p_client.add_argument("--addr", default=DEFAULT_ADDR, help="server address")
     p_client.add_argument("--msg", help="send this line instead of stdin")
-    p_client.add_argument("--timeout", type=float, default=60.0, help="seconds")
-    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
-        argv = ["serve", *argv]  # the server is the default command
-    args = parser.parse_args(argv)
+    p_client.add_argument(
+        "--timeout",
+        type=parse_duration,
+        default="1m",
+        metavar="DURATION",
+        help="give up after this long",
+    )
+    args = parse_command(parser, argv, "serve")
     if args.command == "client":
         client(args)
     else:

@@ -29,7 +29,6 @@ import socket
 import socketserver
 import stat
 import struct
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -868,27 +867,57 @@ def send(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    ap = common.CommandParser(prog=PROG, description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd")
     sp = sub.add_parser("serve", help="receive files into a directory (default)")
-    sp.add_argument("--addr", default=DEFAULT_ADDR)
-    sp.add_argument("--dir", default="received")
-    sp.add_argument("--max-conns", type=int, default=64)
-    sp.add_argument("--idle-timeout", type=float, default=30.0, help="seconds")
-    sp.add_argument("--max-size", type=int, default=64 << 30)
-    sp.add_argument("--partial-ttl", type=float, default=24 * 3600.0, help="seconds")
+    sp.add_argument("--addr", default=DEFAULT_ADDR, help="address to listen on")
+    sp.add_argument("--dir", default="received", help="directory to receive files into")
+    sp.add_argument("--max-conns", type=int, default=64, help="most connections served at once")
+    sp.add_argument(
+        "--idle-timeout",
+        type=common.parse_duration,
+        default="30s",
+        metavar="DURATION",
+        help="drop a sender silent this long",
+    )
+    sp.add_argument(
+        "--max-size", type=int, default=64 << 30, help="largest file accepted, in bytes"
+    )
+    sp.add_argument(
+        "--partial-ttl",
+        type=common.parse_duration,
+        default="24h",
+        metavar="DURATION",
+        help="remove unfinished partial files after this long",
+    )
     cp = sub.add_parser("send", help="send files and directories to a receiver")
-    cp.add_argument("--addr", default=DEFAULT_ADDR)
-    cp.add_argument("--chunk", type=int, default=DEFAULT_CHUNK)
-    cp.add_argument("--overwrite", action="store_true")
-    cp.add_argument("--resume", action="store_true")
-    cp.add_argument("--retries", type=int, default=3)
-    cp.add_argument("--timeout", type=float, default=30.0, help="seconds")
-    cp.add_argument("files", nargs="+")
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
-        argv = ["serve", *argv]
-    args = ap.parse_args(argv)
+    cp.add_argument("--addr", default=DEFAULT_ADDR, help="receiver address")
+    cp.add_argument(
+        "--chunk", type=int, default=DEFAULT_CHUNK, help="chunk size in bytes (at most 4 MiB)"
+    )
+    cp.add_argument(
+        "--overwrite", action="store_true", help="replace files that exist on the receiver"
+    )
+    cp.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue cut-off transfers from what the receiver has",
+    )
+    cp.add_argument(
+        "--retries",
+        type=int,
+        default=3,
+        help="retry a cut-off or damaged transfer this often, resuming each time",
+    )
+    cp.add_argument(
+        "--timeout",
+        type=common.parse_duration,
+        default="30s",
+        metavar="DURATION",
+        help="dial timeout and longest wait for the receiver",
+    )
+    cp.add_argument("files", nargs="+", help="files and directories to send")
+    args = common.parse_command(ap, argv, "serve")
     if args.cmd == "send":
         if not 1 <= args.chunk <= MAX_CHUNK_SIZE:
             ap.error(f"--chunk {args.chunk} not in 1..{MAX_CHUNK_SIZE}")

@@ -32,12 +32,15 @@ from common import (
     BACKLOG,
     AcceptBackoff,
     AcceptError,
+    CommandParser,
     accept,
     die,
     format_addr,
     listen_error,
     log,
     parse_addr,
+    parse_command,
+    parse_duration,
     sigterm_as_interrupt,
 )
 
@@ -98,7 +101,9 @@ def client_context(ca: str, cert: str | None, key: str | None) -> ssl.SSLContext
 
 
 # ANCHOR: handle
-def handle(raw: socket.socket, peer: str, ctx: ssl.SSLContext, hs_timeout: float) -> None:
+def handle(
+    raw: socket.socket, peer: str, ctx: ssl.SSLContext, hs_timeout: float, idle_timeout: float
+) -> None:
     """One connection: handshake under a timeout, log what was agreed, echo."""
     with raw:
         # settimeout bounds each socket operation of the handshake, not the
@@ -121,7 +126,7 @@ def handle(raw: socket.socket, peer: str, ctx: ssl.SSLContext, hs_timeout: float
                 resumed=str(conn.session_reused).lower(),
                 client=subject(conn.getpeercert()),  # type: ignore[arg-type]
             )
-            conn.settimeout(300)  # idle timeout, as the Go server
+            conn.settimeout(idle_timeout or None)  # close a silent client; 0: never
             total = 0
             try:
                 while data := conn.recv(32 * 1024):  # b"" = the client's close_notify
@@ -163,18 +168,20 @@ def serve(args: argparse.Namespace) -> None:
                 raw, addr = accept(ln, backoff)
                 peer = format_addr(addr)
                 t = threading.Thread(
-                    target=handle, args=(raw, peer, ctx, args.handshake_timeout), daemon=True
+                    target=handle,
+                    args=(raw, peer, ctx, args.handshake_timeout, args.idle_timeout),
+                    daemon=True,
                 )
                 t.start()
                 threads = [x for x in threads if x.is_alive()] + [t]
     except KeyboardInterrupt:
-        log("INFO", "shutting down", drain=f"{args.drain}s")
+        log("INFO", "shutting down", drain_timeout=f"{args.drain_timeout:g}s")
     except AcceptError as err:  # permanent: drain as for a signal, then exit 1
-        log("ERROR", "shutting down", err=err, drain=f"{args.drain}s")
+        log("ERROR", "shutting down", err=err, drain_timeout=f"{args.drain_timeout:g}s")
         failed = err
     # Stop accepting (the listener is closed), give open connections until
     # the drain timeout, then exit: daemon threads die with us.
-    deadline = time.monotonic() + args.drain
+    deadline = time.monotonic() + args.drain_timeout
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
     if failed:
@@ -260,31 +267,67 @@ def client(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    parser = CommandParser(prog=PROG, description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command")
 
     s = sub.add_parser("serve", help="TLS echo server (default)")
-    s.add_argument("--addr", default="127.0.0.1:8443")
-    s.add_argument("--cert", default="certs/server.pem")
-    s.add_argument("--key", default="certs/server-key.pem")
-    s.add_argument("--client-ca", default=None, help="require client certificates from this CA")
-    s.add_argument("--handshake-timeout", type=float, default=10.0, help="seconds")
-    s.add_argument("--drain", type=float, default=5.0, help="seconds to let connections finish")
+    s.add_argument("--addr", default="127.0.0.1:8443", help="listen address")
+    s.add_argument("--cert", default="certs/server.pem", help="server certificate (PEM)")
+    s.add_argument("--key", default="certs/server-key.pem", help="server private key (PEM)")
+    s.add_argument(
+        "--client-ca",
+        default=None,
+        help="require client certificates signed by this CA (mutual TLS)",
+    )
+    s.add_argument(
+        "--handshake-timeout",
+        type=parse_duration,
+        default="10s",
+        metavar="DURATION",
+        help="close clients that do not finish the handshake in time",
+    )
+    s.add_argument(
+        "--idle-timeout",
+        type=parse_duration,
+        default="5m",
+        metavar="DURATION",
+        help="close a client silent this long (0: never)",
+    )
+    s.add_argument(
+        "--drain-timeout",
+        type=parse_duration,
+        default="10s",
+        metavar="DURATION",
+        help="on SIGINT/SIGTERM, how long open connections may finish",
+    )
 
     c = sub.add_parser("client", help="TLS client: show the handshake, echo stdin")
-    c.add_argument("--addr", default="127.0.0.1:8443")
-    c.add_argument("--ca", default="certs/ca.pem", help="the only CA to trust")
-    c.add_argument("--server-name", default="", help="default: the host of --addr")
-    c.add_argument("--cert", default=None)
-    c.add_argument("--key", default=None)
-    c.add_argument("--resume", action="store_true", help="reconnect and resume the session")
-    c.add_argument("--timeout", type=float, default=10.0, help="seconds")
-    c.add_argument("--keylog", default="", help="append TLS secrets to this file (DEBUG ONLY)")
+    c.add_argument("--addr", default="127.0.0.1:8443", help="server address")
+    c.add_argument("--ca", default="certs/ca.pem", help="the only CA to trust (PEM)")
+    c.add_argument(
+        "--server-name",
+        default="",
+        help="name to verify in the server certificate (default: the host of --addr)",
+    )
+    c.add_argument("--cert", default=None, help="client certificate for mutual TLS (PEM)")
+    c.add_argument("--key", default=None, help="client private key (PEM)")
+    c.add_argument(
+        "--resume", action="store_true", help="connect a second time and show the resumed session"
+    )
+    c.add_argument(
+        "--keylog",
+        default="",
+        help="append TLS secrets to this file for Wireshark (DEBUG ONLY: it decrypts the traffic)",
+    )
+    c.add_argument(
+        "--timeout",
+        type=parse_duration,
+        default="10s",
+        metavar="DURATION",
+        help="dial and handshake timeout",
+    )
 
-    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
-        argv = ["serve", *argv]  # the default command, as in the Go program
-    args = parser.parse_args(argv)
+    args = parse_command(parser, argv, "serve")
     try:
         parse_addr(args.addr)
     except ValueError as e:

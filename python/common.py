@@ -3,18 +3,23 @@
 It mirrors the Go side's internal/cli: "HOST:PORT" addresses, one log line per
 event in the same key=value shape as Go's log/slog text handler (so tests can
 wait for ``msg=listening addr=...`` from either language), turning SIGTERM
-into the same graceful path as Ctrl-C, and the accept loop's backoff that
-chapter 3 teaches (AcceptBackoff), shared by every server.
+into the same graceful path as Ctrl-C, the accept loop's backoff that
+chapter 3 teaches (AcceptBackoff), shared by every server, and command lines
+like the Go programs': subcommands with a default, Go durations ("5s"),
+Go-style help.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import errno
+import re
 import signal
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from types import FrameType
 from typing import Any, NoReturn
 
@@ -41,6 +46,83 @@ def format_addr(sockaddr: tuple[object, ...]) -> str:
     """Format a socket address tuple the way Go prints a net.Addr."""
     host, port = str(sockaddr[0]), sockaddr[1]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+_DURATION_PART = re.compile(r"(\d*\.?\d*)(ns|us|µs|μs|ms|s|m|h)")
+_UNIT_SECONDS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "μs": 1e-6,
+    "ms": 1e-3,
+    "s": 1,
+    "m": 60,
+    "h": 3600,
+}
+
+
+class DurationError(ValueError, argparse.ArgumentTypeError):
+    """A string that is not a Go duration. It is a ValueError for callers, and
+    argparse prints its message as it is (exit 2, a usage error)."""
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Go duration string: "5s", "250ms", "1m30s", "0".
+
+    The syntax is Go's time.ParseDuration (an optional sign, then numbers with
+    units ns, us, ms, s, m, h), so a flag takes the same value in both
+    languages. A bare number such as "5" is refused: seconds or milliseconds?
+    """
+    sign = -1.0 if text[:1] == "-" else 1.0
+    body = text[1:] if text[:1] in ("+", "-") else text
+    if body == "0":
+        return 0.0
+    bad = DurationError(f"bad duration {text!r}: want e.g. 5s, 250ms or 1m30s")
+    if not body:
+        raise bad
+    seconds, pos = 0.0, 0
+    while pos < len(body):  # one number and unit per step: "1m30s" is 1m, then 30s
+        m = _DURATION_PART.match(body, pos)
+        if not m or m.group(1) in ("", "."):
+            raise bad
+        seconds += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+        pos = m.end()
+    return sign * seconds
+
+
+class GoHelpFormatter(argparse.HelpFormatter):
+    """Help in the shape of Go's flag package: an option's default follows its
+    text, "(default 5s)", unless the default is zero or unset."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help
+        zero = action.default in (None, False, 0, "", "0", "0s", argparse.SUPPRESS)
+        if not text or zero or not action.option_strings or "%(default)" in text:
+            return text
+        return text + " (default %(default)s)"
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An argparse parser for a program with subcommands, with Go-style help;
+    add_subparsers makes its commands CommandParsers too."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", GoHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def parse_command(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None, default: str
+) -> argparse.Namespace:
+    """Parse argv (sys.argv[1:] when None) as the Go programs' cli.Dispatch
+    does: with no arguments, or when the first is an option other than -h,
+    the default command runs with all of them; "help" lists the commands."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["help"]:
+        args = ["-h"]
+    elif not args or (args[0].startswith("-") and args[0] not in ("-h", "--help")):
+        args = [default, *args]
+    return parser.parse_args(args)
 
 
 _ESCAPES = {

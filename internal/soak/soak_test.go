@@ -79,7 +79,7 @@ func pyServer(script string, extra ...string) func(*testing.T, time.Duration, in
 	return func(t *testing.T, idle time.Duration, maxConns, nofile int) *testutil.Process {
 		args := append([]string{"serve", "--addr", "127.0.0.1:0"}, extra...)
 		if idle > 0 {
-			args = append(args, "--idle-timeout", strconv.FormatFloat(idle.Seconds(), 'f', -1, 64))
+			args = append(args, "--idle-timeout", idle.String()) // a Go duration in both languages
 		}
 		if maxConns > 0 {
 			args = append(args, "--max-conns", strconv.Itoa(maxConns))

@@ -61,7 +61,7 @@ def test_line_limit(python_server: Callable[..., Server]) -> None:
 
 
 def test_idle_timeout(python_server: Callable[..., Server]) -> None:
-    srv = python_server(SCRIPT, "serve", "--idle-timeout", "0.2")
+    srv = python_server(SCRIPT, "serve", "--idle-timeout", "200ms")
     with connect(srv) as s:
         assert s.recv(1) == b"", "a silent client is disconnected"
     srv.wait_for("idle timeout")

@@ -34,15 +34,6 @@ def test_backoff_doubles_caps_and_jitters() -> None:
         assert 0.02 <= hb.backoff_delay(2, 0.01, 0.08) < 0.04
 
 
-def test_parse_duration() -> None:
-    assert hb.parse_duration("5s") == 5.0
-    assert hb.parse_duration("50ms") == pytest.approx(0.05)
-    assert hb.parse_duration("1.5s") == 1.5
-    for bad in ("5", "0s", "fast", "-1s"):
-        with pytest.raises(Exception, match="bad duration"):
-            hb.parse_duration(bad)
-
-
 def test_classify() -> None:
     assert hb.classify(ConnectionRefusedError()) == "refused"
     assert hb.classify(ConnectionResetError()) == "reset"

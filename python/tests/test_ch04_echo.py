@@ -129,7 +129,7 @@ def test_sigterm_drains_open_clients(python_server: Callable[..., Server], model
 def test_drain_timeout_closes_silent_clients(
     python_server: Callable[..., Server], model: str
 ) -> None:
-    server = python_server("ch04_echo.py", "serve", "--model", model, "--drain-timeout", "0.3")
+    server = python_server("ch04_echo.py", "serve", "--model", model, "--drain-timeout", "300ms")
     with connect(server) as s:
         s.sendall(b"a")
         assert recv_exactly(s, 1) == b"a"
@@ -180,7 +180,7 @@ def test_bad_address_is_a_usage_error() -> None:
 def test_idle_timeout_closes_silent_client(
     python_server: Callable[..., Server], model: str
 ) -> None:
-    server = python_server("ch04_echo.py", "serve", "--model", model, "--idle-timeout", "0.3")
+    server = python_server("ch04_echo.py", "serve", "--model", model, "--idle-timeout", "300ms")
     with connect(server) as busy, connect(server) as silent:
         busy.sendall(b"x")
         assert recv_exactly(busy, 1) == b"x"
@@ -225,7 +225,7 @@ def test_idle_timeout_closes_client_that_does_not_read(
 ) -> None:
     # The asyncio model used to log reason=idle and keep the socket open: its
     # writer.close() waits to send what the client will never read.
-    server = python_server("ch04_echo.py", "serve", "--model", model, "--idle-timeout", "0.5")
+    server = python_server("ch04_echo.py", "serve", "--model", model, "--idle-timeout", "500ms")
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fill up sooner
         s.settimeout(10)
@@ -239,7 +239,9 @@ def test_asyncio_drain_timeout_logs_one_line_per_cut_connection(
     python_server: Callable[..., Server],
 ) -> None:
     # Cancelling a handler used to print a CancelledError traceback for each.
-    server = python_server("ch04_echo.py", "serve", "--model", "asyncio", "--drain-timeout", "0.3")
+    server = python_server(
+        "ch04_echo.py", "serve", "--model", "asyncio", "--drain-timeout", "300ms"
+    )
     socks = [connect(server) for _ in range(3)]
     try:
         for s in socks:

@@ -177,7 +177,7 @@ def test_stale_partials_swept(python_server: Callable[..., Server], tmp_path: Pa
     fresh.write_bytes(b"x")
     two_hours_ago = time.time() - 7200
     os.utime(old, (two_hours_ago, two_hours_ago))
-    python_server("ch05_filexfer.py", "serve", "--dir", str(dest), "--partial-ttl", "3600")
+    python_server("ch05_filexfer.py", "serve", "--dir", str(dest), "--partial-ttl", "1h")
     assert not old.exists()  # swept before the server logged msg=listening
     assert fresh.exists()
 
@@ -324,7 +324,7 @@ def test_slowloris(python_server: Callable[..., Server], tmp_path: Path) -> None
     each recv. Once they are dropped, a real sender gets through."""
     dest = tmp_path / "dest"
     srv = python_server(
-        "ch05_filexfer.py", "serve", "--dir", str(dest), "--idle-timeout", "1", "--max-conns", "2"
+        "ch05_filexfer.py", "serve", "--dir", str(dest), "--idle-timeout", "1s", "--max-conns", "2"
     )
     header = raw_header(b"slow.txt", 5)
     results: dict[str, list[str]] = {}

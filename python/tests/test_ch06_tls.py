@@ -157,7 +157,7 @@ def test_python_client_go_server(go_server: Callable[..., Server], certs: Path) 
 
 
 def test_handshake_timeout(python_server: Callable[..., Server], certs: Path) -> None:
-    srv = python_server("ch06_tls.py", *server_args(certs), "--handshake-timeout", "0.3")
+    srv = python_server("ch06_tls.py", *server_args(certs), "--handshake-timeout", "300ms")
     with socket.create_connection(srv.host_port, timeout=10) as raw:
         start = time.monotonic()
         assert raw.recv(1) == b""  # closed by the server, not by our 10 s timeout

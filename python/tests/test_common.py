@@ -1,3 +1,4 @@
+import argparse
 import errno
 import os
 import socket
@@ -9,10 +10,13 @@ from common import (
     AcceptBackoff,
     AcceptError,
     BackoffMixin,
+    CommandParser,
     accept,
     format_addr,
     listen_error,
     parse_addr,
+    parse_command,
+    parse_duration,
 )
 
 
@@ -99,3 +103,80 @@ def test_backoff_mixin_waits_then_lets_socketserver_retry() -> None:
     conn, _ = srv.get_request()
     conn.close()
     assert srv.backoff.delay == 0
+
+
+# parse_duration reads Go's duration syntax (time.ParseDuration), so a flag
+# takes the same value in both languages.
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("5s", 5.0),
+        ("250ms", 0.25),
+        ("1m30s", 90.0),
+        ("1.5s", 1.5),
+        (".5s", 0.5),
+        ("2h45m", 9900.0),
+        ("10us", 1e-5),
+        ("10µs", 1e-5),
+        ("100ns", 1e-7),
+        ("0", 0.0),
+        ("0s", 0.0),
+        ("-1s", -1.0),
+        ("+2m", 120.0),
+        ("24h0m0s", 86400.0),  # how Go prints a duration, e.g. in -h
+    ],
+)
+def test_parse_duration(text: str, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "5", "0.3", "s", "5sec", "1.5.s", "5 s", "1d", "-", "."])
+def test_parse_duration_refuses(text: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)
+
+
+def command_parser() -> argparse.ArgumentParser:
+    p = CommandParser(prog="prog")
+    sub = p.add_subparsers(dest="command")
+    s = sub.add_parser("serve", help="the server (default)")
+    s.add_argument("--drain-timeout", type=parse_duration, default="10s", help="how long")
+    s.add_argument("--max-conns", type=int, default=0, help="at most (0: no limit)")
+    s.add_argument("--name", help="a name")
+    sub.add_parser("client", help="the client")
+    return p
+
+
+def test_parse_command_default_and_durations() -> None:
+    p = command_parser()
+    assert parse_command(p, [], "serve").command == "serve"
+    args = parse_command(p, ["--drain-timeout", "250ms"], "serve")
+    assert (args.command, args.drain_timeout) == ("serve", 0.25)
+    assert parse_command(p, ["serve"], "serve").drain_timeout == 10.0  # the string default, parsed
+    assert parse_command(p, ["client"], "serve").command == "client"
+
+
+def test_parse_command_refuses_seconds(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit:
+        parse_command(command_parser(), ["serve", "--drain-timeout", "0.3"], "serve")
+    assert exit.value.code == 2  # a usage error, as in Go
+    assert "bad duration '0.3'" in capsys.readouterr().err
+
+
+def test_help_shows_go_style_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_command(command_parser(), ["serve", "-h"], "serve")
+    out = capsys.readouterr().out
+    assert "how long (default 10s)" in out
+    assert "(0: no limit)\n" in out  # a zero default is not shown, as in Go
+    assert "a name\n" in out
+
+
+@pytest.mark.parametrize("argv", [["-h"], ["help"]])
+def test_help_lists_commands(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit:
+        parse_command(command_parser(), argv, "serve")
+    assert exit.value.code == 0
+    out = capsys.readouterr().out
+    assert "{serve,client}" in out
+    assert "the server (default)" in out
