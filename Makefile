@@ -41,6 +41,9 @@ pytest:
 
 lint-python:
 	cd python && $(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check . && $(PYTHON) -m mypy
+	$(PYTHON) -m ruff check --config python/pyproject.toml docs/browser
+	$(PYTHON) -m ruff format --config python/pyproject.toml --check docs/browser
+	$(PYTHON) -m mypy --strict --python-version 3.11 docs/browser/test_book.py
 
 # Builds the book (docs/book/html), checks every link (mdbook-linkcheck2) and
 # indexes it for search (Pagefind, docs/pagefind.sh). The mermaid assets are
