@@ -288,8 +288,13 @@ def test_search(driver: Any, base_url: str, term: str) -> None:
         lambda d: d.find_elements(By.CSS_SELECTOR, ".pagefind-ui__result-link") or None,
         message=f"no search results for {term!r}",
     )
-    href = results[0].get_attribute("href")
-    assert href.startswith(base_url), href
+    hrefs = [r.get_attribute("href") for r in results]
+    for h in hrefs:
+        assert h.startswith(base_url), h
+        assert h.split("#")[0].rsplit("/", 1)[-1] not in SKIP_PAGES | {"index.html"}, (
+            f"search for {term!r} offers {h}: only the chapters' pages are indexed"
+        )
+    href = hrefs[0]
     driver.get(href)
     assert term in driver.find_element(By.TAG_NAME, "main").text, (
         f"the first result for {term!r}, {href}, does not contain it"

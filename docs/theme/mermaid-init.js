@@ -26,10 +26,7 @@
   };
 
   mermaid
-    .run({
-      querySelector: '.mermaid',
-      postRenderCallback: () => {},
-    })
+    .run({ querySelector: '.mermaid' })
     .catch((err) => window.mermaidErrors.push(String((err && err.message) || err)))
     .finally(() => {
       limitShrink();
