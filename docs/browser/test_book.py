@@ -212,10 +212,6 @@ for (const el of main.querySelectorAll('*')) {
   if (st.overflowX === 'visible' && el.tagName !== 'TABLE') continue;
   const codeBlock = el.closest('pre') && !el.closest('pre.mermaid');
   if (codeBlock) continue;
-  // ch07's generated results (ch07-bench/results.md, up to 13 columns) are
-  // being split by the ch07 work, which regenerates that file: exempt until
-  // then, and only there.
-  if (el.closest('.pending-wide-tables')) continue;
   out.overflow.push(el.tagName.toLowerCase() +
     (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ')[0] : '') +
     ' ' + el.scrollWidth + '>' + el.clientWidth + ': ' +
