@@ -3,7 +3,7 @@
 // sits between a client and a target, forwards bytes both ways, and lets a
 // test break the stream at an exact byte: cut it (FIN), reset it (RST),
 // stall it (stop reading, keep both connections open), pause it and go on,
-// corrupt or drop one byte or every n-th byte. Faults are plain functions
+// corrupt one byte or every n-th byte, drop every n-th byte or a range. Faults are plain functions
 // of the stream offset, so a test can also write its own.
 //
 //	p := faultproxy.Start(t, serverAddr, faultproxy.Options{Up: faultproxy.CutAt(100 << 10)})
@@ -93,6 +93,19 @@ func ResetAt(n int64) Fault {
 // the proxy's Close) end it.
 func StallAt(n int64) Fault {
 	return at(n, func(b []byte, i int64) ([]byte, Action) { return b[:i], Stall })
+}
+
+// DropRange swallows bytes from up to (not including) to, and forwards the
+// rest: the peer reads a stream whose later bytes are all correct, only
+// shifted.
+func DropRange(from, to int64) Fault {
+	return func(off int64, b []byte) ([]byte, Action) {
+		lo, hi := min(max(from-off, 0), int64(len(b))), min(max(to-off, 0), int64(len(b)))
+		if lo == hi {
+			return b, Pass
+		}
+		return append(append(make([]byte, 0, len(b)), b[:lo]...), b[hi:]...), Pass
+	}
 }
 
 // PauseAt forwards the first n bytes (n ≥ 1), stops reading for d, then

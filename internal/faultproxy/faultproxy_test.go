@@ -233,6 +233,24 @@ func TestDropEvery(t *testing.T) {
 	assert.Equal(t, want, s.data)
 }
 
+// TestDropRange: exactly the bytes in [from, to) are missing, wherever the
+// range falls in the proxy's reads.
+func TestDropRange(t *testing.T) {
+	for _, r := range [][2]int64{{0, 1}, {1000, 2024}, {40000, 90000}, {100<<10 - 1, 200 << 10}, {5, 5}} {
+		addr, got := startSink(t)
+		p := Start(t, addr, Options{Up: DropRange(r[0], r[1])})
+		c := dial(t, p.Addr())
+		sent := payload(100 << 10)
+		_, err := c.Write(sent)
+		require.NoError(t, err)
+		require.NoError(t, c.CloseWrite())
+		want := append(append([]byte(nil), sent[:r[0]]...), sent[min(r[1], int64(len(sent))):]...)
+		s := wait(t, got)
+		require.NoError(t, s.err)
+		assert.Equal(t, want, s.data, "drop [%d, %d)", r[0], r[1])
+	}
+}
+
 // TestPauseAt: the first n bytes arrive at once, the rest only after the
 // pause, every byte in order, on a connection that stayed open throughout.
 func TestPauseAt(t *testing.T) {
