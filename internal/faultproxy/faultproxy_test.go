@@ -71,17 +71,25 @@ func wait(t *testing.T, got <-chan sink) sink {
 	}
 }
 
-// TestPassThrough: without faults every byte arrives and a half-close is
-// passed on (the target reads EOF).
-func TestPassThrough(t *testing.T) {
+// send writes sent to a sink through a proxy with the fault up, half-closes,
+// and returns what the sink read.
+func send(t *testing.T, up Fault, sent []byte) sink {
+	t.Helper()
 	addr, got := startSink(t)
-	p := Start(t, addr, Options{})
+	p := Start(t, addr, Options{Up: up})
 	c := dial(t, p.Addr())
-	_, err := c.Write(payload(200 << 10))
+	_, err := c.Write(sent)
 	require.NoError(t, err)
 	require.NoError(t, c.CloseWrite())
 	s := wait(t, got)
 	require.NoError(t, s.err)
+	return s
+}
+
+// TestPassThrough: without faults every byte arrives and a half-close is
+// passed on (the target reads EOF).
+func TestPassThrough(t *testing.T) {
+	s := send(t, nil, payload(200<<10))
 	assert.Equal(t, payload(200<<10), s.data)
 }
 
@@ -114,15 +122,8 @@ func TestResetAt(t *testing.T) {
 
 // TestFlipAt: exactly one byte differs, the one asked for.
 func TestFlipAt(t *testing.T) {
-	addr, got := startSink(t)
-	p := Start(t, addr, Options{Up: FlipAt(70000)})
-	c := dial(t, p.Addr())
 	want := payload(100 << 10)
-	_, err := c.Write(want)
-	require.NoError(t, err)
-	require.NoError(t, c.CloseWrite())
-	s := wait(t, got)
-	require.NoError(t, s.err)
+	s := send(t, FlipAt(70000), want)
 	require.Len(t, s.data, len(want))
 	for i := range want {
 		if s.data[i] != want[i] {
@@ -190,15 +191,8 @@ func TestDownAndResetAll(t *testing.T) {
 // TestFlipEvery: exactly the n-th, 2n-th, ... bytes differ, by bit 5,
 // wherever they fall in the proxy's reads.
 func TestFlipEvery(t *testing.T) {
-	addr, got := startSink(t)
-	p := Start(t, addr, Options{Up: FlipEvery(1000)})
-	c := dial(t, p.Addr())
 	want := payload(100 << 10)
-	_, err := c.Write(want)
-	require.NoError(t, err)
-	require.NoError(t, c.CloseWrite())
-	s := wait(t, got)
-	require.NoError(t, s.err)
+	s := send(t, FlipEvery(1000), want)
 	require.Len(t, s.data, len(want))
 	flipped := 0
 	for i := range want {
@@ -215,21 +209,14 @@ func TestFlipEvery(t *testing.T) {
 // TestDropEvery: the target reads the stream without its n-th, 2n-th, ...
 // bytes, and nothing else is lost.
 func TestDropEvery(t *testing.T) {
-	addr, got := startSink(t)
-	p := Start(t, addr, Options{Up: DropEvery(100)})
-	c := dial(t, p.Addr())
 	sent := payload(100 << 10)
-	_, err := c.Write(sent)
-	require.NoError(t, err)
-	require.NoError(t, c.CloseWrite())
+	s := send(t, DropEvery(100), sent)
 	var want []byte
 	for i, b := range sent {
 		if (i+1)%100 != 0 {
 			want = append(want, b)
 		}
 	}
-	s := wait(t, got)
-	require.NoError(t, s.err)
 	assert.Equal(t, want, s.data)
 }
 
@@ -237,16 +224,9 @@ func TestDropEvery(t *testing.T) {
 // range falls in the proxy's reads.
 func TestDropRange(t *testing.T) {
 	for _, r := range [][2]int64{{0, 1}, {1000, 2024}, {40000, 90000}, {100<<10 - 1, 200 << 10}, {5, 5}} {
-		addr, got := startSink(t)
-		p := Start(t, addr, Options{Up: DropRange(r[0], r[1])})
-		c := dial(t, p.Addr())
 		sent := payload(100 << 10)
-		_, err := c.Write(sent)
-		require.NoError(t, err)
-		require.NoError(t, c.CloseWrite())
+		s := send(t, DropRange(r[0], r[1]), sent)
 		want := append(append([]byte(nil), sent[:r[0]]...), sent[min(r[1], int64(len(sent))):]...)
-		s := wait(t, got)
-		require.NoError(t, s.err)
 		assert.Equal(t, want, s.data, "drop [%d, %d)", r[0], r[1])
 	}
 }
