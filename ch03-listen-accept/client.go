@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tcp-in-go/course/internal/cli"
+	"github.com/tcp-in-go/course/internal/clock"
 )
 
 // ANCHOR: backoff
@@ -149,7 +150,7 @@ func (c *Client) Run(ctx context.Context) error {
 		delay := c.Backoff.Delay(failures)
 		failures++
 		c.emit(Event{State: StateWaiting, Delay: delay, Reason: Classify(err)})
-		if !sleep(ctx, delay) {
+		if !clock.Sleep(ctx, delay) {
 			c.emit(Event{State: StateStopped})
 			return nil
 		}
@@ -265,18 +266,6 @@ func (c *Client) readPongs(conn net.Conn, fail func(error)) (healthy bool) {
 }
 
 // ANCHOR_END: read-pongs
-
-// sleep waits for d, or until ctx ends; it reports whether it slept it out.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
 
 // errEOF is what session reports when the server closed the connection.
 var errEOF = fmt.Errorf("server closed the connection: %w", io.EOF)

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcp-in-go/course/internal/cli"
+	"github.com/tcp-in-go/course/internal/faultproxy"
 	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/internal/testutil"
 )
@@ -275,7 +276,7 @@ func is(s State) func(Event) bool { return func(e Event) bool { return e.State =
 func TestClientDetectsDeadPeer(t *testing.T) {
 	const interval, misses = 100 * time.Millisecond, 3
 	// The server's own limit is long, so that only the client's rule acts.
-	p := startProxy(t, startHeartbeat(t, time.Minute, misses))
+	p := faultproxy.Start(t, startHeartbeat(t, time.Minute, misses), faultproxy.Options{})
 	rec, cancel := startClient(t, &Client{Addr: p.Addr(), Interval: interval, Misses: misses,
 		Backoff: Backoff{Base: time.Second, Max: time.Second}})
 	rec.waitPongs(t, 2, time.Time{}, 10*time.Second)
@@ -303,11 +304,11 @@ func TestClientDetectsDeadPeer(t *testing.T) {
 
 func TestClientReconnectsAfterReset(t *testing.T) {
 	const interval = 50 * time.Millisecond
-	p := startProxy(t, startHeartbeat(t, time.Minute, 3))
+	p := faultproxy.Start(t, startHeartbeat(t, time.Minute, 3), faultproxy.Options{})
 	rec, _ := startClient(t, &Client{Addr: p.Addr(), Interval: interval})
 	rec.waitPongs(t, 1, time.Time{}, 10*time.Second)
 
-	p.Reset() // an RST in the middle of the stream
+	p.ResetAll() // an RST in the middle of the stream
 	i, ev := rec.waitEvent(t, 0, 10*time.Second, is(StateDisconnected))
 	assert.Contains(t, []Kind{KindReset, KindBrokenPipe}, ev.Reason, "%v", ev.Err)
 	rec.waitEvent(t, i, 10*time.Second, is(StateConnected))

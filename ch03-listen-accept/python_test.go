@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tcp-in-go/course/internal/faultproxy"
 	"github.com/tcp-in-go/course/internal/testutil"
 )
 
@@ -24,7 +25,7 @@ func TestPythonClientAgainstGoServer(t *testing.T) {
 }
 
 func TestPythonClientDetectsDeadPeer(t *testing.T) {
-	p := startProxy(t, startHeartbeat(t, time.Minute, 3))
+	p := faultproxy.Start(t, startHeartbeat(t, time.Minute, 3), faultproxy.Options{})
 	p.Blackhole(true) // connections are accepted, nothing ever comes back
 	cmd := testutil.PythonCmd(t, "ch03_heartbeat.py", "client", "--addr", p.Addr(),
 		"--interval", "50ms", "--count", "1", "--max-backoff", "100ms")
@@ -37,7 +38,8 @@ func TestPythonClientDetectsDeadPeer(t *testing.T) {
 	}()
 	// The client exits after its first PONG, which can only come once it
 	// has declared the first connection dead and made a second one.
-	p.waitAccepted(t, 2, 20*time.Second)
+	require.Eventually(t, func() bool { return p.Accepted() == 2 }, 20*time.Second, 5*time.Millisecond,
+		"the client never reconnected")
 	p.Blackhole(false)
 	<-done
 	require.NoError(t, err, stderr)

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -35,18 +34,6 @@ func startServer(t *testing.T, srv *Server) string {
 	return testutil.StartServer(t, srv.Serve, srv.Shutdown)
 }
 
-// eventually polls cond every 10 ms until it holds or 10 s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling, not synchronisation
-	}
-}
-
 func echoOnce(t *testing.T, c net.Conn, msg string) {
 	t.Helper()
 	require.NoError(t, roundTrip(c, []byte(msg)))
@@ -62,7 +49,7 @@ func TestClientResetMidStream(t *testing.T) {
 	require.NoError(t, c.SetLinger(0)) // ...when Close sends RST instead of FIN
 	require.NoError(t, c.Close())
 
-	eventually(t, "the reset connection is gone", func() bool { return srv.Stats().ConnsOpen == 0 })
+	require.Eventually(t, func() bool { return srv.Stats().ConnsOpen == 0 }, 10*time.Second, 5*time.Millisecond, "the reset connection is gone")
 	echoOnce(t, testutil.Dial(t, addr), "still serving")
 }
 
@@ -74,27 +61,38 @@ func TestThousandClientsAtOnce(t *testing.T) {
 }
 
 // ANCHOR: test-idle
+// TestIdleTimeoutFreesSilentClients: a silent client is closed after
+// IdleTimeout, a talking one never is, in the plain server and in the tuned
+// one (which moves its deadline only now and then).
 func TestIdleTimeoutFreesSilentClients(t *testing.T) {
 	const idle = time.Second
-	srv := &Server{IdleTimeout: idle}
-	addr := startServer(t, srv)
+	for name, srv := range map[string]*Server{
+		"plain": {IdleTimeout: idle},
+		"tuned": {Tuned: true, IdleTimeout: idle},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			addr := startServer(t, srv)
 
-	start := time.Now() // before Dial: the server's clock starts at accept, after this
-	silent := testutil.Dial(t, addr)
-	n, err := silent.Read(make([]byte, 1))
-	assert.Equal(t, 0, n)
-	assert.ErrorIs(t, err, io.EOF, "the server should close a silent client")
-	assert.GreaterOrEqual(t, time.Since(start), idle)
+			start := time.Now() // before Dial: the server's clock starts at accept, after this
+			silent := testutil.Dial(t, addr)
+			n, err := silent.Read(make([]byte, 1))
+			assert.Equal(t, 0, n)
+			assert.ErrorIs(t, err, io.EOF, "the server should close a silent client")
+			assert.GreaterOrEqual(t, time.Since(start), idle)
 
-	// A client that keeps talking is never idle, however long it stays.
-	busy := testutil.Dial(t, addr)
-	tick := time.NewTicker(idle / 5)
-	defer tick.Stop()
-	for range 10 { // two idle timeouts in all
-		<-tick.C
-		echoOnce(t, busy, "ping")
+			// A client that keeps talking is never idle, however long it stays.
+			busy := testutil.Dial(t, addr)
+			tick := time.NewTicker(idle / 5)
+			defer tick.Stop()
+			for range 10 { // two idle timeouts in all
+				<-tick.C
+				echoOnce(t, busy, "ping")
+			}
+			require.Eventually(t, func() bool { return srv.Stats().ConnsOpen == 1 }, 10*time.Second, 5*time.Millisecond,
+				"only the busy client is open")
+		})
 	}
-	eventually(t, "only the busy client is open", func() bool { return srv.Stats().ConnsOpen == 1 })
 }
 
 // ANCHOR_END: test-idle
@@ -195,7 +193,7 @@ func TestDebugEndpoint(t *testing.T) {
 	c := testutil.Dial(t, addr)
 	echoOnce(t, c, "count me")
 	require.NoError(t, c.Close())
-	eventually(t, "the connection is closed", func() bool { return srv.Stats().ConnsOpen == 0 })
+	require.Eventually(t, func() bool { return srv.Stats().ConnsOpen == 0 }, 10*time.Second, 5*time.Millisecond, "the connection is closed")
 
 	dbg, stop, err := debugserver.Start(context.Background(), "127.0.0.1:0", "echo", func() any { return srv.Stats() }, quietLog())
 	require.NoError(t, err)
@@ -230,9 +228,9 @@ func TestIdleConnectionHoldsNoLargeBuffer(t *testing.T) {
 	c := testutil.Dial(t, addr).(*net.TCPConn)
 	require.NoError(t, roundTrip(c, random(4<<20)))
 	assert.Positive(t, srv.Stats().Borrows, "bulk data should be read into large buffers")
-	eventually(t, "no large buffer is held by the idle connection", func() bool {
+	require.Eventually(t, func() bool {
 		return srv.Stats().LargeBufs == 0
-	})
+	}, 10*time.Second, 5*time.Millisecond, "no large buffer is held by the idle connection")
 	assert.EqualValues(t, 1, srv.Stats().ConnsOpen)
 	echoOnce(t, c, "small again")
 }
@@ -285,52 +283,26 @@ func TestClientHalfCloses(t *testing.T) {
 // TestTranscript records the session shown in the book: the client sends a
 // line, and the server logs the connection.
 func TestTranscript(t *testing.T) {
-	var mu sync.Mutex
-	var logs bytes.Buffer
-	srv := &Server{Log: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))}
+	var logs testutil.LogBuffer
+	srv := &Server{Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	addr := startServer(t, srv)
 	var out bytes.Buffer
 	require.NoError(t, runClient(context.Background(),
 		clientConfig{addr: addr, msg: "hello, echo", timeout: 30 * time.Second}, nil, &out))
-	eventually(t, "the close line is logged", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return strings.Contains(logs.String(), "msg=close")
-	})
-	mu.Lock()
-	serverLog := logs.String()
-	mu.Unlock()
+	logs.WaitFor(t, "msg=close", 10*time.Second)
 	got := "$ go run ./ch04-echo client -msg 'hello, echo'\n" + out.String() +
-		"\n# meanwhile, the server's log:\n" + serverLog
+		"\n# meanwhile, the server's log:\n" + logs.String()
 	testutil.Golden(t, "testdata/client-msg.txt", testutil.Normalize(got, "65432"))
 }
 
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
 func TestClientProgressLine(t *testing.T) {
-	var mu sync.Mutex
-	var buf bytes.Buffer
+	var buf testutil.LogBuffer // written from showProgress's goroutine
 	var done atomic.Int64
 	done.Store(512 << 20)
-	stop := showProgress(lockedWriter{&mu, &buf}, &done, 1<<30, time.Now())
-	eventually(t, "a progress line appears", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return strings.Contains(buf.String(), "verified 512 of 1024 MiB (50%)")
-	})
+	stop := showProgress(&buf, &done, 1<<30, time.Now())
+	buf.WaitFor(t, "verified 512 of 1024 MiB (50%)", 10*time.Second)
 	stop()
 	stop() // twice is fine
-	mu.Lock()
-	defer mu.Unlock()
 	assert.True(t, strings.HasSuffix(buf.String(), "\r\033[K"), "stop clears the line: %q", buf.String())
 }
 
@@ -343,11 +315,11 @@ func TestHold(t *testing.T) {
 	defer cancel()
 	held := make(chan error, 1)
 	go func() { held <- hold(ctx, addr, 50, quietLog()) }()
-	eventually(t, "50 connections are open, each echoed one byte", func() bool {
+	require.Eventually(t, func() bool {
 		st := srv.Stats()
 		return st.ConnsOpen == 50 && st.BytesOut == 50
-	})
+	}, 10*time.Second, 5*time.Millisecond, "50 connections are open, each echoed one byte")
 	cancel()
 	require.NoError(t, <-held)
-	eventually(t, "all are closed", func() bool { return srv.Stats().ConnsOpen == 0 })
+	require.Eventually(t, func() bool { return srv.Stats().ConnsOpen == 0 }, 10*time.Second, 5*time.Millisecond, "all are closed")
 }

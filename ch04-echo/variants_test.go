@@ -49,31 +49,6 @@ func TestConformanceC(t *testing.T) {
 	runConformance(t, p.Addr)
 }
 
-// TestTunedIdleTimeout: the tuned server moves its deadline only now and
-// then, yet still closes a silent client after IdleTimeout and never a busy
-// one.
-func TestTunedIdleTimeout(t *testing.T) {
-	const idle = time.Second
-	srv := &Server{Tuned: true, IdleTimeout: idle}
-	addr := startServer(t, srv)
-
-	start := time.Now()
-	silent := testutil.Dial(t, addr)
-	n, err := silent.Read(make([]byte, 1))
-	assert.Equal(t, 0, n)
-	assert.ErrorIs(t, err, io.EOF, "the server should close a silent client")
-	assert.GreaterOrEqual(t, time.Since(start), idle)
-
-	busy := testutil.Dial(t, addr)
-	tick := time.NewTicker(idle / 5)
-	defer tick.Stop()
-	for range 10 { // two idle timeouts in all
-		<-tick.C
-		echoOnce(t, busy, "ping")
-	}
-	eventually(t, "only the busy client is open", func() bool { return srv.Stats().ConnsOpen == 1 })
-}
-
 // TestEchoAllocatesNothing backs the page's "0 allocs per echo": once a
 // connection is set up, echoing a message allocates nothing, in the client
 // or the server (AllocsPerRun counts the whole process), whether the message

@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -13,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,55 +21,26 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/internal/testutil"
 )
 
 const streamModule = "/usr/lib/nginx/modules/ngx_stream_module.so"
 
 // startPlainEcho runs a plain TCP echo server (chapter 4's protocol: bytes
-// in, same bytes out, close after the client's FIN). It stands in for
-// ch04-echo behind nginx, and is the baseline of the benchmarks.
+// in, same bytes out, close after the client's FIN) on the course's accept
+// loop (internal/serve). It stands in for ch04-echo behind nginx, and is
+// the baseline of the benchmarks.
 func startPlainEcho(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var (
-		mu    sync.Mutex
-		conns = map[net.Conn]struct{}{}
-		wg    sync.WaitGroup
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns[c] = struct{}{}
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, _ = io.Copy(c, c)
-				c.Close()
-				mu.Lock()
-				delete(conns, c)
-				mu.Unlock()
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+	var core serve.Core
+	echo := func(c net.Conn) { _, _ = io.Copy(c, c) }
+	return testutil.StartServer(t, func(ln net.Listener) error { return core.Serve(ln, echo) },
+		func(ctx context.Context) error {
+			core.BeginShutdown()
+			core.Each(func(c net.Conn) { c.Close() }) // wake echoes blocked in Read
+			return core.Wait(ctx)
+		})
 }
 
 // freePort returns a loopback address that was free a moment ago (the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"time"
+
+	"github.com/tcp-in-go/course/internal/clock"
 )
 
 // ANCHOR: connect
@@ -24,7 +26,7 @@ func (r *runner) connectLoop(ctx context.Context, id int) {
 		c, err := dial(ctx, &r.cfg)
 		if err != nil {
 			r.fail(ctx, err)
-			sleepCtx(ctx, 10*time.Millisecond)
+			clock.Sleep(ctx, 10*time.Millisecond)
 			continue
 		}
 		release := unblockOnDone(ctx, c)

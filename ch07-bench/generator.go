@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tcp-in-go/course/internal/clock"
 )
 
 // runner is one load run in progress: the configuration, what has been
@@ -62,7 +64,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	// Warm-up: the workers run, connections and caches and the server's
 	// goroutines warm up, and nothing is recorded.
-	if !sleepCtx(runCtx, time.Until(r.measureStart)) {
+	if !clock.Sleep(runCtx, time.Until(r.measureStart)) {
 		cancel()
 		wg.Wait()
 		return nil, ctx.Err()
@@ -79,7 +81,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Requests == 0 && cfg.Mode != ModeOpenLoop {
 		// Closed loops stop when the time is up; an open loop stops sending
 		// by itself at the end of its schedule and drains the echoes in flight.
-		sleepCtx(runCtx, time.Until(end))
+		clock.Sleep(runCtx, time.Until(end))
 		cancel()
 	}
 	wg.Wait()
@@ -119,7 +121,7 @@ func (r *runner) worker(ctx context.Context, id int) {
 		c, err := dial(ctx, &r.cfg)
 		if err != nil {
 			r.fail(ctx, err)
-			sleepCtx(ctx, 10*time.Millisecond) // do not spin against a dead server
+			clock.Sleep(ctx, 10*time.Millisecond) // do not spin against a dead server
 			continue
 		}
 		r.rec.conns.Add(1)
@@ -189,20 +191,5 @@ func (r *runner) claim() (measured bool, err error) {
 func (r *runner) fail(ctx context.Context, err error) {
 	if ctx.Err() == nil {
 		r.rec.fail(err)
-	}
-}
-
-// sleepCtx waits for d or until ctx ends; it reports whether d elapsed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

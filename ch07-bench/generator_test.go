@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tcp-in-go/course/internal/cli"
+	"github.com/tcp-in-go/course/internal/faultproxy"
 	"github.com/tcp-in-go/course/internal/testutil"
 )
 
@@ -49,11 +48,11 @@ func TestWarmupIsNotRecorded(t *testing.T) {
 func TestCorruptedEchoIsAnError(t *testing.T) {
 	for _, mode := range []string{ModePingPong, ModeStream, ModeOpenLoop, ModeConnect} {
 		t.Run(mode, func(t *testing.T) {
-			n := 1000
+			n := int64(1000)
 			if mode == ModeConnect {
 				n = 60 // each connection carries only one 64-byte echo
 			}
-			addr := startBroken(t, corruptEvery(n))
+			addr := startFaulty(t, faultproxy.Options{Down: faultproxy.FlipEvery(n)})
 			cfg := testCfg(addr, mode)
 			res, err := Run(ctxT(t), cfg)
 			require.NoError(t, err)
@@ -62,7 +61,7 @@ func TestCorruptedEchoIsAnError(t *testing.T) {
 		})
 	}
 	t.Run("idle", func(t *testing.T) {
-		addr := startBroken(t, corruptEvery(2)) // the second byte of every connection
+		addr := startFaulty(t, faultproxy.Options{Down: faultproxy.FlipEvery(2)}) // the second byte of every connection
 		cfg := testCfg(addr, ModeIdle)
 		cfg.Duration = 0
 		res, err := Run(ctxT(t), cfg)
@@ -73,7 +72,7 @@ func TestCorruptedEchoIsAnError(t *testing.T) {
 }
 
 func TestDroppedByteIsATimeout(t *testing.T) {
-	addr := startBroken(t, dropEvery(500))
+	addr := startFaulty(t, faultproxy.Options{Down: faultproxy.DropEvery(500)})
 	cfg := testCfg(addr, ModePingPong)
 	cfg.Timeout = 100 * time.Millisecond
 	res, err := Run(ctxT(t), cfg)
@@ -130,7 +129,7 @@ func TestOpenLoopHonoursRate(t *testing.T) {
 func TestOpenLoopSeesStalls(t *testing.T) {
 	const stall = 300 * time.Millisecond
 	run := func(mode string) Latency {
-		addr := startBroken(t, stallOnce(200*64, stall))
+		addr := startFaulty(t, faultproxy.Options{Up: faultproxy.PauseAt(200*64, stall)})
 		cfg := testCfg(addr, mode)
 		cfg.Conns = 1
 		cfg.Rate = 1000
@@ -313,24 +312,7 @@ func TestProgressLine(t *testing.T) {
 // stream (the bytes after it are all correct, only shifted) is caught.
 func TestStreamCatchesDroppedChunk(t *testing.T) {
 	const size = 1024
-	addr := startBroken(t, func(c net.Conn) {
-		buf := make([]byte, size)
-		dropped := false
-		total := 0
-		for {
-			if _, err := io.ReadFull(c, buf); err != nil {
-				return
-			}
-			total += size
-			if !dropped && total >= 64*size {
-				dropped = true
-				continue // swallow one chunk
-			}
-			if _, err := c.Write(buf); err != nil {
-				return
-			}
-		}
-	})
+	addr := startFaulty(t, faultproxy.Options{Down: faultproxy.DropRange(63*size, 64*size)}) // the 64th chunk
 	cfg := testCfg(addr, ModeStream)
 	cfg.Conns, cfg.Size = 1, size
 	res, err := Run(ctxT(t), cfg)

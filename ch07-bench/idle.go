@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/tcp-in-go/course/internal/clock"
 )
 
 // ANCHOR: idle
@@ -29,7 +31,7 @@ func (r *runner) idle(ctx context.Context) (*Result, error) {
 	after := heapAndStacks()
 	peak := sampleOnce(cfg) // the server's memory with every connection held
 	sampler := startSampler(ctx, cfg)
-	sleepCtx(ctx, cfg.Duration) // hold them: nothing is sent, nothing is read
+	clock.Sleep(ctx, cfg.Duration) // hold them: nothing is sent, nothing is read
 	stopProgress()
 	r.idleCheck(ctx, conns)
 

@@ -8,6 +8,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/tcp-in-go/course/internal/clock"
 )
 
 // ANCHOR: openloop
@@ -25,7 +27,7 @@ func (r *runner) openLoop(ctx context.Context, id int) {
 		c, err := dial(ctx, &r.cfg)
 		if err != nil {
 			r.fail(ctx, err)
-			sleepCtx(ctx, 10*time.Millisecond)
+			clock.Sleep(ctx, 10*time.Millisecond)
 			next = r.skipUnsent(ctx, s, next)
 			continue
 		}
@@ -105,7 +107,7 @@ func (r *runner) openLoopConn(ctx context.Context, id int, c net.Conn, s schedul
 	p := newPayload(id, r.cfg.Size)
 	var batch []byte // reused by every write
 	for s.due(next).Before(s.end) && sendErr == nil {
-		if !sleepCtx(connCtx, time.Until(s.due(next))) { // late already? send at once
+		if !clock.Sleep(connCtx, time.Until(s.due(next))) { // late already? send at once
 			break
 		}
 		next, sendErr = r.sendDue(id, c, p, &batch, s, next, inflight)
