@@ -55,7 +55,8 @@ func TestMetrics(t *testing.T) {
 	var m map[string]float64
 	require.Eventually(t, func() bool { // the handlers record when their connections end
 		m = testutil.Scrape(t, base)
-		return m[`tcp_server_connections_closed_total{reason="eof"}`] == 2
+		return m[`tcp_server_connections_closed_total{reason="eof"}`] == 2 &&
+			m["tcp_server_connections_open"] == 0 // Done comes after the handler's Closed
 	}, 10*time.Second, 10*time.Millisecond)
 	exists, _ := Reply{Status: StatusExists, Msg: `"a.txt" exists (send with -overwrite to replace it)`}.MarshalBinary()
 	for name, want := range map[string]float64{

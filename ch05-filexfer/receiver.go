@@ -141,9 +141,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	return s.core.Serve(ln, s.serveConn)
 }
 
-// serveConn is a connection's goroutine: a slot, then handle. Its last
-// log line says why the connection ended and how many bytes it carried;
-// the metrics count the same.
+// serveConn is a connection's goroutine: a slot, then handle.
 func (s *Server) serveConn(raw net.Conn) {
 	start := time.Now()
 	c := &telemetry.Conn{Conn: raw} // counts the bytes
@@ -155,14 +153,20 @@ func (s *Server) serveConn(raw net.Conn) {
 	default:
 		s.refuse(c, Reply{Status: StatusBusy, Msg: fmt.Sprintf("too many connections (limit %d)", s.MaxConns)})
 	}
+	s.ended(c, reason, start)
+}
+
+// ANCHOR_END: serve
+
+// ended logs a connection's last line, why it ended and how many bytes it
+// carried, and counts the same in the metrics.
+func (s *Server) ended(c *telemetry.Conn, reason string, start time.Time) {
 	in, out := c.Counts()
-	s.Log.Info("closed", "peer", raw.RemoteAddr().String(), "reason", reason,
+	s.Log.Info("closed", "peer", c.RemoteAddr().String(), "reason", reason,
 		"duration", time.Since(start).Round(time.Millisecond), "bytes_in", in, "bytes_out", out)
 	s.Metrics.Closed(reason)
 	s.Metrics.Transferred(in, out)
 }
-
-// ANCHOR_END: serve
 
 // ANCHOR: shutdown
 // Shutdown stops accepting, wakes the connections that are between files
