@@ -47,7 +47,9 @@ DEFAULT_ADDR = "127.0.0.1:9005"
 
 # ANCHOR: constants
 MAGIC = b"FXF1"
-VERSION = 1
+VERSION = 1  # the header every receiver speaks
+VERSION_TRACE = 2  # adds a trace context (W3C traceparent) before the CRC
+MAX_TRACE_LEN = 255  # its length is one byte
 HEADER_FIXED = struct.Struct(">4sBBHQI")  # magic, version, flags, name length, size, chunk size
 CHUNK_HEAD = struct.Struct(">II")  # length, CRC-32C
 REPLY_FIXED = struct.Struct(">BQH")  # status, value, message length
@@ -197,6 +199,7 @@ class Header:
     name: str
     size: int
     chunk_size: int
+    traceparent: str = ""  # version 2 only
 
 
 @dataclass
@@ -224,8 +227,22 @@ def encode_header(h: Header) -> bytes:
         raise ProtoError("BAD_NAME", f"name length {len(name)} not in 1..{MAX_NAME_LEN}")
     if not 1 <= h.chunk_size <= MAX_CHUNK_SIZE:
         raise ProtoError("BAD_HEADER", f"chunk size {h.chunk_size} not in 1..{MAX_CHUNK_SIZE}")
+    check_trace(h.version, h.traceparent.encode("latin-1", "replace"))
     b = HEADER_FIXED.pack(MAGIC, h.version, h.flags, len(name), h.size, h.chunk_size) + name
+    if h.version == VERSION_TRACE:
+        b += bytes([len(h.traceparent)]) + h.traceparent.encode("ascii")
     return b + struct.pack(">I", crc32c(b))
+
+
+def check_trace(version: int, tp: bytes) -> None:
+    """Refuse a trace context version 1 cannot carry, or that is not visible ASCII."""
+    if tp and version != VERSION_TRACE:
+        raise ProtoError("BAD_HEADER", f"a trace context needs version {VERSION_TRACE}")
+    if len(tp) > MAX_TRACE_LEN:
+        raise ProtoError("BAD_HEADER", f"trace context of {len(tp)} bytes, over {MAX_TRACE_LEN}")
+    for c in tp:
+        if not 0x21 <= c <= 0x7E:
+            raise ProtoError("BAD_HEADER", f"trace context byte 0x{c:02x} is not visible ASCII")
 
 
 def read_header(f: BinaryIO) -> Header | None:
@@ -238,8 +255,10 @@ def read_header(f: BinaryIO) -> Header | None:
     magic, version, flags, name_len, size, chunk = HEADER_FIXED.unpack(fixed)
     if magic != MAGIC:
         raise ProtoError("BAD_MAGIC", f"magic {magic!r}, want {MAGIC!r}")
-    if version != VERSION:
-        raise ProtoError("BAD_VERSION", f"version {version}, this receiver speaks {VERSION}")
+    if version not in (VERSION, VERSION_TRACE):
+        raise ProtoError(
+            "BAD_VERSION", f"version {version}, this receiver speaks {VERSION} and {VERSION_TRACE}"
+        )
     if flags & ~(FLAG_OVERWRITE | FLAG_RESUME):
         raise ProtoError("BAD_HEADER", f"unknown flags 0x{flags:02x}")
     if not 1 <= chunk <= MAX_CHUNK_SIZE:
@@ -248,15 +267,25 @@ def read_header(f: BinaryIO) -> Header | None:
         raise ProtoError("TOO_LARGE", f"size {size} does not fit in int64")
     if not 1 <= name_len <= MAX_NAME_LEN:  # checked before reading (allocating) the name
         raise ProtoError("BAD_NAME", f"name length {name_len} not in 1..{MAX_NAME_LEN}")
-    rest = read_exact(f, name_len + 4)
-    if len(rest) < name_len + 4:
+    n = name_len + (1 if version == VERSION_TRACE else 0)  # + the trace length byte
+    body = read_exact(f, n)
+    if len(body) < n:
         raise ProtoError("BAD_HEADER", "truncated name")
-    got = crc32c(rest[:name_len], crc32c(fixed))
-    (want,) = struct.unpack(">I", rest[name_len:])
+    tp = b""
+    if version == VERSION_TRACE:
+        tp = read_exact(f, body[-1])
+        if len(tp) < body[-1]:
+            raise ProtoError("BAD_HEADER", "truncated trace context")
+    tail = read_exact(f, 4)
+    if len(tail) < 4:
+        raise ProtoError("BAD_HEADER", "truncated header CRC")
+    got = crc32c(body + tp, crc32c(fixed))
+    (want,) = struct.unpack(">I", tail)
     if got != want:
         raise ProtoError("CRC_MISMATCH", f"header CRC-32C 0x{got:08x}, frame says 0x{want:08x}")
-    name = rest[:name_len].decode("utf-8", "surrogateescape")
-    return Header(version, flags, name, size, chunk)
+    check_trace(version, tp)
+    name = body[:name_len].decode("utf-8", "surrogateescape")
+    return Header(version, flags, name, size, chunk, tp.decode("ascii"))
 
 
 # ANCHOR_END: header
