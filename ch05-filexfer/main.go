@@ -24,6 +24,11 @@ const defaultAddr = "127.0.0.1:9005"
 func main() { cli.Main("ch05-filexfer", run) }
 
 func run(ctx context.Context, args []string) error {
+	stop, err := setupTracing(ctx, "ch05-filexfer", slog.Default())
+	if err != nil {
+		return err
+	}
+	defer stop()
 	return cli.Dispatch(ctx, "ch05-filexfer", args, os.Stderr,
 		cli.Command{Name: "serve", Summary: "receive files into a directory", Run: serveCmd},
 		cli.Command{Name: "send", Summary: "send files and directories to a receiver", Run: sendCmd},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"log/slog"
 	"net"
 	"strings"
 	"time"
@@ -87,12 +86,4 @@ func closeReason(err error) string {
 		return "idle"
 	}
 	return "error"
-}
-
-// transfer is receive, measured (and traced, see tracing.go).
-func (s *Server) transfer(c net.Conn, h Header, log *slog.Logger) (Reply, error) {
-	start := time.Now()
-	rep, err := s.receive(c, h, log)
-	s.xfer.done(h.Size, time.Since(start), err)
-	return rep, err
 }

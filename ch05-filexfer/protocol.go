@@ -145,12 +145,6 @@ func CRC32C(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 //	| FXF1 |ver|flg|name n|     size     |chunk sz | name (UTF-8)| CRC-32C|
 //	+------+---+---+------+--------------+---------+-------------+--------+
 //
-// Version 2 (VersionTrace) puts a trace context between the name and the
-// CRC: one byte t, then t bytes of a W3C traceparent (visible ASCII), so
-// the receiver's span joins the sender's trace. t may be 0.
-//
-//	... | name (UTF-8) | t | traceparent (t bytes) | CRC-32C |
-//
 // The CRC-32C covers every byte before it: a flipped bit in the name must
 // not store a good file under a wrong name.
 type Header struct {
@@ -159,11 +153,10 @@ type Header struct {
 	Name        string // relative, '/'-separated
 	Size        uint64 // bytes of the whole file
 	ChunkSize   uint32 // largest chunk the sender will send
-	TraceParent string // version 2 only: "00-<trace id>-<span id>-<flags>"
+	TraceParent string // version 2 only (see appendTrace)
 }
 
-// MarshalBinary encodes h. It refuses what a decoder would refuse, so a
-// sender cannot put an invalid frame on the wire by mistake.
+// MarshalBinary encodes h, refusing what a decoder would refuse.
 func (h Header) MarshalBinary() ([]byte, error) {
 	if len(h.Name) == 0 || len(h.Name) > MaxNameLen {
 		return nil, protoErr(StatusBadName, "name length %d not in 1..%d", len(h.Name), MaxNameLen)
@@ -180,12 +173,27 @@ func (h Header) MarshalBinary() ([]byte, error) {
 	binary.BigEndian.PutUint16(b[6:], uint16(len(h.Name)))
 	binary.BigEndian.PutUint64(b[8:], h.Size)
 	binary.BigEndian.PutUint32(b[16:], h.ChunkSize)
-	b = append(b, h.Name...)
-	if h.Version == VersionTrace {
-		b = append(b, byte(len(h.TraceParent)))
-		b = append(b, h.TraceParent...)
-	}
+	b = appendTrace(append(b, h.Name...), h)
 	return binary.BigEndian.AppendUint32(b, CRC32C(b)), nil
+}
+
+// ANCHOR_END: header
+
+// ANCHOR: trace-field
+// appendTrace: version 2 (VersionTrace) puts a trace context between the
+// name and the CRC: one byte t, then t bytes of a W3C traceparent
+// ("00-<trace id>-<span id>-<flags>", visible ASCII), so the receiver's
+// span joins the sender's trace (tracing.go). t may be 0.
+//
+//	... | name (UTF-8) | t | traceparent (t bytes) | CRC-32C |
+//
+// A version 1 receiver answers BAD_VERSION, and the sender falls back.
+func appendTrace(b []byte, h Header) []byte {
+	if h.Version != VersionTrace {
+		return b
+	}
+	b = append(b, byte(len(h.TraceParent)))
+	return append(b, h.TraceParent...)
 }
 
 // checkTrace refuses a trace context that version 1 cannot carry, that is
@@ -206,7 +214,7 @@ func checkTrace(h Header) error {
 	return nil
 }
 
-// ANCHOR_END: header
+// ANCHOR_END: trace-field
 
 // ANCHOR: readheader
 // ReadHeader decodes a header from r. The fixed part is read and checked

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/internal/telemetry"
 )
@@ -37,6 +39,11 @@ type Server struct {
 	// Metrics, if set, counts connections, bytes and transfers
 	// (-metrics-addr); nil means metrics off.
 	Metrics *telemetry.Metrics
+	// Tracer makes a span per file received (tracing.go); nil means the
+	// global provider, a no-op unless main enabled OTLP export.
+	Tracer trace.TracerProvider
+
+	oldVersion bool // tests: refuse version 2 as a receiver from before it would
 
 	core      serve.Core // the accept loop and the connections (chapter 3)
 	xfer      *xferMetrics
@@ -280,6 +287,9 @@ func (s *Server) nextHeader(c *telemetry.Conn, log *slog.Logger) (Header, string
 	if !s.setIdle(c.Conn, false) && err != nil {
 		return Header{}, "drained" // woken by Shutdown
 	}
+	if err == nil && s.oldVersion && h.Version != Version {
+		err = protoErr(StatusBadVersion, "version %d, this receiver speaks %d", h.Version, Version)
+	}
 	if err != nil {
 		s.fail(c, log, "", err, false)
 		return Header{}, closeReason(err)
@@ -362,7 +372,7 @@ func partialName(name string, size uint64) string {
 // ANCHOR: receive
 // receive takes one file whose header has been read. It returns the OK
 // reply, or an error whose status is the refusal.
-func (s *Server) receive(c net.Conn, h Header, log *slog.Logger) (Reply, error) {
+func (s *Server) receive(ctx context.Context, c net.Conn, h Header, log *slog.Logger) (Reply, error) {
 	start := time.Now()
 	s.sweepPartials()
 	if err := s.admit(h); err != nil {
@@ -385,6 +395,7 @@ func (s *Server) receive(c net.Conn, h Header, log *slog.Logger) (Reply, error) 
 	if err != nil {
 		return Reply{}, err
 	}
+	trace.SpanFromContext(ctx).SetAttributes(attrOffset.Int64(int64(off)))
 	if err := s.reply(c, Reply{Status: StatusReady, Value: off}); err != nil {
 		return Reply{}, err
 	}

@@ -35,9 +35,15 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import common
+
+try:  # optional: without opentelemetry the traceparent is still parsed and forwarded
+    from opentelemetry import trace as otel_trace
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+except ImportError:
+    otel_trace = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer as Buffer
@@ -207,6 +213,35 @@ class Reply:
     status: str
     value: int = 0
     msg: str = ""
+
+
+# ANCHOR: tracing
+@contextlib.contextmanager
+def traced(
+    name: str, parent: str, tracer_provider: Any = None, **attrs: object
+) -> Iterator[tuple[Any, str]]:
+    """A span for one file, a child of the traceparent ``parent`` (from the
+    header, or the TRACEPARENT variable); yields it and the traceparent to
+    send on. Without opentelemetry there is no span (None) and the parent
+    is passed on unchanged, so a trace still crosses this program."""
+    if otel_trace is None:
+        yield None, parent
+        return
+    prop = TraceContextTextMapPropagator()
+    ctx = prop.extract({"traceparent": parent}) if parent else None
+    tracer = otel_trace.get_tracer("ch05_filexfer", tracer_provider=tracer_provider)
+    with tracer.start_as_current_span(name, context=ctx, attributes=attrs) as span:  # type: ignore[arg-type]
+        carrier: dict[str, str] = {}
+        prop.inject(carrier)
+        yield span, carrier.get("traceparent", parent)
+
+
+def tracing_note() -> None:
+    if otel_trace is None:
+        common.log("INFO", "tracing off: opentelemetry is not installed")
+
+
+# ANCHOR_END: tracing
 
 
 def read_exact(f: BinaryIO, n: int) -> bytes:
@@ -713,10 +748,30 @@ class Handler(socketserver.BaseRequestHandler):
                         return
                     name = h.name
                     start = time.monotonic()
-                    conn.reply(rcv.receive(conn, h))
+                    with traced(
+                        "filexfer.receive",
+                        h.traceparent,
+                        **{"network.peer.address": peer, "filexfer.name": name},
+                    ) as (span, _):
+                        try:
+                            rep = rcv.receive(conn, h)
+                        except ProtoError as e:
+                            if span is not None:
+                                span.set_attribute("filexfer.result", e.status.lower())
+                            raise
+                        if span is not None:
+                            span.set_attribute("filexfer.result", "ok")
+                    conn.reply(rep)
                     elapsed = f"{(time.monotonic() - start) * 1000:.0f}ms"
+                    extra = {"traceparent": h.traceparent} if h.traceparent else {}
                     common.log(
-                        "INFO", "received", peer=peer, name=name, size=h.size, elapsed=elapsed
+                        "INFO",
+                        "received",
+                        peer=peer,
+                        name=name,
+                        size=h.size,
+                        elapsed=elapsed,
+                        **extra,
                     )
                 except ProtoError as e:
                     common.log("WARN", "refused", peer=peer, name=name, status=e.status, err=str(e))
@@ -769,6 +824,7 @@ class Server(common.BackoffMixin, socketserver.ThreadingTCPServer):
 
 def serve(args: argparse.Namespace) -> None:
     host, port = common.parse_addr(args.addr)
+    tracing_note()
     try:
         rcv = Receiver(
             Path(args.dir), args.max_size, args.idle_timeout, args.max_conns, args.partial_ttl
@@ -813,8 +869,38 @@ def send_file(
     sock: socket.socket, rf: BinaryIO, path: Path, name: str, args: argparse.Namespace, resume: bool
 ) -> str:
     size = path.stat().st_size
+    with traced("filexfer.send", os.environ.get("TRACEPARENT", ""), **{"filexfer.name": name}) as (
+        span,
+        tp,
+    ):
+        try:
+            info = send_data(sock, rf, path, name, size, args, resume, tp)
+        except ProtoError as e:
+            if span is not None:
+                span.set_attribute("filexfer.result", e.status.lower())
+            raise
+        if span is not None:
+            span.set_attribute("filexfer.result", "ok")
+        return info
+
+
+def send_data(
+    sock: socket.socket,
+    rf: BinaryIO,
+    path: Path,
+    name: str,
+    size: int,
+    args: argparse.Namespace,
+    resume: bool,
+    tp: str,
+) -> str:
     flags = (FLAG_OVERWRITE if args.overwrite else 0) | (FLAG_RESUME if resume else 0)
-    sock.sendall(encode_header(Header(VERSION, flags, name, size, args.chunk)))
+    # A trace context needs version 2; an old receiver refuses it (BAD_VERSION),
+    # and send() then sends version 1 (args.plain).
+    h = Header(VERSION, flags, name, size, args.chunk)
+    if tp and not args.plain:
+        h = Header(VERSION_TRACE, flags, name, size, args.chunk, tp)
+    sock.sendall(encode_header(h))
     rep = read_reply(rf)
     if rep.status != "READY":
         raise ProtoError(rep.status, rep.msg)
@@ -857,13 +943,16 @@ def connect(addr: tuple[str, int], timeout: float) -> socket.socket:
 
 def send(args: argparse.Namespace) -> None:
     host, port = common.parse_addr(args.addr)
+    args.plain = False  # set once the receiver refuses version 2
+    tracing_note()
     failed = 0
     sock: socket.socket | None = None
     rf: BinaryIO | None = None
     jobs = walk(args.files)
     for path, name in jobs:
         start = time.monotonic()
-        for attempt in range(args.retries + 1):
+        attempt = 0
+        while True:
             try:
                 if sock is None:
                     sock = connect((host, port), args.timeout)
@@ -878,11 +967,15 @@ def send(args: argparse.Namespace) -> None:
                 if status not in KEEP_OPEN and sock is not None:
                     sock.close()
                     sock = None
+                if status == "BAD_VERSION" and not args.plain:
+                    args.plain = True  # an old receiver: again, as version 1
+                    continue
                 # Retry (resuming) what a retry can fix: a lost connection,
                 # damage in flight, a busy name. Not a refusal of the file.
                 passing = status in RETRYABLE or isinstance(e, ConnectionError)
                 if attempt < args.retries and passing:
                     time.sleep(min(0.05 * 2**attempt, 2.0))
+                    attempt += 1
                     continue
                 failed += 1
                 print(f'failed name={name} status={status} err="{e}"', flush=True)
