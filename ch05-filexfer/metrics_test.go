@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/tcp-in-go/course/internal/cli"
 	"github.com/tcp-in-go/course/internal/telemetry"
@@ -114,4 +115,37 @@ func writeFile(t testing.TB, dir, name, content string) string {
 	p := filepath.Join(dir, name)
 	require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
 	return p
+}
+
+// BenchmarkTransferMetrics is BenchmarkTransfer (16 MiB) with the metrics
+// off and on, and with tracing on too (spans to a no-op exporter): the
+// receiver records once per file and once per connection, so the figures
+// should agree within noise.
+func BenchmarkTransferMetrics(b *testing.B) {
+	src := tmpfsDir(b)
+	path, _ := randomFile(b, src, "bench.bin", 16<<20, 1)
+	for _, mode := range []string{"off", "metrics", "metrics+tracing"} {
+		b.Run(mode, func(b *testing.B) {
+			addr, _, srv := startServer(b, func(s *Server) {
+				s.Dir = tmpfsDir(b)
+				if mode != "off" {
+					s.Metrics = telemetry.New(0)
+				}
+			})
+			s := sender(addr, &bytes.Buffer{})
+			s.Overwrite = true
+			if mode == "metrics+tracing" {
+				tp := sdktrace.NewTracerProvider()
+				b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+				srv.Tracer, s.Tracer = tp, tp
+			}
+			b.SetBytes(16 << 20)
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := s.Send(context.Background(), []string{path}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
