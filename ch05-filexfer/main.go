@@ -15,6 +15,7 @@ import (
 
 	"github.com/tcp-in-go/course/internal/cli"
 	"github.com/tcp-in-go/course/internal/debugserver"
+	"github.com/tcp-in-go/course/internal/telemetry"
 	"golang.org/x/term"
 )
 
@@ -23,6 +24,11 @@ const defaultAddr = "127.0.0.1:9005"
 func main() { cli.Main("ch05-filexfer", run) }
 
 func run(ctx context.Context, args []string) error {
+	stop, err := setupTracing(ctx, "ch05-filexfer", slog.Default())
+	if err != nil {
+		return err
+	}
+	defer stop()
 	return cli.Dispatch(ctx, "ch05-filexfer", args, os.Stderr,
 		cli.Command{Name: "serve", Summary: "receive files into a directory", Run: serveCmd},
 		cli.Command{Name: "send", Summary: "send files and directories to a receiver", Run: sendCmd},
@@ -40,10 +46,19 @@ func serveCmd(ctx context.Context, args []string) error {
 	fs.DurationVar(&s.PartialTTL, "partial-ttl", DefaultPartialTTL, "remove unfinished partial files after this long")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, let transfers finish this long")
 	debugAddr := fs.String("debug-addr", "", "serve pprof and expvar here, e.g. 127.0.0.1:6060 (loopback only)")
+	metricsAddr := fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz here, e.g. 0.0.0.0:9465 (may listen on any address)")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
 	s.Log = slog.Default()
+	if *metricsAddr != "" {
+		s.Metrics = telemetry.New(s.MaxConns)
+		_, stop, err := telemetry.Start(ctx, *metricsAddr, s.Metrics, s.Ready, s.Log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if *debugAddr != "" {
 		_, stop, err := debugserver.Start(ctx, *debugAddr, "filexfer", func() any { return s.Stats() }, s.Log)
 		if err != nil {

@@ -31,7 +31,12 @@ import (
 // ANCHOR: constants
 const (
 	Magic   = "FXF1" // first four bytes of every header
-	Version = 1
+	Version = 1      // the header every receiver speaks
+	// VersionTrace adds a trace context to the header (see Header). A
+	// receiver that predates it answers BAD_VERSION, and the sender sends
+	// version 1 again: old peers keep working, untraced.
+	VersionTrace = 2
+	MaxTraceLen  = 255 // a traceparent's length is one byte
 
 	HeaderFixedLen = 20 // magic 4, version 1, flags 1, name length 2, size 8, chunk size 4
 	ChunkHeadLen   = 8  // length 4, CRC-32C 4
@@ -143,15 +148,15 @@ func CRC32C(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 // The CRC-32C covers every byte before it: a flipped bit in the name must
 // not store a good file under a wrong name.
 type Header struct {
-	Version   uint8
-	Flags     uint8
-	Name      string // relative, '/'-separated
-	Size      uint64 // bytes of the whole file
-	ChunkSize uint32 // largest chunk the sender will send
+	Version     uint8
+	Flags       uint8
+	Name        string // relative, '/'-separated
+	Size        uint64 // bytes of the whole file
+	ChunkSize   uint32 // largest chunk the sender will send
+	TraceParent string // version 2 only (see appendTrace)
 }
 
-// MarshalBinary encodes h. It refuses what a decoder would refuse, so a
-// sender cannot put an invalid frame on the wire by mistake.
+// MarshalBinary encodes h, refusing what a decoder would refuse.
 func (h Header) MarshalBinary() ([]byte, error) {
 	if len(h.Name) == 0 || len(h.Name) > MaxNameLen {
 		return nil, protoErr(StatusBadName, "name length %d not in 1..%d", len(h.Name), MaxNameLen)
@@ -159,17 +164,57 @@ func (h Header) MarshalBinary() ([]byte, error) {
 	if h.ChunkSize == 0 || h.ChunkSize > MaxChunkSize {
 		return nil, protoErr(StatusBadHeader, "chunk size %d not in 1..%d", h.ChunkSize, MaxChunkSize)
 	}
-	b := make([]byte, HeaderFixedLen, HeaderFixedLen+len(h.Name)+4)
+	if err := checkTrace(h); err != nil {
+		return nil, err
+	}
+	b := make([]byte, HeaderFixedLen, HeaderFixedLen+len(h.Name)+1+len(h.TraceParent)+4)
 	copy(b, Magic)
 	b[4], b[5] = h.Version, h.Flags
 	binary.BigEndian.PutUint16(b[6:], uint16(len(h.Name)))
 	binary.BigEndian.PutUint64(b[8:], h.Size)
 	binary.BigEndian.PutUint32(b[16:], h.ChunkSize)
-	b = append(b, h.Name...)
+	b = appendTrace(append(b, h.Name...), h)
 	return binary.BigEndian.AppendUint32(b, CRC32C(b)), nil
 }
 
 // ANCHOR_END: header
+
+// ANCHOR: trace-field
+// appendTrace: version 2 (VersionTrace) puts a trace context between the
+// name and the CRC: one byte t, then t bytes of a W3C traceparent
+// ("00-<trace id>-<span id>-<flags>", visible ASCII), so the receiver's
+// span joins the sender's trace (tracing.go). t may be 0.
+//
+//	... | name (UTF-8) | t | traceparent (t bytes) | CRC-32C |
+//
+// A version 1 receiver answers BAD_VERSION, and the sender falls back.
+func appendTrace(b []byte, h Header) []byte {
+	if h.Version != VersionTrace {
+		return b
+	}
+	b = append(b, byte(len(h.TraceParent)))
+	return append(b, h.TraceParent...)
+}
+
+// checkTrace refuses a trace context that version 1 cannot carry, that is
+// too long, or that holds anything but visible ASCII (it may end up in
+// logs and traces).
+func checkTrace(h Header) error {
+	if h.Version != VersionTrace && h.TraceParent != "" {
+		return protoErr(StatusBadHeader, "a trace context needs version %d", VersionTrace)
+	}
+	if len(h.TraceParent) > MaxTraceLen {
+		return protoErr(StatusBadHeader, "trace context of %d bytes, over %d", len(h.TraceParent), MaxTraceLen)
+	}
+	for i := 0; i < len(h.TraceParent); i++ {
+		if c := h.TraceParent[i]; c < 0x21 || c > 0x7e {
+			return protoErr(StatusBadHeader, "trace context byte 0x%02x is not visible ASCII", c)
+		}
+	}
+	return nil
+}
+
+// ANCHOR_END: trace-field
 
 // ANCHOR: readheader
 // ReadHeader decodes a header from r. The fixed part is read and checked
@@ -188,19 +233,45 @@ func ReadHeader(r io.Reader) (Header, error) {
 	if err != nil {
 		return Header{}, err
 	}
-	rest := make([]byte, nameLen+4) // safe: nameLen <= MaxNameLen
-	if _, err := io.ReadFull(r, rest); err != nil {
-		return Header{}, truncated(err, "name")
+	body, trace, err := readBody(r, h.Version, nameLen)
+	if err != nil {
+		return Header{}, err
 	}
-	crc := crc32.Update(CRC32C(fixed[:]), castagnoli, rest[:nameLen])
-	if want := binary.BigEndian.Uint32(rest[nameLen:]); crc != want {
+	var tail [4]byte
+	if _, err := io.ReadFull(r, tail[:]); err != nil {
+		return Header{}, truncated(err, "header CRC")
+	}
+	crc := crc32.Update(CRC32C(fixed[:]), castagnoli, body)
+	if want := binary.BigEndian.Uint32(tail[:]); crc != want {
 		return Header{}, protoErr(StatusCRCMismatch, "header CRC-32C 0x%08x, frame says 0x%08x", crc, want)
 	}
-	h.Name = string(rest[:nameLen])
-	return h, nil
+	h.Name, h.TraceParent = string(body[:nameLen]), string(trace)
+	return h, checkTrace(h)
 }
 
 // ANCHOR_END: readheader
+
+// readBody reads what follows the fixed part up to the CRC: the name, and
+// in version 2 the trace context's length and bytes. Both lengths are
+// bounded (MaxNameLen, one byte) before anything is allocated.
+func readBody(r io.Reader, version uint8, nameLen int) (body, trace []byte, err error) {
+	n := nameLen
+	if version == VersionTrace {
+		n++ // the trace context's length byte
+	}
+	body = make([]byte, n, n+MaxTraceLen)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return nil, nil, truncated(err, "name")
+	}
+	if version != VersionTrace {
+		return body, nil, nil
+	}
+	trace = body[n : n+int(body[nameLen])]
+	if _, err := io.ReadFull(r, trace); err != nil {
+		return nil, nil, truncated(err, "trace context")
+	}
+	return body[:n+len(trace)], trace, nil
+}
 
 // ANCHOR: fixed
 // parseFixed decodes and checks the fixed part of a header: every field
@@ -217,8 +288,8 @@ func parseFixed(fixed [HeaderFixedLen]byte) (h Header, nameLen int, err error) {
 	}
 	nameLen = int(binary.BigEndian.Uint16(fixed[6:]))
 	switch {
-	case h.Version != Version:
-		err = protoErr(StatusBadVersion, "version %d, this receiver speaks %d", h.Version, Version)
+	case h.Version != Version && h.Version != VersionTrace:
+		err = protoErr(StatusBadVersion, "version %d, this receiver speaks %d and %d", h.Version, Version, VersionTrace)
 	case h.Flags&^knownFlags != 0:
 		err = protoErr(StatusBadHeader, "unknown flags 0x%02x", h.Flags)
 	case h.ChunkSize == 0 || h.ChunkSize > MaxChunkSize:

@@ -21,7 +21,10 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tcp-in-go/course/internal/serve"
+	"github.com/tcp-in-go/course/internal/telemetry"
 )
 
 // Server receives files into Dir. The zero values of the limits mean the
@@ -33,8 +36,17 @@ type Server struct {
 	MaxSize     int64         // largest file accepted
 	PartialTTL  time.Duration // partial files older than this are removed
 	Log         *slog.Logger
+	// Metrics, if set, counts connections, bytes and transfers
+	// (-metrics-addr); nil means metrics off.
+	Metrics *telemetry.Metrics
+	// Tracer makes a span per file received (tracing.go); nil means the
+	// global provider, a no-op unless main enabled OTLP export.
+	Tracer trace.TracerProvider
+
+	oldVersion bool // tests: refuse version 2 as a receiver from before it would
 
 	core      serve.Core // the accept loop and the connections (chapter 3)
+	xfer      *xferMetrics
 	root      *os.Root
 	slots     chan struct{}
 	mu        sync.Mutex            // guards the fields below
@@ -55,6 +67,10 @@ func (s *Server) Stats() map[string]int {
 // OpenConns is the number of connections being served (logged when
 // draining starts).
 func (s *Server) OpenConns() int { return s.core.OpenConns() }
+
+// Ready reports whether the receiver accepts new senders: false from the
+// moment a drain begins (/readyz).
+func (s *Server) Ready() bool { return s.core.Ready() }
 
 // Defaults for the Server's limits.
 const (
@@ -97,6 +113,9 @@ func (s *Server) init() error {
 	}
 	// ANCHOR_END: root
 	s.root = root
+	if s.xfer == nil {
+		s.xfer = newXferMetrics(s.Metrics)
+	}
 	s.slots = make(chan struct{}, s.MaxConns)
 	s.idle = map[net.Conn]struct{}{}
 	s.receiving = map[string]bool{}
@@ -111,6 +130,7 @@ func (s *Server) init() error {
 // here a sender over the limit is accepted and told BUSY, so it knows.
 func (s *Server) Serve(ln net.Listener) error {
 	s.core.Log = s.Log
+	s.core.Observer = s.Metrics.Observer()
 	s.mu.Lock()
 	if s.core.Draining() { // Shutdown ran first: open nothing
 		s.mu.Unlock()
@@ -129,17 +149,31 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // serveConn is a connection's goroutine: a slot, then handle.
-func (s *Server) serveConn(c net.Conn) {
+func (s *Server) serveConn(raw net.Conn) {
+	start := time.Now()
+	c := &telemetry.Conn{Conn: raw} // counts the bytes
+	reason := "refused"
 	select {
 	case s.slots <- struct{}{}:
-		defer func() { <-s.slots }()
-		s.handle(c)
+		reason = s.handle(c)
+		<-s.slots
 	default:
 		s.refuse(c, Reply{Status: StatusBusy, Msg: fmt.Sprintf("too many connections (limit %d)", s.MaxConns)})
 	}
+	s.ended(c, reason, start)
 }
 
 // ANCHOR_END: serve
+
+// ended logs a connection's last line, why it ended and how many bytes it
+// carried, and counts the same in the metrics.
+func (s *Server) ended(c *telemetry.Conn, reason string, start time.Time) {
+	in, out := c.Counts()
+	s.Log.Info("closed", "peer", c.RemoteAddr().String(), "reason", reason,
+		"duration", time.Since(start).Round(time.Millisecond), "bytes_in", in, "bytes_out", out)
+	s.Metrics.Closed(reason)
+	s.Metrics.Transferred(in, out)
+}
 
 // ANCHOR: shutdown
 // Shutdown stops accepting, wakes the connections that are between files
@@ -195,8 +229,8 @@ func (s *Server) refuse(c net.Conn, r Reply) {
 	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
 	b, _ := r.MarshalBinary()
 	_, _ = c.Write(b)
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.CloseWrite()
+	if hc, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = hc.CloseWrite()
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(c, 1<<20))
 }
@@ -206,30 +240,28 @@ func (s *Server) refuse(c net.Conn, r Reply) {
 // sender likes. A refused header (bad name, exists, too large, busy) leaves
 // the stream in step, so the connection stays open for the next file; any
 // error inside a file's data closes it, because the receiver can no longer
-// tell where the next frame starts.
-func (s *Server) handle(c net.Conn) {
-	peer := c.RemoteAddr().String()
-	log := s.Log.With("peer", peer)
+// tell where the next frame starts. It returns why the connection ended.
+func (s *Server) handle(c *telemetry.Conn) (reason string) {
+	log := s.Log.With("peer", c.RemoteAddr().String())
 	log.Info("connected")
-	defer log.Info("closed")
-	defer s.setIdle(c, false)
+	defer s.setIdle(c.Conn, false)
 	for {
-		h, ok := s.nextHeader(c, log)
-		if !ok {
-			return
+		h, reason := s.nextHeader(c, log)
+		if reason != "" {
+			return reason
 		}
-		rep, err := s.receive(c, h, log)
+		rep, err := s.transfer(c, h, log) // receive, traced and measured
 		if err != nil {
 			keep := keepOpen(err)
 			s.fail(c, log, h.Name, err, keep)
 			if keep {
 				continue
 			}
-			return
+			return closeReason(err)
 		}
 		if err := s.reply(c, rep); err != nil {
 			log.Warn("reply", "name", h.Name, "err", err)
-			return
+			return closeReason(err)
 		}
 	}
 }
@@ -237,28 +269,32 @@ func (s *Server) handle(c net.Conn) {
 // ANCHOR_END: handle
 
 // ANCHOR: next-header
-// nextHeader waits, idle, for the next file's header. It reports false when
-// the connection should end: the sender is done (EOF), Shutdown woke the
-// wait, or the header was bad (the stream is then out of step).
-func (s *Server) nextHeader(c net.Conn, log *slog.Logger) (Header, bool) {
+// nextHeader waits, idle, for the next file's header. It returns a reason
+// when the connection should end: the sender is done (eof), Shutdown woke
+// the wait (drained), or the header was bad (the stream is then out of
+// step). setIdle gets the accepted connection, the one Shutdown sees.
+func (s *Server) nextHeader(c *telemetry.Conn, log *slog.Logger) (Header, string) {
 	// The deadline first: Shutdown's wake-up (a deadline in the past)
 	// must not be overwritten once setIdle has let Shutdown see c idle.
 	_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))
-	if !s.setIdle(c, true) {
-		return Header{}, false // shutting down: nothing in progress here
+	if !s.setIdle(c.Conn, true) {
+		return Header{}, "drained" // shutting down: nothing in progress here
 	}
 	h, err := ReadHeader(c)
 	if errors.Is(err, io.EOF) {
-		return Header{}, false // the sender is done
+		return Header{}, "eof" // the sender is done
 	}
-	if !s.setIdle(c, false) && err != nil {
-		return Header{}, false // woken by Shutdown
+	if !s.setIdle(c.Conn, false) && err != nil {
+		return Header{}, "drained" // woken by Shutdown
+	}
+	if err == nil && s.oldVersion && h.Version != Version {
+		err = protoErr(StatusBadVersion, "version %d, this receiver speaks %d", h.Version, Version)
 	}
 	if err != nil {
 		s.fail(c, log, "", err, false)
-		return Header{}, false
+		return Header{}, closeReason(err)
 	}
-	return h, true
+	return h, ""
 }
 
 // ANCHOR_END: next-header
@@ -336,7 +372,7 @@ func partialName(name string, size uint64) string {
 // ANCHOR: receive
 // receive takes one file whose header has been read. It returns the OK
 // reply, or an error whose status is the refusal.
-func (s *Server) receive(c net.Conn, h Header, log *slog.Logger) (Reply, error) {
+func (s *Server) receive(ctx context.Context, c net.Conn, h Header, log *slog.Logger) (Reply, error) {
 	start := time.Now()
 	s.sweepPartials()
 	if err := s.admit(h); err != nil {
@@ -359,6 +395,7 @@ func (s *Server) receive(c net.Conn, h Header, log *slog.Logger) (Reply, error) 
 	if err != nil {
 		return Reply{}, err
 	}
+	trace.SpanFromContext(ctx).SetAttributes(attrOffset.Int64(int64(off)))
 	if err := s.reply(c, Reply{Status: StatusReady, Value: off}); err != nil {
 		return Reply{}, err
 	}

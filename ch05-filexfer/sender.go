@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Sender sends files to a receiver, all over one connection while the
@@ -27,6 +28,11 @@ type Sender struct {
 	Timeout   time.Duration // dial timeout, and longest wait for the receiver
 	Out       io.Writer     // one summary line per file
 	Progress  io.Writer     // if not nil, a progress bar is drawn there
+	// Tracer makes a span per file sent (tracing.go); nil means the global
+	// provider, a no-op unless main enabled OTLP export.
+	Tracer trace.TracerProvider
+
+	plain bool // the receiver refused version 2: send version 1, untraced
 }
 
 // Result is the outcome of one file.
@@ -148,12 +154,15 @@ func (s *Sender) Send(ctx context.Context, paths []string) ([]Result, error) {
 			}
 			if conn != nil {
 				stop := context.AfterFunc(ctx, func() { conn.Close() })
-				r = s.sendFile(conn, j, buf, s.Resume || attempt > 0)
+				r = s.tracedSend(ctx, conn, j, buf, s.Resume || attempt > 0)
 				stop()
 				if r.Err != nil && !keepOpen(r.Err) {
 					conn.Close()
 					conn = nil
 				}
+			}
+			if s.downgrade(r.Err) {
+				continue // an old receiver: the same file again, as version 1
 			}
 			// ANCHOR: exercise-retry
 			// A transfer that failed for a passing reason (cut off, corrupted
@@ -216,7 +225,7 @@ func (s *Sender) summary(r Result) {
 // ANCHOR: sendfile
 // sendFile sends one file: header, wait for READY (and the offset to start
 // from), chunks, End with the SHA-256 of the whole file, wait for OK.
-func (s *Sender) sendFile(c net.Conn, j job, buf []byte, resume bool) (r Result) {
+func (s *Sender) sendFile(ctx context.Context, c net.Conn, j job, buf []byte, resume bool) (r Result) {
 	start := time.Now()
 	r.Name = j.name
 	defer func() { r.Elapsed = time.Since(start) }()
@@ -229,7 +238,7 @@ func (s *Sender) sendFile(c net.Conn, j job, buf []byte, resume bool) (r Result)
 	if r.Size, r.Err = size(f); r.Err != nil {
 		return r
 	}
-	if r.Offset, r.Err = s.offer(c, j.name, r.Size, resume); r.Err != nil {
+	if r.Offset, r.Err = s.offer(ctx, c, j.name, r.Size, resume); r.Err != nil {
 		return r
 	}
 	// The SHA-256 covers the whole file, so on a resume the bytes the
@@ -265,9 +274,13 @@ func size(f *os.File) (int64, error) {
 // ANCHOR: offer
 // offer sends the header and waits for READY: it returns the offset the
 // receiver asks for (0, or where its partial file ends on a resume), or
-// the refusal.
-func (s *Sender) offer(c net.Conn, name string, size int64, resume bool) (uint64, error) {
+// the refusal. The header carries ctx's trace context (version 2) unless
+// the receiver is too old for it.
+func (s *Sender) offer(ctx context.Context, c net.Conn, name string, size int64, resume bool) (uint64, error) {
 	h := Header{Version: Version, Name: name, Size: uint64(size), ChunkSize: uint32(s.ChunkSize)}
+	if tp := traceParent(ctx); tp != "" && !s.plain {
+		h.Version, h.TraceParent = VersionTrace, tp
+	}
 	if s.Overwrite {
 		h.Flags |= FlagOverwrite
 	}

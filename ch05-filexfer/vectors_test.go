@@ -23,11 +23,12 @@ type vector struct {
 	Hex    string `json:"hex"`
 	Error  string `json:"error"`
 	Header *struct {
-		Version   uint8  `json:"version"`
-		Flags     uint8  `json:"flags"`
-		Name      string `json:"name"`
-		Size      uint64 `json:"size"`
-		ChunkSize uint32 `json:"chunk_size"`
+		Version     uint8  `json:"version"`
+		Flags       uint8  `json:"flags"`
+		Name        string `json:"name"`
+		Size        uint64 `json:"size"`
+		ChunkSize   uint32 `json:"chunk_size"`
+		TraceParent string `json:"traceparent"`
 	} `json:"header"`
 	Limit   uint32 `json:"limit"`
 	DataHex string `json:"data_hex"`
@@ -90,7 +91,7 @@ func TestVectors(t *testing.T) {
 				if v.Error != "" {
 					return
 				}
-				want := Header{Version: v.Header.Version, Flags: v.Header.Flags, Name: v.Header.Name, Size: v.Header.Size, ChunkSize: v.Header.ChunkSize}
+				want := Header{Version: v.Header.Version, Flags: v.Header.Flags, Name: v.Header.Name, Size: v.Header.Size, ChunkSize: v.Header.ChunkSize, TraceParent: v.Header.TraceParent}
 				assert.Empty(t, cmp.Diff(want, h))
 				out, err := h.MarshalBinary()
 				require.NoError(t, err)

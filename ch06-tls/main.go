@@ -19,6 +19,7 @@ import (
 
 	"github.com/tcp-in-go/course/internal/cli"
 	"github.com/tcp-in-go/course/internal/debugserver"
+	"github.com/tcp-in-go/course/internal/telemetry"
 )
 
 const name = "ch06-tls"
@@ -43,6 +44,7 @@ func serveCmd(ctx context.Context, args []string) error {
 	idle := fs.Duration("idle-timeout", 5*time.Minute, "close a client silent this long")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, let open connections finish this long")
 	debugAddr := fs.String("debug-addr", "", "serve pprof and expvar here, e.g. 127.0.0.1:6060 (loopback only)")
+	metricsAddr := fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz here, e.g. 0.0.0.0:9466 (may listen on any address)")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
@@ -53,6 +55,14 @@ func serveCmd(ctx context.Context, args []string) error {
 	srv := &Server{TLSConfig: cfg, HandshakeTimeout: *hsTimeout, IdleTimeout: *idle, Log: slog.Default()}
 	if *debugAddr != "" {
 		_, stop, err := debugserver.Start(ctx, *debugAddr, "tls", func() any { return srv.Stats() }, srv.Log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if *metricsAddr != "" {
+		srv.Metrics = telemetry.New(0) // no -max-conns here
+		_, stop, err := telemetry.Start(ctx, *metricsAddr, srv.Metrics, srv.Ready, srv.Log)
 		if err != nil {
 			return err
 		}

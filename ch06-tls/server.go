@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tcp-in-go/course/internal/serve"
+	"github.com/tcp-in-go/course/internal/telemetry"
 )
 
 // Server is a TLS echo server. Set the fields before calling Serve.
@@ -22,8 +23,12 @@ type Server struct {
 	HandshakeTimeout time.Duration // a client must finish the handshake within it (default 10 s)
 	IdleTimeout      time.Duration // a connection silent this long is closed (default 5 min)
 	Log              *slog.Logger
+	// Metrics, if set, counts connections, bytes and handshakes
+	// (-metrics-addr); nil means metrics off.
+	Metrics *telemetry.Metrics
 
 	core serve.Core // the accept loop and the connections (chapter 3)
+	tlsm *tlsMetrics
 }
 
 // Stats is what -debug-addr publishes (expvar "tls").
@@ -31,6 +36,10 @@ func (s *Server) Stats() map[string]int { return map[string]int{"conns_open": s.
 
 // OpenConns is the number of connections being served.
 func (s *Server) OpenConns() int { return s.core.OpenConns() }
+
+// Ready reports whether the server accepts new clients: false from the
+// moment a drain begins (/readyz).
+func (s *Server) Ready() bool { return s.core.Ready() }
 
 func (s *Server) logger() *slog.Logger {
 	if s.Log != nil {
@@ -53,6 +62,10 @@ func orDefault(d, def time.Duration) time.Duration {
 // echoes finish until its context ends, then closes the rest.
 func (s *Server) Serve(ln net.Listener) error {
 	s.core.Log = s.logger()
+	s.core.Observer = s.Metrics.Observer()
+	if s.tlsm == nil {
+		s.tlsm = newTLSMetrics(s.Metrics)
+	}
 	return s.core.Serve(ln, s.handle)
 }
 
@@ -62,26 +75,35 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.core.Shutdown(ct
 
 // ANCHOR: handle
 // handle runs one connection: the TLS handshake under a deadline, one log
-// line describing what was negotiated, then the echo loop.
-func (s *Server) handle(raw net.Conn) {
-	log := s.logger().With("peer", raw.RemoteAddr().String())
+// line describing what was negotiated, then the echo loop. raw is wrapped
+// in a byte counter first, so the metrics count what crossed the network,
+// TLS records and handshakes included.
+func (s *Server) handle(accepted net.Conn) {
+	log := s.logger().With("peer", accepted.RemoteAddr().String())
+	raw := &telemetry.Conn{Conn: accepted}
+	defer s.count(raw)
 
 	conn := tls.Server(raw, s.TLSConfig)
 	if err := s.handshake(conn); err != nil {
+		s.tlsm.failed(err)
+		s.Metrics.Closed("error")
 		s.handshakeFailed(log, raw, err)
 		return
 	}
+	s.tlsm.handshake(conn.ConnectionState())
 	log.Info("handshake", stateAttrs(conn.ConnectionState())...)
 
 	n, err := echo(conn, orDefault(s.IdleTimeout, 5*time.Minute))
 	if err != nil {
-		log.Info("closed", "bytes", n, "err", err)
+		s.Metrics.Closed(closeReason(err))
+		log.Info("closed", "bytes", n, "reason", closeReason(err), "err", err)
 		return
 	}
 	// Send close_notify so the client knows the echo is complete and was
 	// not cut short by an attacker closing the TCP connection.
 	_ = conn.Close()
-	log.Info("closed", "bytes", n)
+	s.Metrics.Closed("eof")
+	log.Info("closed", "bytes", n, "reason", "eof")
 }
 
 // ANCHOR_END: handle
@@ -126,8 +148,8 @@ func (s *Server) handshakeFailed(log *slog.Logger, raw net.Conn, err error) {
 // reset" instead of the reason. Instead: send FIN, discard what arrives for
 // a short while, then close (net/http does the same).
 func lingerClose(raw net.Conn) {
-	if tc, ok := raw.(*net.TCPConn); ok {
-		_ = tc.CloseWrite()
+	if hc, ok := raw.(interface{ CloseWrite() error }); ok {
+		_ = hc.CloseWrite()
 	}
 	_ = raw.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
 	_, _ = io.Copy(io.Discard, io.LimitReader(raw, 64<<10))
@@ -161,6 +183,25 @@ func stateAttrs(st tls.ConnectionState) []any {
 }
 
 // ANCHOR_END: state
+
+// count adds a connection's bytes to the metrics when it ends.
+func (s *Server) count(c *telemetry.Conn) {
+	s.Metrics.Transferred(c.Counts())
+}
+
+// closeReason is why the echo loop ended with err: the client went quiet
+// (idle), Shutdown closed it when the drain ran out (shutdown), or anything
+// else (error).
+func closeReason(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, net.ErrClosed):
+		return "shutdown"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "idle"
+	}
+	return "error"
+}
 
 // echo copies everything the client sends back to it until the client is
 // done (close_notify, read as io.EOF). Each read waits at most idle.

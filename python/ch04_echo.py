@@ -49,6 +49,11 @@ from common import (
     sigterm_as_interrupt,
 )
 
+try:  # optional: without prometheus_client the server runs with metrics off
+    import prometheus_client
+except ImportError:
+    prometheus_client = None  # type: ignore[assignment]
+
 DEFAULT_ADDR = "127.0.0.1:65432"
 CHUNK = 64 * 1024  # bytes per recv
 MODELS = ("threads", "selectors", "asyncio")
@@ -85,6 +90,61 @@ class Open:
                 self.cond.wait_for(lambda: not self.socks, 5.0)
 
 
+# ANCHOR: metrics
+class Metrics:
+    """The Go servers' tcp_server_* metrics that apply here (Go's
+    internal/telemetry), served by prometheus_client on --metrics-addr.
+    Until start() succeeds every method does nothing: metrics off."""
+
+    on = False
+
+    def start(self, addr: str) -> None:
+        host, port = parse_addr(addr)
+        if prometheus_client is None:
+            log("WARN", "metrics off: prometheus_client is not installed", metrics_addr=addr)
+            return
+        pc = prometheus_client
+        pc.disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series, as in Go
+        reg = pc.CollectorRegistry()
+        # prometheus_client appends _total to a counter's name itself.
+        self.open = pc.Gauge(
+            "tcp_server_connections_open", "Connections being served now.", registry=reg
+        )
+        self.accepted = pc.Counter(
+            "tcp_server_connections_accepted", "Connections accepted.", registry=reg
+        )
+        self.closed_ = pc.Counter(
+            "tcp_server_connections_closed",
+            "Connections that ended, by why they ended (eof, idle, error, shutdown).",
+            ["reason"],
+            registry=reg,
+        )
+        self.received = pc.Counter(
+            "tcp_server_received_bytes", "Bytes read from clients.", registry=reg
+        )
+        self.sent = pc.Counter("tcp_server_sent_bytes", "Bytes written to clients.", registry=reg)
+        server, _ = pc.start_http_server(port, host, registry=reg)
+        self.on = True
+        log("INFO", "metrics listening", addr=format_addr(server.server_address), paths="/metrics")
+
+    def opened(self) -> None:
+        if self.on:
+            self.accepted.inc()
+            self.open.inc()
+
+    def closed(self, reason: str, echoed: int) -> None:
+        """A connection ended: every byte it echoed was read once and written once."""
+        if self.on:
+            self.open.dec()
+            self.closed_.labels(reason).inc()
+            self.received.inc(echoed)
+            self.sent.inc(echoed)
+
+
+METRICS = Metrics()
+# ANCHOR_END: metrics
+
+
 # ANCHOR: threads
 # ANCHOR: threads-handler
 class EchoHandler(socketserver.BaseRequestHandler):
@@ -95,6 +155,7 @@ class EchoHandler(socketserver.BaseRequestHandler):
         peer = format_addr(self.client_address)
         start, total = time.monotonic(), 0
         log("INFO", "open", peer=peer)
+        METRICS.opened()
         # A timeout on every recv and sendall: a client that neither sends
         # nor reads for that long is closed (Go's -idle-timeout).
         sock.settimeout(IDLE_TIMEOUT[0] or None)
@@ -109,14 +170,17 @@ class EchoHandler(socketserver.BaseRequestHandler):
                 total += len(data)
         except TimeoutError:
             log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="idle")
+            METRICS.closed("idle", total)
             return
         except OSError as err:
             log("WARN", "close", peer=peer, bytes=total, reason="error", err=err)
+            METRICS.closed("error", total)
             return
         finally:
             self.server.open.remove(sock)  # type: ignore[attr-defined]
         # socketserver then shuts the socket down and closes it.
         log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="eof")
+        METRICS.closed("eof", total)
         # ANCHOR_END: threads-handler
 
 
@@ -187,6 +251,7 @@ def serve_selectors(host: str, port: int) -> None:
         sel.unregister(c.sock)
         c.sock.close()
         conns.discard(c)
+        METRICS.closed(reason, c.total)
         if err:
             log("WARN", "close", peer=c.peer, bytes=c.total, reason=reason, err=err)
         else:
@@ -249,6 +314,7 @@ def serve_selectors(host: str, port: int) -> None:
                     sel.register(sock, c.events, c)
                     conns.add(c)
                     log("INFO", "open", peer=c.peer)
+                    METRICS.opened()
                     continue
                 # ANCHOR_END: selectors-events
                 # ANCHOR: selectors-echo
@@ -290,14 +356,16 @@ def serve_selectors(host: str, port: int) -> None:
 
 
 # ANCHOR: asyncio
-# ANCHOR: asyncio-handler
 HANDLERS: set[asyncio.Task[None]] = set()  # connections being served, for the drain
 
 
+# ANCHOR: asyncio-handler
 async def handle_asyncio(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     peer = format_addr(writer.get_extra_info("peername"))
     start, total = time.monotonic(), 0
     log("INFO", "open", peer=peer)
+    METRICS.opened()
+    reason = "error"
     idle = IDLE_TIMEOUT[0] or None
     try:
         while True:
@@ -314,8 +382,10 @@ async def handle_asyncio(reader: asyncio.StreamReader, writer: asyncio.StreamWri
         writer.close()  # sends what is still buffered, then our FIN
         async with asyncio.timeout(idle):
             await writer.wait_closed()
+        reason = "eof"
         log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="eof")
     except TimeoutError:
+        reason = "idle"
         log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="idle")
     except OSError as err:
         log("WARN", "close", peer=peer, bytes=total, reason="error", err=err)
@@ -323,11 +393,12 @@ async def handle_asyncio(reader: asyncio.StreamReader, writer: asyncio.StreamWri
         # The drain timeout cancelled us. Returning (instead of re-raising)
         # keeps it to this one line: asyncio prints a traceback for each
         # handler task that ends cancelled.
+        reason = "shutdown"
         log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="shutdown")
     finally:
-        # abort, not close: close() waits to send what is buffered, so a
-        # client that does not read would keep its socket open forever.
-        # (After the clean close above, abort does nothing.)
+        METRICS.closed(reason, total)
+        # abort, not close: close() would wait to send what is buffered, forever
+        # for a client that does not read. (After a clean close it does nothing.)
         writer.transport.abort()
         # ANCHOR_END: asyncio-handler
 
@@ -420,6 +491,14 @@ def serve(args: argparse.Namespace) -> None:
         sys.exit(2)
     IDLE_TIMEOUT[0] = args.idle_timeout
     DRAIN_TIMEOUT[0] = args.drain_timeout
+    if args.metrics_addr:
+        try:
+            METRICS.start(args.metrics_addr)
+        except ValueError as err:
+            print(f"ch04_echo: --metrics-addr: {err}", file=sys.stderr)
+            sys.exit(2)
+        except OSError as err:
+            die("ch04_echo", listen_error(args.metrics_addr, err))
     sigterm_as_interrupt()
     try:
         if args.model == "threads":
@@ -510,8 +589,13 @@ def main(argv: list[str] | None = None) -> None:
         metavar="DURATION",
         help="on SIGINT/SIGTERM, how long open connections may finish",
     )
-    p_client = sub.add_parser("client", help="send stdin or --msg; print the echo")
-    p_client.add_argument("--addr", default=DEFAULT_ADDR, help="server address")
+    p_serve.add_argument(
+        "--metrics-addr",
+        default="",
+        help="serve /metrics here HOST:PORT, e.g. 0.0.0.0:9464 (may listen on any address)",
+    )
+    p_client = sub.add_parser("client", help="send --msg or stdin and print the echo")
+    p_client.add_argument("--addr", default=DEFAULT_ADDR, help="server address HOST:PORT")
     p_client.add_argument("--msg", help="send this line instead of stdin")
     p_client.add_argument(
         "--timeout",

@@ -34,9 +34,15 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import common
+
+try:  # optional: without opentelemetry the traceparent is still parsed and forwarded
+    from opentelemetry import trace as otel_trace
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+except ImportError:
+    otel_trace = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer as Buffer
@@ -46,7 +52,9 @@ DEFAULT_ADDR = "127.0.0.1:9005"
 
 # ANCHOR: constants
 MAGIC = b"FXF1"
-VERSION = 1
+VERSION = 1  # the header every receiver speaks
+VERSION_TRACE = 2  # adds a trace context (W3C traceparent) before the CRC
+MAX_TRACE_LEN = 255  # its length is one byte
 HEADER_FIXED = struct.Struct(">4sBBHQI")  # magic, version, flags, name length, size, chunk size
 CHUNK_HEAD = struct.Struct(">II")  # length, CRC-32C
 REPLY_FIXED = struct.Struct(">BQH")  # status, value, message length
@@ -196,6 +204,7 @@ class Header:
     name: str
     size: int
     chunk_size: int
+    traceparent: str = ""  # version 2 only
 
 
 @dataclass
@@ -203,6 +212,35 @@ class Reply:
     status: str
     value: int = 0
     msg: str = ""
+
+
+# ANCHOR: tracing
+@contextlib.contextmanager
+def traced(
+    name: str, parent: str, tracer_provider: Any = None, **attrs: object
+) -> Iterator[tuple[Any, str]]:
+    """A span for one file, a child of the traceparent ``parent`` (from the
+    header, or the TRACEPARENT variable); yields it and the traceparent to
+    send on. Without opentelemetry there is no span (None) and the parent
+    is passed on unchanged, so a trace still crosses this program."""
+    if otel_trace is None:
+        yield None, parent
+        return
+    prop = TraceContextTextMapPropagator()
+    ctx = prop.extract({"traceparent": parent}) if parent else None
+    tracer = otel_trace.get_tracer("ch05_filexfer", tracer_provider=tracer_provider)
+    with tracer.start_as_current_span(name, context=ctx, attributes=attrs) as span:  # type: ignore[arg-type]
+        carrier: dict[str, str] = {}
+        prop.inject(carrier)
+        yield span, carrier.get("traceparent", parent)
+
+
+def tracing_note() -> None:
+    if otel_trace is None:
+        common.log("INFO", "tracing off: opentelemetry is not installed")
+
+
+# ANCHOR_END: tracing
 
 
 def read_exact(f: BinaryIO, n: int) -> bytes:
@@ -223,8 +261,22 @@ def encode_header(h: Header) -> bytes:
         raise ProtoError("BAD_NAME", f"name length {len(name)} not in 1..{MAX_NAME_LEN}")
     if not 1 <= h.chunk_size <= MAX_CHUNK_SIZE:
         raise ProtoError("BAD_HEADER", f"chunk size {h.chunk_size} not in 1..{MAX_CHUNK_SIZE}")
+    check_trace(h.version, h.traceparent.encode("latin-1", "replace"))
     b = HEADER_FIXED.pack(MAGIC, h.version, h.flags, len(name), h.size, h.chunk_size) + name
+    if h.version == VERSION_TRACE:
+        b += bytes([len(h.traceparent)]) + h.traceparent.encode("ascii")
     return b + struct.pack(">I", crc32c(b))
+
+
+def check_trace(version: int, tp: bytes) -> None:
+    """Refuse a trace context version 1 cannot carry, or that is not visible ASCII."""
+    if tp and version != VERSION_TRACE:
+        raise ProtoError("BAD_HEADER", f"a trace context needs version {VERSION_TRACE}")
+    if len(tp) > MAX_TRACE_LEN:
+        raise ProtoError("BAD_HEADER", f"trace context of {len(tp)} bytes, over {MAX_TRACE_LEN}")
+    for c in tp:
+        if not 0x21 <= c <= 0x7E:
+            raise ProtoError("BAD_HEADER", f"trace context byte 0x{c:02x} is not visible ASCII")
 
 
 def read_header(f: BinaryIO) -> Header | None:
@@ -237,8 +289,10 @@ def read_header(f: BinaryIO) -> Header | None:
     magic, version, flags, name_len, size, chunk = HEADER_FIXED.unpack(fixed)
     if magic != MAGIC:
         raise ProtoError("BAD_MAGIC", f"magic {magic!r}, want {MAGIC!r}")
-    if version != VERSION:
-        raise ProtoError("BAD_VERSION", f"version {version}, this receiver speaks {VERSION}")
+    if version not in (VERSION, VERSION_TRACE):
+        raise ProtoError(
+            "BAD_VERSION", f"version {version}, this receiver speaks {VERSION} and {VERSION_TRACE}"
+        )
     if flags & ~(FLAG_OVERWRITE | FLAG_RESUME):
         raise ProtoError("BAD_HEADER", f"unknown flags 0x{flags:02x}")
     if not 1 <= chunk <= MAX_CHUNK_SIZE:
@@ -247,15 +301,25 @@ def read_header(f: BinaryIO) -> Header | None:
         raise ProtoError("TOO_LARGE", f"size {size} does not fit in int64")
     if not 1 <= name_len <= MAX_NAME_LEN:  # checked before reading (allocating) the name
         raise ProtoError("BAD_NAME", f"name length {name_len} not in 1..{MAX_NAME_LEN}")
-    rest = read_exact(f, name_len + 4)
-    if len(rest) < name_len + 4:
+    n = name_len + (1 if version == VERSION_TRACE else 0)  # + the trace length byte
+    body = read_exact(f, n)
+    if len(body) < n:
         raise ProtoError("BAD_HEADER", "truncated name")
-    got = crc32c(rest[:name_len], crc32c(fixed))
-    (want,) = struct.unpack(">I", rest[name_len:])
+    tp = b""
+    if version == VERSION_TRACE:
+        tp = read_exact(f, body[-1])
+        if len(tp) < body[-1]:
+            raise ProtoError("BAD_HEADER", "truncated trace context")
+    tail = read_exact(f, 4)
+    if len(tail) < 4:
+        raise ProtoError("BAD_HEADER", "truncated header CRC")
+    got = crc32c(body + tp, crc32c(fixed))
+    (want,) = struct.unpack(">I", tail)
     if got != want:
         raise ProtoError("CRC_MISMATCH", f"header CRC-32C 0x{got:08x}, frame says 0x{want:08x}")
-    name = rest[:name_len].decode("utf-8", "surrogateescape")
-    return Header(version, flags, name, size, chunk)
+    check_trace(version, tp)
+    name = body[:name_len].decode("utf-8", "surrogateescape")
+    return Header(version, flags, name, size, chunk, tp.decode("ascii"))
 
 
 # ANCHOR_END: header
@@ -683,10 +747,30 @@ class Handler(socketserver.BaseRequestHandler):
                         return
                     name = h.name
                     start = time.monotonic()
-                    conn.reply(rcv.receive(conn, h))
+                    with traced(
+                        "filexfer.receive",
+                        h.traceparent,
+                        **{"network.peer.address": peer, "filexfer.name": name},
+                    ) as (span, _):
+                        try:
+                            rep = rcv.receive(conn, h)
+                        except ProtoError as e:
+                            if span is not None:
+                                span.set_attribute("filexfer.result", e.status.lower())
+                            raise
+                        if span is not None:
+                            span.set_attribute("filexfer.result", "ok")
+                    conn.reply(rep)
                     elapsed = f"{(time.monotonic() - start) * 1000:.0f}ms"
+                    extra = {"traceparent": h.traceparent} if h.traceparent else {}
                     common.log(
-                        "INFO", "received", peer=peer, name=name, size=h.size, elapsed=elapsed
+                        "INFO",
+                        "received",
+                        peer=peer,
+                        name=name,
+                        size=h.size,
+                        elapsed=elapsed,
+                        **extra,
                     )
                 except ProtoError as e:
                     common.log("WARN", "refused", peer=peer, name=name, status=e.status, err=str(e))
@@ -739,6 +823,7 @@ class Server(common.BackoffMixin, socketserver.ThreadingTCPServer):
 
 def serve(args: argparse.Namespace) -> None:
     host, port = common.parse_addr(args.addr)
+    tracing_note()
     try:
         rcv = Receiver(
             Path(args.dir), args.max_size, args.idle_timeout, args.max_conns, args.partial_ttl
@@ -783,8 +868,38 @@ def send_file(
     sock: socket.socket, rf: BinaryIO, path: Path, name: str, args: argparse.Namespace, resume: bool
 ) -> str:
     size = path.stat().st_size
+    with traced("filexfer.send", os.environ.get("TRACEPARENT", ""), **{"filexfer.name": name}) as (
+        span,
+        tp,
+    ):
+        try:
+            info = send_data(sock, rf, path, name, size, args, resume, tp)
+        except ProtoError as e:
+            if span is not None:
+                span.set_attribute("filexfer.result", e.status.lower())
+            raise
+        if span is not None:
+            span.set_attribute("filexfer.result", "ok")
+        return info
+
+
+def send_data(
+    sock: socket.socket,
+    rf: BinaryIO,
+    path: Path,
+    name: str,
+    size: int,
+    args: argparse.Namespace,
+    resume: bool,
+    tp: str,
+) -> str:
     flags = (FLAG_OVERWRITE if args.overwrite else 0) | (FLAG_RESUME if resume else 0)
-    sock.sendall(encode_header(Header(VERSION, flags, name, size, args.chunk)))
+    # A trace context needs version 2; an old receiver refuses it (BAD_VERSION),
+    # and send() then sends version 1 (args.plain).
+    h = Header(VERSION, flags, name, size, args.chunk)
+    if tp and not args.plain:
+        h = Header(VERSION_TRACE, flags, name, size, args.chunk, tp)
+    sock.sendall(encode_header(h))
     rep = read_reply(rf)
     if rep.status != "READY":
         raise ProtoError(rep.status, rep.msg)
@@ -827,13 +942,16 @@ def connect(addr: tuple[str, int], timeout: float) -> socket.socket:
 
 def send(args: argparse.Namespace) -> None:
     host, port = common.parse_addr(args.addr)
+    args.plain = False  # set once the receiver refuses version 2
+    tracing_note()
     failed = 0
     sock: socket.socket | None = None
     rf: BinaryIO | None = None
     jobs = walk(args.files)
     for path, name in jobs:
         start = time.monotonic()
-        for attempt in range(args.retries + 1):
+        attempt = 0
+        while True:
             try:
                 if sock is None:
                     sock = connect((host, port), args.timeout)
@@ -848,11 +966,15 @@ def send(args: argparse.Namespace) -> None:
                 if status not in KEEP_OPEN and sock is not None:
                     sock.close()
                     sock = None
+                if status == "BAD_VERSION" and not args.plain:
+                    args.plain = True  # an old receiver: again, as version 1
+                    continue
                 # Retry (resuming) what a retry can fix: a lost connection,
                 # damage in flight, a busy name. Not a refusal of the file.
                 passing = status in RETRYABLE or isinstance(e, ConnectionError)
                 if attempt < args.retries and passing:
                     time.sleep(min(0.05 * 2**attempt, 2.0))
+                    attempt += 1
                     continue
                 failed += 1
                 print(f'failed name={name} status={status} err="{e}"', flush=True)

@@ -26,7 +26,9 @@ def hx(*parts):
     return " ".join(p.hex() for p in parts)
 
 
-def hdr(name, size, chunk=262144, ver=1, flags=0, magic=b"FXF1", nlen=None, crc_xor=0):
+def hdr(name, size, chunk=262144, ver=1, flags=0, magic=b"FXF1", nlen=None, crc_xor=0, trace=None):
+    """A header's fields; trace (bytes) makes it a version 2 header with a
+    trace context: a length byte, then the bytes, before the CRC."""
     n = name.encode() if isinstance(name, str) else name
     parts = [
         magic,
@@ -36,6 +38,8 @@ def hdr(name, size, chunk=262144, ver=1, flags=0, magic=b"FXF1", nlen=None, crc_
         struct.pack(">I", chunk),
         n,
     ]
+    if trace is not None:
+        parts += [bytes([len(trace)]), trace]
     return parts + [struct.pack(">I", crc32c(b"".join(parts)) ^ crc_xor)]
 
 
@@ -79,7 +83,7 @@ H(
 H("empty input: the sender is done", [b""], error="EOF")
 H("wrong magic (an HTTP request)", [b"GET / HTTP/1.1\r\n\r\n\x00\x00"], error="BAD_MAGIC")
 H("wrong magic case", hdr("a", 1, magic=b"fxf1"), error="BAD_MAGIC")
-H("unknown version", hdr("a", 1, ver=2), error="BAD_VERSION")
+H("unknown version", hdr("a", 1, ver=3), error="BAD_VERSION")
 H("unknown flag bit", hdr("a", 1, flags=4), error="BAD_HEADER")
 H("chunk size 0", hdr("a", 1, chunk=0), error="BAD_HEADER")
 H("chunk size over 4 MiB", hdr("a", 1, chunk=(4 << 20) + 1), error="BAD_HEADER")
@@ -100,6 +104,39 @@ H(
 )
 H("header CRC field wrong", hdr("a", 1, crc_xor=1), error="CRC_MISMATCH")
 H("name shorter than its length", hdr("abc", 1, nlen=10), error="BAD_HEADER")
+
+# Version 2: the same header with a W3C trace context (traceparent) between
+# the name and the CRC. Version 1 headers above are unchanged.
+TP = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+H(
+    "version 2 with a traceparent",
+    hdr("hello.txt", 5, ver=2, trace=TP),
+    {"version": 2, "flags": 0, "name": "hello.txt", "size": 5, "chunk_size": 262144, "traceparent": TP.decode()},
+)
+H(
+    "version 2 without a trace context (length 0)",
+    hdr("hello.txt", 5, ver=2, flags=2, trace=b""),
+    {"version": 2, "flags": 2, "name": "hello.txt", "size": 5, "chunk_size": 262144, "traceparent": ""},
+)
+H(
+    "version 2, longest trace context (255 bytes)",
+    hdr("a", 1, ver=2, trace=b"x" * 255),
+    {"version": 2, "flags": 0, "name": "a", "size": 1, "chunk_size": 262144, "traceparent": "x" * 255},
+)
+H("version 2, trace context with a space", hdr("a", 1, ver=2, trace=b"00 x"), error="BAD_HEADER")
+H("version 2, trace context with a newline", hdr("a", 1, ver=2, trace=b"00-\n"), error="BAD_HEADER")
+H(
+    "version 2, trace context with a non-ASCII byte",
+    hdr("a", 1, ver=2, trace="é".encode()),
+    error="BAD_HEADER",
+)
+H("version 2, trace context cut off", hdr("a", 1, ver=2, trace=TP)[:7] + [TP[:10]], error="BAD_HEADER")
+H("version 2, trace length byte missing", hdr("a", 1, ver=2, trace=TP)[:6], error="BAD_HEADER")
+H(
+    "version 2, one bit of the trace context flipped in flight",
+    hdr("a", 1, ver=2, trace=TP)[:7] + [b"1" + TP[1:], hdr("a", 1, ver=2, trace=TP)[8]],
+    error="CRC_MISMATCH",
+)
 
 
 def C(desc, parts, limit, data=None, end=None, error=None):

@@ -74,6 +74,8 @@ var goOnly = map[string]string{
 	"ch04-echo client -n":                     "generated, verified payloads are the Go client's",
 	"ch04-echo client -size":                  "generated, verified payloads are the Go client's",
 	"ch05-filexfer serve -drain-timeout":      "the Python receiver stops at once, without a drain",
+	"ch05-filexfer serve -metrics-addr":       "of the Python twins, only the echo server exports metrics (operations chapter)",
+	"ch06-tls serve -metrics-addr":            "of the Python twins, only the echo server exports metrics (operations chapter)",
 }
 
 // pyOnly are Python options a Go program does not have, keyed "program

@@ -21,6 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tcp-in-go/course/internal/serve"
 )
 
 // ANCHOR: metrics
@@ -85,14 +87,61 @@ func (m *Metrics) AcceptFailed(temporary bool) {
 	m.acceptErrors.WithLabelValues(kind).Inc()
 }
 
-// Closed counts a connection that ended, with the reason its close log line
-// gives.
-func (m *Metrics) Closed(reason string) { m.closed.WithLabelValues(reason).Inc() }
+// Observer returns m as the accept loop's observer (serve.Core.Observer),
+// or nil when m is nil: metrics off.
+func (m *Metrics) Observer() serve.Observer {
+	if m == nil {
+		return nil // not a nil *Metrics in a non-nil interface
+	}
+	return m
+}
 
-// Transferred adds one connection's (or one read's) bytes.
+// ANCHOR: closed
+// Closed counts a connection that ended, with the reason its close log line
+// gives: a small fixed set (eof, idle, drained, shutdown, error, refused),
+// never free text, since every label value is a time series of its own.
+// Like every method below, it does nothing on a nil *Metrics (metrics off).
+func (m *Metrics) Closed(reason string) {
+	if m == nil {
+		return
+	}
+	m.closed.WithLabelValues(reason).Inc()
+}
+
+// ANCHOR_END: closed
+
+// Transferred adds bytes read from and written to clients. Handlers call it
+// when a connection ends (with Conn's counts): counting per read would touch
+// shared counters on the hot path.
 func (m *Metrics) Transferred(in, out int64) {
+	if m == nil {
+		return
+	}
 	m.received.Add(float64(in))
 	m.sent.Add(float64(out))
+}
+
+// Echo registers echo_round_trip_seconds for an echo server: the time from
+// a read returning to its echo written back. Its _count is the number of
+// echoes. On a nil *Metrics it returns nil, and a nil *Echo ignores
+// Observe.
+func (m *Metrics) Echo() *Echo {
+	if m == nil {
+		return nil
+	}
+	return &Echo{f: m.Factory().Histogram("echo_round_trip_seconds",
+		"Time from a read returning to its echo written back, per read.",
+		prometheus.ExponentialBuckets(1e-6, 4, 12))} // 1 µs .. 4 s
+}
+
+// Echo times the echo of one read.
+type Echo struct{ f prometheus.Histogram }
+
+// Observe records the echo of a read that returned at start.
+func (e *Echo) Observe(start time.Time) {
+	if e != nil {
+		e.f.Observe(time.Since(start).Seconds())
+	}
 }
 
 // Factory returns a helper for a chapter's own metrics on the same registry.

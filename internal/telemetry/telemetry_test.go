@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -139,4 +140,40 @@ func TestReadyzFailsBeforeTheListenerCloses(t *testing.T) {
 	c.Close()
 	require.NoError(t, core.Wait(context.Background()))
 	require.ErrorIs(t, <-served, serve.ErrServerClosed)
+}
+
+// TestEchoAndNilMetrics: the echo histogram counts each observed echo, and
+// every helper is a no-op on nil metrics (a server run without
+// -metrics-addr), so handlers need no "if metrics on" branches.
+func TestEchoAndNilMetrics(t *testing.T) {
+	m := New(0)
+	e := m.Echo()
+	e.Observe(time.Now())
+	e.Observe(time.Now().Add(-time.Second))
+	require.NoError(t, gatherCount(m, "echo_round_trip_seconds", 2))
+
+	var off *Metrics
+	assert.Nil(t, off.Observer(), "a nil interface, not a nil *Metrics in one")
+	assert.Nil(t, off.Echo())
+	assert.NotPanics(t, func() {
+		off.Closed("eof")
+		off.Transferred(1, 1)
+		off.Echo().Observe(time.Now())
+	})
+}
+
+func gatherCount(m *Metrics, name string, want uint64) error {
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		return err
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			if got := mf.GetMetric()[0].GetHistogram().GetSampleCount(); got != want {
+				return fmt.Errorf("%s count %d, want %d", name, got, want)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("%s not registered", name)
 }

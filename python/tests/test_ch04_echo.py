@@ -284,3 +284,87 @@ def test_listen_backlog_is_the_system_maximum(
         pytest.skip("reads /proc/sys/net/core/somaxconn (Linux)")
     server = python_server("ch04_echo.py", "serve", "--model", model)
     assert listen_backlog(server.host_port[1]) == min(int(somaxconn.read_text()), 65535)
+
+
+def scrape(base: str) -> dict[str, float]:
+    """GET /metrics and return each sample by its name and labels."""
+    import urllib.request
+
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            samples[key] = float(value)
+    return samples
+
+
+def metrics_url(server: Server) -> str:
+    out = server.wait_for("metrics listening")
+    addr = next(
+        line.split("addr=")[1].split()[0]
+        for line in out.splitlines()
+        if "metrics listening" in line
+    )
+    return "http://" + addr
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_metrics_count_connections_and_bytes(
+    python_server: Callable[..., Server], model: str
+) -> None:
+    pytest.importorskip("prometheus_client")
+    server = python_server(
+        "ch04_echo.py", "serve", "--model", model, "--metrics-addr", "127.0.0.1:0"
+    )
+    base = metrics_url(server)
+    for msg in (b"hello", b"world!"):
+        with connect(server) as s:
+            s.sendall(msg)
+            s.shutdown(socket.SHUT_WR)
+            assert recv_to_eof(s) == msg
+    deadline = time.monotonic() + 10
+    while True:  # the server records a connection after its close line
+        m = scrape(base)
+        if m.get('tcp_server_connections_closed_total{reason="eof"}') == 2:
+            break
+        assert time.monotonic() < deadline, m
+        time.sleep(0.02)  # polling a condition, not synchronising on time
+    assert m["tcp_server_connections_accepted_total"] == 2
+    assert m["tcp_server_connections_open"] == 0
+    assert m["tcp_server_received_bytes_total"] == 11
+    assert m["tcp_server_sent_bytes_total"] == 11
+    assert not any(k.endswith("_created") for k in m), "the Go servers export no _created"
+    promtool = shutil.which("promtool")
+    if promtool:  # the same lint as the Go servers' scrapes (promlint)
+        import urllib.request
+
+        with urllib.request.urlopen(base + "/metrics", timeout=10) as resp:
+            lint = subprocess.run(
+                [promtool, "check", "metrics"], input=resp.read(), capture_output=True, timeout=30
+            )
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_runs_without_prometheus_client(tmp_path: Path) -> None:
+    """Without the package the server still serves, and says metrics are off."""
+    hide = (
+        "import runpy, sys\n"
+        "sys.modules['prometheus_client'] = None  # import raises ImportError\n"
+        f"sys.path.insert(0, {str(Path(SCRIPT).parent)!r})\n"
+        f"sys.argv = [{SCRIPT!r}] + sys.argv[1:]\n"
+        f"runpy.run_path({SCRIPT!r}, run_name='__main__')\n"
+    )
+    from conftest import start_server
+
+    server = start_server(
+        [sys.executable, "-u", "-c", hide, "--metrics-addr", "127.0.0.1:0", "--addr", "127.0.0.1:0"]
+    )
+    try:
+        assert "metrics off: prometheus_client is not installed" in server.output()
+        with connect(server) as s:
+            s.sendall(b"still echoing")
+            assert recv_exactly(s, 13) == b"still echoing"
+    finally:
+        assert server.stop() == 0

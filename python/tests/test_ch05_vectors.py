@@ -102,3 +102,38 @@ def test_crc32c_fast_equals_table() -> None:
         assert fx.crc32c(data) == fx.crc32c_table(data), n
         cut = n // 3
         assert fx.crc32c(data[cut:], fx.crc32c(data[:cut])) == fx.crc32c_table(data), n
+
+
+def test_traced_span_joins_the_senders_trace() -> None:
+    """With the OpenTelemetry SDK, the receiver's span is a child of the
+    header's traceparent, and the traceparent passed on is the new span's."""
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exp = InMemorySpanExporter()
+    tp = TracerProvider()
+    tp.add_span_processor(SimpleSpanProcessor(exp))
+    parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    with fx.traced("filexfer.receive", parent, tracer_provider=tp, **{"filexfer.name": "a"}) as (
+        span,
+        onward,
+    ):
+        span.set_attribute("filexfer.result", "ok")
+    (s,) = exp.get_finished_spans()
+    assert s.name == "filexfer.receive"
+    assert f"{s.context.trace_id:032x}" == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert s.parent is not None and f"{s.parent.span_id:016x}" == "00f067aa0ba902b7"
+    assert s.attributes == {"filexfer.name": "a", "filexfer.result": "ok"}
+    assert onward == f"00-{s.context.trace_id:032x}-{s.context.span_id:016x}-01"
+
+
+def test_traced_without_sdk_forwards_the_parent() -> None:
+    """No SDK configured (the API's no-op provider), or no opentelemetry at
+    all: the traceparent is passed on unchanged."""
+    parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    with fx.traced("filexfer.send", parent) as (_, onward):
+        assert onward == parent
+    with fx.traced("filexfer.send", "") as (_, onward):
+        assert onward == ""

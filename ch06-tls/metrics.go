@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tcp-in-go/course/internal/telemetry"
+)
+
+// ANCHOR: metrics
+// tlsMetrics count handshakes, beside the tcp_server_* metrics every server
+// of the course exports (internal/telemetry). A nil *tlsMetrics (metrics
+// off) records nothing.
+type tlsMetrics struct {
+	handshakes *prometheus.CounterVec // tls_handshakes_total{version}
+	failures   *prometheus.CounterVec // tls_handshake_failures_total{reason}
+}
+
+// failureReasons are the only values of the reason label: every distinct
+// value is a time series of its own, so an error's text never becomes one.
+var failureReasons = []string{"timeout", "bad_certificate", "unknown_ca", "no_client_cert", "protocol_version", "eof", "other"}
+
+func newTLSMetrics(m *telemetry.Metrics) *tlsMetrics {
+	if m == nil {
+		return nil
+	}
+	f := m.Factory()
+	t := &tlsMetrics{
+		handshakes: f.CounterVec("tls_handshakes_total", "TLS handshakes completed, by protocol version (1.2, 1.3).", "version"),
+		failures:   f.CounterVec("tls_handshake_failures_total", "TLS handshakes that failed, by reason: "+strings.Join(failureReasons, ", ")+".", "reason"),
+	}
+	for _, r := range failureReasons { // exported as 0 before the first failure, so rate() works
+		t.failures.WithLabelValues(r)
+	}
+	return t
+}
+
+func (t *tlsMetrics) handshake(st tls.ConnectionState) {
+	if t != nil {
+		t.handshakes.WithLabelValues(strings.TrimPrefix(tls.VersionName(st.Version), "TLS ")).Inc()
+	}
+}
+
+func (t *tlsMetrics) failed(err error) {
+	if t != nil {
+		t.failures.WithLabelValues(handshakeFailure(err)).Inc()
+	}
+}
+
+// ANCHOR_END: metrics
+
+// ANCHOR: failure-reason
+// handshakeFailure sorts a failed handshake into one of failureReasons.
+// The server finds some failures itself (a client certificate from an
+// unknown CA, or none at all); others the client reports in an alert, which
+// crypto/tls returns as "remote error: tls: <alert description>".
+func handshakeFailure(err error) string {
+	var ne net.Error
+	var unknownCA x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	msg := err.Error()
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.As(err, &unknownCA) || strings.Contains(msg, "unknown certificate authority"):
+		return "unknown_ca"
+	case strings.Contains(msg, "didn't provide a certificate") || strings.Contains(msg, "certificate required"):
+		return "no_client_cert"
+	case errors.As(err, &invalid) || strings.Contains(msg, "bad certificate") ||
+		strings.Contains(msg, "expired certificate") || strings.Contains(msg, "unsupported certificate"):
+		return "bad_certificate"
+	case strings.Contains(msg, "unsupported versions") || strings.Contains(msg, "protocol version not supported"):
+		return "protocol_version"
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return "eof"
+	}
+	return "other" // not TLS at all (plaintext), a reset, a cipher mismatch...
+}
+
+// ANCHOR_END: failure-reason
