@@ -33,10 +33,12 @@ func TestPrometheusConfigAndRules(t *testing.T) {
 	assert.Contains(t, out, "SUCCESS: 5 rules found")
 }
 
-// TestAlertRules runs the rules' unit tests: series in, alerts out.
+// TestAlertRules runs the rules' unit tests: series in, alerts out. Its
+// output is the transcript the operations chapter shows.
 func TestAlertRules(t *testing.T) {
 	out := run(t, "promtool", "test", "rules", "prometheus/rules/tcp-servers.test.yml")
 	assert.Contains(t, out, "SUCCESS")
+	testutil.Golden(t, "testdata/promtool-test-rules.txt", "$ cd deploy && promtool test rules prometheus/rules/tcp-servers.test.yml\n"+out)
 }
 
 func TestAlertmanagerConfig(t *testing.T) {

@@ -5,11 +5,18 @@
 #
 #   Go:     staticcheck, benchstat, helm              (go install)
 #   Rust:   mdbook, mdbook-mermaid, mdbook-linkcheck2 (cargo install --locked)
-#   Python: pytest, ruff, mypy, locust               (pip, python/requirements-dev.txt)
-#   Debian: nginx + stream module, iperf3, openssl, tcpdump,
-#           prometheus + alertmanager (promtool, amtool)   (apt-get)
+#   npm:    pagefind, the book's search index       (npm ci, docs/package-lock.json)
+#   Python: pytest, ruff, mypy, locust, selenium     (pip, python/requirements-dev.txt)
+#   Debian: nginx + stream module, iperf3, openssl, tcpdump, netcat-openbsd (nc),
+#           prometheus + alertmanager (promtool, amtool),
+#           chromium + chromium-driver (the book's browser test)   (apt-get)
+#
+# `install-tools.sh --book` installs only what building the book needs
+# (mdBook, its plugins and Pagefind): the Pages workflow uses it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+BOOK_ONLY=false
+[ "${1:-}" = --book ] && BOOK_ONLY=true
 
 STATICCHECK_VERSION=v0.8.2              # staticcheck 2026.1.x, supports Go 1.26
 BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da   # golang.org/x/perf
@@ -17,7 +24,11 @@ HELM_VERSION=v3.22.0
 MDBOOK_VERSION=0.5.4
 MDBOOK_MERMAID_VERSION=0.17.1
 MDBOOK_LINKCHECK2_VERSION=0.13.0
-APT_PACKAGES=(nginx libnginx-mod-stream iperf3 openssl tcpdump prometheus prometheus-alertmanager)
+APT_PACKAGES=(nginx libnginx-mod-stream iperf3 openssl tcpdump netcat-openbsd prometheus prometheus-alertmanager)
+# Debian's Chromium and its WebDriver, unless a Chrome and a chromedriver are
+# already there (GitHub's Ubuntu runners have both; Ubuntu packages Chromium
+# only as a snap).
+BROWSER_PACKAGES=(chromium chromium-driver)
 
 fail() { echo "install-tools: $*" >&2; exit 1; }
 step() { echo "install-tools: $*" >&2; }
@@ -27,24 +38,24 @@ GOBIN=$(go env GOPATH)/bin
 export PATH="$GOBIN:$HOME/.cargo/bin:$PATH"
 
 # --- Go tools -----------------------------------------------------------------
-if ! staticcheck -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; then
+if ! $BOOK_ONLY && ! staticcheck -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; then
   step "installing staticcheck $STATICCHECK_VERSION"
   go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" \
     || fail "could not install staticcheck (is the Go module proxy reachable?)"
 fi
-if ! command -v benchstat >/dev/null; then
+if ! $BOOK_ONLY && ! command -v benchstat >/dev/null; then
   step "installing benchstat"
   go install "golang.org/x/perf/cmd/benchstat@$BENCHSTAT_VERSION" \
     || fail "could not install benchstat (is the Go module proxy reachable?)"
 fi
 # A helm built by go install reports only "v3.22"; its module version is exact.
-if ! go version -m "$(command -v helm 2>/dev/null || echo /nonexistent)" 2>/dev/null | grep -q "helm.sh/helm/v3[[:space:]]*$HELM_VERSION"; then
+if ! $BOOK_ONLY && ! go version -m "$(command -v helm 2>/dev/null || echo /nonexistent)" 2>/dev/null | grep -q "helm.sh/helm/v3[[:space:]]*$HELM_VERSION"; then
   step "building helm $HELM_VERSION (a minute or two the first time)"
   # Outside the course's module, so helm's dependencies stay out of go.mod.
   (cd "$(mktemp -d)" && GOFLAGS=-mod=mod go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION") \
     || fail "could not build helm $HELM_VERSION (is the Go module proxy reachable?)"
 fi
-go mod download
+$BOOK_ONLY || go mod download
 
 # --- mdBook and its plugins -----------------------------------------------------
 cargo_install() { # crate version binary
@@ -57,8 +68,58 @@ cargo_install() { # crate version binary
   fi
 }
 cargo_install mdbook "$MDBOOK_VERSION" mdbook
-cargo_install mdbook-mermaid "$MDBOOK_MERMAID_VERSION" mdbook-mermaid
+
+# mdbook-mermaid: no release is built against mdBook 0.5.4. The newest,
+# 0.17.1, ships a Cargo.lock with mdbook-preprocessor 0.5.0, so the binary
+# `cargo install --locked` makes warns on every build ("built against version
+# 0.5.0 of mdbook, but we're being called from version 0.5.4"); and mdBook
+# 0.5.0 itself is not an option, since every mdbook-linkcheck2 needs >= 0.5.1.
+# So we build the 0.17.1 release with scripts/mdbook-mermaid-0.17.1.Cargo.lock:
+# the release's own lock with mdbook-preprocessor moved to 0.5.4 (cargo update
+# -p mdbook-preprocessor --precise 0.5.4). The check below asks the installed
+# binary itself whether it warns.
+mermaid_matches() {
+  mdbook-mermaid --version 2>/dev/null | grep -q "$MDBOOK_MERMAID_VERSION" || return 1
+  local out
+  out=$(printf '[{"root":"/","config":{},"renderer":"html","mdbook_version":"%s"},{"items":[]}]' \
+    "$MDBOOK_VERSION" | mdbook-mermaid 2>&1) || return 1
+  [ "$out" = '{"items":[]}' ]
+}
+if ! mermaid_matches; then
+  command -v cargo >/dev/null || fail "cargo is needed to build mdbook-mermaid; install Rust from https://rustup.rs."
+  step "building mdbook-mermaid $MDBOOK_MERMAID_VERSION against mdBook $MDBOOK_VERSION (a few minutes)"
+  work=$(mktemp -d)
+  mkdir "$work/fetch" "$work/fetch/src"
+  : >"$work/fetch/src/lib.rs"
+  printf '[package]\nname = "fetch-mermaid"\nversion = "0.0.0"\nedition = "2021"\n[dependencies]\nmdbook-mermaid = "=%s"\n' \
+    "$MDBOOK_MERMAID_VERSION" >"$work/fetch/Cargo.toml"
+  cargo fetch --quiet --manifest-path "$work/fetch/Cargo.toml" \
+    || fail "could not download mdbook-mermaid $MDBOOK_MERMAID_VERSION (is crates.io reachable?)"
+  src=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"mdbook-mermaid-$MDBOOK_MERMAID_VERSION" | head -n 1)
+  cp -R "$src" "$work/mdbook-mermaid"
+  cp "scripts/mdbook-mermaid-$MDBOOK_MERMAID_VERSION.Cargo.lock" "$work/mdbook-mermaid/Cargo.lock"
+  CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tcpcourse-cargo}" \
+    cargo install --locked --quiet --force --path "$work/mdbook-mermaid" \
+    || fail "could not build mdbook-mermaid $MDBOOK_MERMAID_VERSION with cargo"
+  rm -rf "$work"
+  mermaid_matches || fail "mdbook-mermaid still warns under mdBook $MDBOOK_VERSION"
+fi
 cargo_install mdbook-linkcheck2 "$MDBOOK_LINKCHECK2_VERSION" mdbook-linkcheck2
+
+# --- Pagefind: the book's search index (segments Chinese) ----------------------
+# Pinned with its platform binary in docs/package-lock.json; book.toml's
+# pagefind backend runs docs/node_modules/.bin/pagefind.
+if ! docs/node_modules/.bin/pagefind --version 2>/dev/null \
+    | grep -q "$(sed -n 's/.*"pagefind": "\(.*\)".*/\1/p' docs/package.json)"; then
+  command -v npm >/dev/null || fail "npm is needed to install Pagefind (the book's search); install Node.js 18 or newer."
+  step "installing Pagefind (npm ci in docs/)"
+  npm ci --prefix docs --no-audit --no-fund --loglevel=error >/dev/null \
+    || fail "npm ci could not install Pagefind (is the npm registry reachable?)"
+fi
+if $BOOK_ONLY; then
+  step "book tools present"
+  exit 0
+fi
 
 # --- Python dev tools -----------------------------------------------------------
 command -v python3 >/dev/null || fail "python3 is not installed; the Python counterparts need Python 3.11 or newer."
@@ -66,7 +127,12 @@ if ! python3 -m pip install --quiet --disable-pip-version-check --root-user-acti
   fail "could not install python/requirements-dev.txt with pip (is PyPI reachable?)"
 fi
 
-# --- Debian packages: nginx (ch06), iperf3 (benchmarks), openssl (ch06) --------------
+# --- Debian packages: nginx (ch06), iperf3 (benchmarks), openssl (ch06), nc (the
+# pages' examples), chromium + chromium-driver (docs/browser/test_book.py) ----
+if ! { command -v chromium || command -v google-chrome; } >/dev/null \
+    || ! { command -v chromedriver || [ -x "${CHROMEWEBDRIVER:-/nonexistent}/chromedriver" ]; } >/dev/null; then
+  APT_PACKAGES+=("${BROWSER_PACKAGES[@]}")
+fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
