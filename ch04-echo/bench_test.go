@@ -29,7 +29,6 @@ func benchAddr(b *testing.B, srv *Server) string {
 	return testutil.StartServer(b, srv.Serve, srv.Shutdown)
 }
 
-// ANCHOR: bench-pingpong
 // BenchmarkPingPong64 measures small echoes: each connection sends 64 bytes
 // and waits for them before sending the next, so every echo is a full round
 // trip through both kernels' TCP stacks.
@@ -41,7 +40,9 @@ func BenchmarkPingPong64(b *testing.B) {
 	}
 }
 
-// pingPong runs b.N echoes of 64 bytes over conns connections to addr.
+// ANCHOR: bench-pingpong
+// pingPong runs b.N echoes of 64 bytes over conns connections to addr:
+// each connection sends 64 bytes and waits for them before sending the next.
 func pingPong(b *testing.B, addr string, conns int) {
 	cs := make([]net.Conn, conns)
 	for i := range cs {
