@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tcp-in-go/course/internal/telemetry"
 	"github.com/tcp-in-go/course/internal/testutil"
 )
 
@@ -28,47 +29,68 @@ func benchAddr(b *testing.B, srv *Server) string {
 	return testutil.StartServer(b, srv.Serve, srv.Shutdown)
 }
 
-// ANCHOR: bench-pingpong
 // BenchmarkPingPong64 measures small echoes: each connection sends 64 bytes
 // and waits for them before sending the next, so every echo is a full round
 // trip through both kernels' TCP stacks.
 func BenchmarkPingPong64(b *testing.B) {
 	for _, conns := range []int{1, 50} {
 		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
-			addr := benchAddr(b, &Server{IdleTimeout: 5 * time.Minute}) // as deployed: deadlines on
-			cs := make([]net.Conn, conns)
-			for i := range cs {
-				cs[i] = testutil.Dial(b, addr)
-			}
-			b.SetBytes(64)
-			b.ReportAllocs()
-			b.ResetTimer()
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			for _, c := range cs {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					msg, got := make([]byte, 64), make([]byte, 64)
-					for next.Add(1) <= int64(b.N) {
-						if _, err := c.Write(msg); err != nil {
-							b.Error(err)
-							return
-						}
-						if _, err := io.ReadFull(c, got); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "echoes/s")
+			pingPong(b, benchAddr(b, &Server{IdleTimeout: 5 * time.Minute}), conns) // as deployed: deadlines on
 		})
 	}
 }
 
+// ANCHOR: bench-pingpong
+// pingPong runs b.N echoes of 64 bytes over conns connections to addr:
+// each connection sends 64 bytes and waits for them before sending the next.
+func pingPong(b *testing.B, addr string, conns int) {
+	cs := make([]net.Conn, conns)
+	for i := range cs {
+		cs[i] = testutil.Dial(b, addr)
+	}
+	b.SetBytes(64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			msg, got := make([]byte, 64), make([]byte, 64)
+			for next.Add(1) <= int64(b.N) {
+				if _, err := c.Write(msg); err != nil {
+					b.Error(err)
+					return
+				}
+				if _, err := io.ReadFull(c, got); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "echoes/s")
+}
+
 // ANCHOR_END: bench-pingpong
+
+// BenchmarkEchoWithMetrics is PingPong64 with 50 connections, with the
+// Prometheus metrics off and on (metrics.go): the cost of metrics on the hot
+// path. Compare the two with benchstat.
+func BenchmarkEchoWithMetrics(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("metrics=%v", on), func(b *testing.B) {
+			srv := &Server{IdleTimeout: 5 * time.Minute}
+			if on {
+				srv.observe(telemetry.New(0))
+			}
+			srv.Log = quietLog()
+			pingPong(b, testutil.StartServer(b, srv.Serve, srv.Shutdown), 50)
+		})
+	}
+}
 
 // BenchmarkBulk measures streaming throughput over one connection: a writer
 // sends 64 KiB chunks while a reader takes the echo back. Each byte crosses

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tcp-in-go/course/internal/cli"
 	"github.com/tcp-in-go/course/internal/debugserver"
+	"github.com/tcp-in-go/course/internal/telemetry"
 )
 
 const defaultAddr = "127.0.0.1:65432"
@@ -36,6 +37,7 @@ func serveCmd(ctx context.Context, args []string) error {
 	idle := fs.Duration("idle-timeout", 5*time.Minute, "close a client that neither sends nor reads this long (0: never)")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long open connections may finish")
 	debugAddr := fs.String("debug-addr", "", "serve pprof and expvar here, e.g. 127.0.0.1:6060 (loopback only)")
+	metricsAddr := fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz here, e.g. :9464 (any address)")
 	tuned := fs.Bool("tuned", false, "the variant that keeps idle connections smallest (see tuned.go)")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
@@ -47,6 +49,15 @@ func serveCmd(ctx context.Context, args []string) error {
 	srv := &Server{MaxConns: *maxConns, IdleTimeout: *idle, Log: log, Tuned: *tuned}
 	if *debugAddr != "" {
 		_, stop, err := debugserver.Start(ctx, *debugAddr, "echo", func() any { return srv.Stats() }, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if *metricsAddr != "" {
+		m := telemetry.New(*maxConns)
+		srv.observe(m) // before Serve: see metrics.go
+		_, stop, err := telemetry.Start(ctx, *metricsAddr, m, srv.core.Ready, log)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tcp-in-go/course/internal/serve"
+	"github.com/tcp-in-go/course/internal/telemetry"
 )
 
 // drainQuiet is how long a connection may stay silent once the server is
@@ -36,6 +37,9 @@ type Server struct {
 
 	core  serve.Core // the accept loop, the connection limit, Shutdown
 	stats counters
+
+	metrics   *telemetry.Metrics // nil unless -metrics-addr (metrics.go)
+	roundTrip *telemetry.Echo
 }
 
 // ANCHOR_END: server-type
@@ -68,6 +72,7 @@ func (s *Server) handle(c net.Conn) {
 	var n byteCount
 	err := s.echo(c, &n)
 	s.logClose(peer, start, n, err)
+	s.countClose(err)
 }
 
 // logClose writes the connection's close line and counts errors.
@@ -144,7 +149,7 @@ func (s *Server) echo(c net.Conn, n *byteCount) error {
 			// buffer. A client that never reads fills it and Write blocks:
 			// we stop reading, the client's own writes block in turn, and
 			// nothing piles up in this process (back-pressure).
-			w, werr := c.Write(buf[:r])
+			w, werr := s.writeBack(c, buf[:r]) // c.Write, timed with metrics on
 			n.out += int64(w)
 			s.stats.out.Add(int64(w))
 			if werr != nil {

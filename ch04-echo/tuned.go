@@ -81,6 +81,7 @@ func (s *Server) handleTuned(c net.Conn) {
 		err = s.echo(c, &n)
 	}
 	s.logClose(peer, start, n, err)
+	s.countClose(err)
 }
 
 // ANCHOR_END: tuned-handle

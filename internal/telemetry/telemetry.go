@@ -110,6 +110,19 @@ func (m *Metrics) Closed(reason string) {
 
 // ANCHOR_END: closed
 
+// BytesFrom exports the byte counters from counts the server keeps anyway
+// (atomic counters it updates on every read and write), so that metrics add
+// nothing to its hot path. Call it once, before the first scrape.
+func (m *Metrics) BytesFrom(in, out func() int64) {
+	m.Registry.Unregister(m.received)
+	m.Registry.Unregister(m.sent)
+	m.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tcp_server_received_bytes_total", Help: "Bytes read from clients."},
+			func() float64 { return float64(in()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tcp_server_sent_bytes_total", Help: "Bytes written to clients."},
+			func() float64 { return float64(out()) }))
+}
+
 // Transferred adds bytes read from and written to clients. Handlers call it
 // when a connection ends (with Conn's counts): counting per read would touch
 // shared counters on the hot path.
