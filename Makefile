@@ -9,7 +9,7 @@ export PATH := $(GOBIN):$(HOME)/.cargo/bin:$(PATH)
 BENCH_COUNT ?= 6
 FUZZTIME    ?= 30s
 
-.PHONY: check fmt-check vet staticcheck test test-race pytest lint-python docs docs-browser docs-serve bench fuzz soak tools clean starter
+.PHONY: check fmt-check vet staticcheck test test-race pytest lint-python docs docs-browser docs-serve po bench fuzz soak tools clean starter
 
 check: fmt-check vet staticcheck test-race pytest lint-python docs docs-browser
 
@@ -45,11 +45,20 @@ lint-python:
 	$(PYTHON) -m ruff format --config python/pyproject.toml --check docs/browser
 	$(PYTHON) -m mypy --strict --python-version 3.11 docs/browser/test_book.py
 
-# Builds the book (docs/book/html), checks every link (mdbook-linkcheck2) and
-# indexes it for search (Pagefind, docs/pagefind.sh). The mermaid assets are
-# committed in docs/theme, so this is exactly the README's `mdbook build docs`.
+# Builds both editions of the book: English in docs/book/html, Chinese
+# (docs/po/zh-CN.po) in docs/book/html/zh-CN. Each build checks every link
+# (mdbook-linkcheck2) and gets its own search index (Pagefind,
+# docs/pagefind.sh). The mermaid assets are committed in docs/theme, so the
+# English half is exactly the README's `mdbook build docs`. See docs/build.sh.
 docs:
-	mdbook build docs
+	sh docs/build.sh
+
+# After a page changed: regenerates docs/po/messages.pot from the English
+# pages and merges it into docs/po/zh-CN.po (msgmerge), so that new and
+# changed messages wait there for a translator. CONTRIBUTING.md, "Translating
+# the book", says what to do next.
+po:
+	sh docs/po.sh
 
 # Reads the built book in headless Chromium at 1280 and 390 px: diagrams
 # render and are legible, nothing scrolls sideways, images load, search finds
@@ -58,7 +67,8 @@ docs-browser:
 	$(PYTHON) -m pytest -q -p no:cacheprovider --timeout 900 docs/browser/test_book.py
 
 # Serves the book with live reload. mdbook serve runs only the HTML backend,
-# so search falls back to mdBook's own (English only).
+# so search falls back to mdBook's own (English only). The Chinese edition:
+# MDBOOK_BOOK__LANGUAGE=zh-CN mdbook serve docs -d book/zh-CN --open
 docs-serve:
 	mdbook serve docs --open
 

@@ -2,10 +2,13 @@
 # mdBook backend ([output.pagefind] in book.toml): indexes the HTML book that
 # the html backend has just written (book/html) into book/html/pagefind/, so
 # the book's search box can use Pagefind. mdBook runs this from book/pagefind
-# and sends the book's RenderContext on stdin, which we do not need.
+# (book/zh-CN/pagefind for the Chinese edition, see build.sh: each edition
+# gets its own index, of its own pages) and sends the book's RenderContext on
+# stdin, which we do not need.
 set -eu
 cat >/dev/null
 docs=$(cd "$(dirname "$0")" && pwd)
+html=$(cd ../html && pwd)
 pagefind="$docs/node_modules/.bin/pagefind"
 if [ ! -x "$pagefind" ]; then
   echo "pagefind is not installed (run scripts/install-tools.sh, or: npm ci --prefix docs)" >&2
@@ -18,13 +21,13 @@ fi
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 (
-  cd "$docs/book/html"
-  find . -name '*.html' ! -path './pagefind/*' ! -name print.html ! -name toc.html \
+  cd "$html"
+  find . -name '*.html' ! -path './pagefind/*' ! -path './zh-CN/*' ! -name print.html ! -name toc.html \
     ! -name 404.html ! -name index.html | while read -r page; do
     mkdir -p "$stage/$(dirname "$page")"
     cp "$page" "$stage/$page"
   done
 )
 # Only the page's text (<main>), not the sidebar or the diagrams' source.
-"$pagefind" --site "$stage" --output-path "$docs/book/html/pagefind" \
+"$pagefind" --site "$stage" --output-path "$html/pagefind" \
   --root-selector main --exclude-selectors "pre.mermaid" --quiet

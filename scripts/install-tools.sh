@@ -4,12 +4,14 @@
 # and every version is pinned here. Re-running it is cheap.
 #
 #   Go:     staticcheck, benchstat, helm              (go install)
-#   Rust:   mdbook, mdbook-mermaid, mdbook-linkcheck2 (cargo install --locked)
+#   Rust:   mdbook, mdbook-mermaid, mdbook-linkcheck2,
+#           mdbook-i18n-helpers (the zh-CN edition)  (cargo install --locked)
 #   npm:    pagefind, the book's search index       (npm ci, docs/package-lock.json)
 #   Python: pytest, ruff, mypy, locust, selenium     (pip, python/requirements-dev.txt)
 #   Debian: nginx + stream module, iperf3, openssl, tcpdump, netcat-openbsd (nc),
 #           prometheus + alertmanager (promtool, amtool),
-#           chromium + chromium-driver (the book's browser test)   (apt-get)
+#           chromium + chromium-driver (the book's browser test),
+#           gettext (msgmerge, msgfmt: `make po`), fonts-noto-cjk   (apt-get)
 #
 # `install-tools.sh --book` installs only what building the book needs
 # (mdBook, its plugins and Pagefind): the Pages workflow uses it.
@@ -24,7 +26,11 @@ HELM_VERSION=v3.22.0
 MDBOOK_VERSION=0.5.4
 MDBOOK_MERMAID_VERSION=0.17.1
 MDBOOK_LINKCHECK2_VERSION=0.13.0
+MDBOOK_I18N_HELPERS_VERSION=0.4.0       # mdbook-xgettext, mdbook-gettext
 APT_PACKAGES=(nginx libnginx-mod-stream iperf3 openssl tcpdump netcat-openbsd prometheus prometheus-alertmanager)
+# The zh-CN edition: msgmerge/msgfmt for `make po`, and a CJK font so that the
+# browser test (and a reader's browser) draws Chinese text, not boxes.
+BOOK_APT_PACKAGES=(gettext fonts-noto-cjk)
 # Debian's Chromium and its WebDriver, unless a Chrome and a chromedriver are
 # already there (GitHub's Ubuntu runners have both; Ubuntu packages Chromium
 # only as a snap).
@@ -69,6 +75,37 @@ cargo_install() { # crate version binary
 }
 cargo_install mdbook "$MDBOOK_VERSION" mdbook
 
+# Builds a crate's crates.io release with our own Cargo.lock
+# (scripts/CRATE-VERSION.Cargo.lock): crate version
+cargo_install_with_lock() {
+  command -v cargo >/dev/null || fail "cargo is needed to build $1; install Rust from https://rustup.rs."
+  step "building $1 $2 against mdBook $MDBOOK_VERSION (a few minutes)"
+  local work src
+  work=$(mktemp -d)
+  mkdir "$work/fetch" "$work/fetch/src"
+  : >"$work/fetch/src/lib.rs"
+  printf '[package]\nname = "fetch-%s"\nversion = "0.0.0"\nedition = "2021"\n[dependencies]\n%s = "=%s"\n' \
+    "$1" "$1" "$2" >"$work/fetch/Cargo.toml"
+  cargo fetch --quiet --manifest-path "$work/fetch/Cargo.toml" \
+    || fail "could not download $1 $2 (is crates.io reachable?)"
+  src=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"$1-$2" | head -n 1)
+  cp -R "$src" "$work/$1"
+  cp "scripts/$1-$2.Cargo.lock" "$work/$1/Cargo.lock"
+  CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tcpcourse-cargo}" \
+    cargo install --locked --quiet --force --path "$work/$1" \
+    || fail "could not build $1 $2 with cargo"
+  rm -rf "$work"
+}
+
+# A preprocessor's answer to an empty book, called as mdBook $MDBOOK_VERSION
+# calls it: a binary built against another mdBook prints a warning first.
+quiet_preprocessor() { # binary
+  local out
+  out=$(printf '[{"root":"/","config":{},"renderer":"html","mdbook_version":"%s"},{"items":[]}]' \
+    "$MDBOOK_VERSION" | "$1" 2>&1) || return 1
+  [ "$out" = '{"items":[]}' ]
+}
+
 # mdbook-mermaid: no release is built against mdBook 0.5.4. The newest,
 # 0.17.1, ships a Cargo.lock with mdbook-preprocessor 0.5.0, so the binary
 # `cargo install --locked` makes warns on every build ("built against version
@@ -79,30 +116,26 @@ cargo_install mdbook "$MDBOOK_VERSION" mdbook
 # -p mdbook-preprocessor --precise 0.5.4). The check below asks the installed
 # binary itself whether it warns.
 mermaid_matches() {
-  mdbook-mermaid --version 2>/dev/null | grep -q "$MDBOOK_MERMAID_VERSION" || return 1
-  local out
-  out=$(printf '[{"root":"/","config":{},"renderer":"html","mdbook_version":"%s"},{"items":[]}]' \
-    "$MDBOOK_VERSION" | mdbook-mermaid 2>&1) || return 1
-  [ "$out" = '{"items":[]}' ]
+  mdbook-mermaid --version 2>/dev/null | grep -q "$MDBOOK_MERMAID_VERSION" && quiet_preprocessor mdbook-mermaid
 }
 if ! mermaid_matches; then
-  command -v cargo >/dev/null || fail "cargo is needed to build mdbook-mermaid; install Rust from https://rustup.rs."
-  step "building mdbook-mermaid $MDBOOK_MERMAID_VERSION against mdBook $MDBOOK_VERSION (a few minutes)"
-  work=$(mktemp -d)
-  mkdir "$work/fetch" "$work/fetch/src"
-  : >"$work/fetch/src/lib.rs"
-  printf '[package]\nname = "fetch-mermaid"\nversion = "0.0.0"\nedition = "2021"\n[dependencies]\nmdbook-mermaid = "=%s"\n' \
-    "$MDBOOK_MERMAID_VERSION" >"$work/fetch/Cargo.toml"
-  cargo fetch --quiet --manifest-path "$work/fetch/Cargo.toml" \
-    || fail "could not download mdbook-mermaid $MDBOOK_MERMAID_VERSION (is crates.io reachable?)"
-  src=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"mdbook-mermaid-$MDBOOK_MERMAID_VERSION" | head -n 1)
-  cp -R "$src" "$work/mdbook-mermaid"
-  cp "scripts/mdbook-mermaid-$MDBOOK_MERMAID_VERSION.Cargo.lock" "$work/mdbook-mermaid/Cargo.lock"
-  CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tcpcourse-cargo}" \
-    cargo install --locked --quiet --force --path "$work/mdbook-mermaid" \
-    || fail "could not build mdbook-mermaid $MDBOOK_MERMAID_VERSION with cargo"
-  rm -rf "$work"
+  cargo_install_with_lock mdbook-mermaid "$MDBOOK_MERMAID_VERSION"
   mermaid_matches || fail "mdbook-mermaid still warns under mdBook $MDBOOK_VERSION"
+fi
+
+# mdbook-i18n-helpers: the same story. 0.4.0, the only release for mdBook
+# 0.5, locks mdbook-preprocessor and mdbook-renderer 0.5.0, and mdbook-gettext
+# then warns on every zh-CN build. scripts/mdbook-i18n-helpers-0.4.0.Cargo.lock
+# is the release's lock after `cargo update -p mdbook-preprocessor --precise
+# 0.5.4` and `cargo update -p mdbook-renderer --precise 0.5.4`. The binaries
+# have no --version: cargo's install list names the version.
+i18n_matches() {
+  cargo install --list 2>/dev/null | grep -q "^mdbook-i18n-helpers v$MDBOOK_I18N_HELPERS_VERSION" \
+    && command -v mdbook-xgettext >/dev/null && quiet_preprocessor mdbook-gettext
+}
+if ! i18n_matches; then
+  cargo_install_with_lock mdbook-i18n-helpers "$MDBOOK_I18N_HELPERS_VERSION"
+  i18n_matches || fail "mdbook-gettext still warns under mdBook $MDBOOK_VERSION"
 fi
 cargo_install mdbook-linkcheck2 "$MDBOOK_LINKCHECK2_VERSION" mdbook-linkcheck2
 
@@ -133,6 +166,7 @@ if ! { command -v chromium || command -v google-chrome; } >/dev/null \
     || ! { command -v chromedriver || [ -x "${CHROMEWEBDRIVER:-/nonexistent}/chromedriver" ]; } >/dev/null; then
   APT_PACKAGES+=("${BROWSER_PACKAGES[@]}")
 fi
+APT_PACKAGES+=("${BOOK_APT_PACKAGES[@]}")
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

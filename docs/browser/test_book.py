@@ -12,7 +12,12 @@ asserts what a reader would notice:
   scroll sideways inside the page (a too-wide table does);
 - every image loads;
 - the search box (Pagefind) finds an English term and the Chinese terms
-  粘包 and 半连接队列.
+  粘包 and 半连接队列;
+- the Chinese edition (zh-CN/, docs/build.sh) passes all of the above too;
+  its pages say lang="zh-CN" and ask for a CJK font, its translated diagram
+  draws Chinese labels, and its own search index finds 粘包, 半连接队列 and
+  三次握手 on its translated pages;
+- every page's language switch leads to the same page in the other edition.
 
 Screenshots of every page at both widths go to docs/browser/screenshots/
 (gitignored; CI keeps them as an artefact). BOOK_DIR points the test at
@@ -45,6 +50,8 @@ MIN_DIAGRAM_TEXT_PX = 12.0
 # Pages mdBook writes besides the chapters: the one-page print version, the
 # table of contents for no-JS readers, and the 404 page.
 SKIP_PAGES = {"print.html", "toc.html", "404.html"}
+# The Chinese edition, below the English one.
+ZH = "zh-CN/"
 
 # Chromium needs these flags on a machine with no display and no internet
 # (without them it waits for network services and stalls).
@@ -217,6 +224,12 @@ for (const el of main.querySelectorAll('*')) {
     ' ' + el.scrollWidth + '>' + el.clientWidth + ': ' +
     el.textContent.trim().slice(0, 50));
 }
+const sw = document.getElementById('language-switch');
+out.lang = document.documentElement.lang;
+out.languageSwitch = sw ? sw.href : null;
+out.fontFamily = getComputedStyle(document.querySelector('main p') || document.body).fontFamily;
+out.diagramText = Array.from(document.querySelectorAll('pre.mermaid svg'))
+  .map(svg => svg.textContent).join(' ');
 for (const img of document.images) {
   out.images.push({src: img.getAttribute('src'),
                    ok: img.complete && img.naturalWidth > 0});
@@ -256,6 +269,7 @@ def test_page(driver: Any, base_url: str, page: str) -> None:
     for img in wide["images"]:
         if not img["ok"]:
             problems.append(f"image does not load: {img['src']}")
+    problems += check_edition(base_url, page, wide)
 
     open_page(driver, base_url + page, NARROW)
     narrow = driver.execute_script(INSPECT_JS)
@@ -269,13 +283,50 @@ def test_page(driver: Any, base_url: str, page: str) -> None:
     assert not problems, f"{page}:\n  " + "\n  ".join(problems)
 
 
-@pytest.mark.parametrize("term", ["backlog", "粘包", "半连接队列"])
-def test_search(driver: Any, base_url: str, term: str) -> None:
-    """The search box finds the term, and its first result opens a page that has it."""
+def check_edition(base_url: str, page: str, seen: dict[str, Any]) -> list[str]:
+    """The page's language, font stack and language switch."""
+    problems: list[str] = []
+    zh = page.startswith(ZH)
+    if zh and seen["lang"] != "zh-CN":
+        problems.append(f'<html lang="{seen["lang"]}">, want "zh-CN"')
+    if zh and "Noto Sans CJK SC" not in seen["fontFamily"]:
+        problems.append(f"no CJK font in the font stack: {seen['fontFamily']}")
+    # The same page in the other edition: X.html <-> zh-CN/X.html.
+    other = page.removeprefix(ZH) if zh else ZH + page
+    want = base_url + other
+    if seen["languageSwitch"] != want:
+        problems.append(f"language switch goes to {seen['languageSwitch']}, want {want}")
+    elif not (BOOK / other).is_file():
+        problems.append(f"language switch goes to {other}, which the build did not write")
+    return problems
+
+
+# A translated diagram (handshake.md's, through po/zh-CN.po) draws Chinese.
+def test_translated_diagram(driver: Any, base_url: str) -> None:
+    open_page(driver, base_url + ZH + "handshake.html", WIDE)
+    seen = driver.execute_script(INSPECT_JS)
+    assert seen["mermaid"] == "done", seen["errors"]
+    assert "半连接队列" in seen["diagramText"], seen["diagramText"][:200]
+
+
+@pytest.mark.parametrize(
+    ("edition", "term"),
+    [
+        ("", "backlog"),
+        ("", "粘包"),
+        ("", "半连接队列"),
+        (ZH, "粘包"),
+        (ZH, "半连接队列"),
+        (ZH, "三次握手"),
+    ],
+)
+def test_search(driver: Any, base_url: str, edition: str, term: str) -> None:
+    """The edition's search box finds the term in that edition, and its first
+    result opens a page that has it."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    open_page(driver, base_url + "index.html", WIDE)
+    open_page(driver, base_url + edition + "index.html", WIDE)
     driver.find_element(By.ID, "mdbook-search-toggle").click()
     wait = WebDriverWait(driver, 20)
     box = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#pagefind-search input"))
@@ -286,7 +337,10 @@ def test_search(driver: Any, base_url: str, term: str) -> None:
     )
     hrefs = [r.get_attribute("href") for r in results]
     for h in hrefs:
-        assert h.startswith(base_url), h
+        assert h.startswith(base_url + edition), h
+        assert edition or not h.startswith(base_url + ZH), (
+            f"the English search for {term!r} offers a Chinese page: {h}"
+        )
         assert h.split("#")[0].rsplit("/", 1)[-1] not in SKIP_PAGES | {"index.html"}, (
             f"search for {term!r} offers {h}: only the chapters' pages are indexed"
         )

@@ -32,7 +32,14 @@
       baseUrl: root.pathname,
       showImages: false,
       showSubResults: true,
-      translations: { placeholder: 'Search this book (English or 中文) …' },
+      // Each edition has its own index (docs/build.sh); Pagefind's own
+      // labels follow <html lang>.
+      translations: {
+        placeholder:
+          document.documentElement.lang === 'zh-CN'
+            ? '搜索本书（中文或英文）…'
+            : 'Search this book (English or 中文) …',
+      },
     });
 
     // mdBook's toggle (button, S or /) shows the wrapper: focus our input.
