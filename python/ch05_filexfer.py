@@ -798,13 +798,20 @@ class Handler(socketserver.BaseRequestHandler):
 
 
 def refuse(sock: socket.socket, r: Reply) -> None:
-    """Reply, half-close, drain: closing with unread data would send RST."""
+    """Reply, half-close, drain: closing with unread data would send RST.
+    The drain is bounded in bytes and in total time (2 s, as Go's deadline):
+    a timeout per recv would let a client dribbling a byte a second keep the
+    connection, and its thread, for as long as it likes."""
+    deadline = time.monotonic() + 2
     with contextlib.suppress(OSError):
         sock.settimeout(2)
         sock.sendall(encode_reply(r))
         sock.shutdown(socket.SHUT_WR)
         drained = 0
-        while drained < 1 << 20 and (b := sock.recv(65536)):
+        while drained < 1 << 20 and (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            if not (b := sock.recv(65536)):
+                break
             drained += len(b)
 
 

@@ -348,6 +348,31 @@ def test_slowloris(python_server: Callable[..., Server], tmp_path: Path) -> None
     ]
 
 
+def test_refusal_linger_is_bounded(python_server: Callable[..., Server], tmp_path: Path) -> None:
+    """After a refusal the receiver drains what the client still sends, so
+    that closing does not reset the reply away; but for 2 s in all, as Go
+    does. A client that keeps dribbling a byte every 200 ms must not keep
+    the connection (and its thread) for as long as it dribbles."""
+    srv = python_server(
+        "ch05_filexfer.py", "serve", "--dir", str(tmp_path / "dest"), "--idle-timeout", "1s"
+    )
+    with socket.create_connection(srv.host_port, timeout=10) as s:
+        s.sendall(b"FXF1")  # a header begins, then only dribbles: TIMEOUT after 1 s
+        start = time.monotonic()
+        closed_after = None
+        # The reply and the server's FIN (a half-close) come first; the
+        # server is gone only when a byte we send is answered with a reset.
+        while time.monotonic() - start < 8:
+            try:
+                s.sendall(b"x")
+            except OSError:
+                closed_after = time.monotonic() - start
+                break
+            time.sleep(0.2)  # the dribble is the client's behaviour under test
+    assert closed_after is not None, "still open after 8 s of dribbling"
+    assert closed_after < 5, f"closed only after {closed_after:.1f}s"  # 1 s + 2 s, and slack
+
+
 def test_listen_backlog(python_server: Callable[..., Server], tmp_path: Path) -> None:
     """A burst of connections waits in the kernel's accept queue, as with
     the Go receiver, instead of being dropped (and retried seconds later)
