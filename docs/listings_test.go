@@ -21,8 +21,7 @@ const maxListingLines = 40
 // listingsPending are the pages whose listings are being split and
 // captioned in this redesign. It must end empty: remove a page as soon as
 // its listings pass.
-var listingsPending = map[string]bool{
-}
+var listingsPending = map[string]bool{}
 
 var (
 	captionRE     = regexp.MustCompile("^\\*\\*Listing ([0-9.]+)\\*\\* — `([^`]+)`: \\S.*$")

@@ -34,4 +34,7 @@ fi
 # --previous keeps the old msgid of a fuzzy entry, so the translator sees
 # what changed in the English.
 msgmerge --quiet --update --backup=none --previous po/zh-CN.po po/messages.pot
+# Translated headings keep their English ids, so links into a page work in
+# both editions (po_heading_ids.py).
+python3 po_heading_ids.py po/zh-CN.po
 msgfmt --check-format --statistics --output-file=/dev/null po/zh-CN.po
