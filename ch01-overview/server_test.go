@@ -19,6 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcp-in-go/course/internal/testutil"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 // lines is a concurrency-safe io.Writer that collects printed lines and
@@ -167,6 +169,7 @@ func TestManyClientsAtOnce(t *testing.T) {
 }
 
 func TestLineLimit(t *testing.T) {
+	exercise.Graded(t, "exercise-line-limit")
 	addr, out, _ := startServer(t, 16, time.Minute)
 
 	// Exactly the limit is fine.
@@ -191,6 +194,7 @@ func TestLineLimit(t *testing.T) {
 }
 
 func TestIdleClientIsDisconnected(t *testing.T) {
+	exercise.Graded(t, "exercise-idle-timeout")
 	addr, _, _ := startServer(t, 100, 100*time.Millisecond)
 	c := testutil.Dial(t, addr)
 	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
@@ -254,6 +258,7 @@ func TestShutdownDrainTimeoutClosesStragglers(t *testing.T) {
 }
 
 func TestClient(t *testing.T) {
+	exercise.Graded(t, "exercise-line-limit")
 	addr, out, _ := startServer(t, 16, time.Minute)
 	var reply strings.Builder
 	ctx := t.Context()

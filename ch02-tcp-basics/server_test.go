@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcp-in-go/course/internal/testutil"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 // startServer runs the net package server in-process on 127.0.0.1:0.
@@ -28,7 +30,8 @@ func startServer(t *testing.T) (addr string, srv *Server) {
 // chapter's protocol. It only needs an address, so it runs against the Go
 // server, the raw-syscall server, the Python server, or a student's
 // (CH02_ADDR=host:port go test ./ch02-tcp-basics -run Conformance).
-func testLineServer(t *testing.T, addr string) {
+// grades names the exercises of this chapter's code the server depends on.
+func testLineServer(t *testing.T, addr string, grades ...string) {
 	t.Run("one line, one reply", func(t *testing.T) {
 		replies, err := exchange(testutil.Dial(t, addr), []string{"hello"})
 		require.NoError(t, err)
@@ -50,6 +53,9 @@ func testLineServer(t *testing.T, addr string) {
 		assert.Equal(t, []string{"echo: split line"}, readLines(t, c, 1))
 	})
 	t.Run("CRLF and empty lines", func(t *testing.T) {
+		if len(grades) > 0 {
+			exercise.Graded(t, grades...)
+		}
 		c := testutil.Dial(t, addr)
 		_, err := io.WriteString(c, "telnet\r\n\n")
 		require.NoError(t, err)
@@ -106,7 +112,7 @@ func readLines(t *testing.T, c net.Conn, n int) []string {
 
 func TestConformanceGoServer(t *testing.T) {
 	addr, _ := startServer(t)
-	testLineServer(t, addr)
+	testLineServer(t, addr, "exercise-crlf")
 }
 
 func TestConformancePythonServer(t *testing.T) {

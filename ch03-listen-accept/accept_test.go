@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 // scriptedListener returns the errors (or, for nil, a connection) of its
@@ -38,6 +40,7 @@ func acceptErr(errno error) error {
 }
 
 func TestAcceptLoopBacksOffOnTemporaryErrors(t *testing.T) {
+	exercise.Graded(t, "exercise-temporary-errors")
 	l := &scriptedListener{script: []error{
 		acceptErr(syscall.EMFILE), acceptErr(syscall.EMFILE), acceptErr(syscall.ENFILE),
 		nil, // a success resets the delay

@@ -22,6 +22,8 @@ import (
 
 	"github.com/tcp-in-go/course/internal/cli"
 	"github.com/tcp-in-go/course/internal/testutil"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -44,6 +46,7 @@ func serverUnderTest(t *testing.T) string {
 }
 
 func TestReply(t *testing.T) {
+	exercise.Graded(t, "exercise-reply")
 	for line, want := range map[string]string{
 		"PING":        "PONG",
 		"PING 42":     "PONG 42",
@@ -81,7 +84,10 @@ func checkConformance(t *testing.T, addr string) {
 	assert.Equal(t, "PONG 7\n", got)
 }
 
-func TestServerConformance(t *testing.T) { checkConformance(t, serverUnderTest(t)) }
+func TestServerConformance(t *testing.T) {
+	exercise.Graded(t, "exercise-reply")
+	checkConformance(t, serverUnderTest(t))
+}
 
 func TestServerDropsSilentClient(t *testing.T) {
 	const interval, misses = 30 * time.Millisecond, 2
@@ -121,6 +127,7 @@ func TestServerRefusesLongLine(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
+	exercise.Graded(t, "exercise-backoff")
 	zero := func() float64 { return 0 }
 	almostOne := func() float64 { return 0.999999 }
 	b := Backoff{Base: 10 * time.Millisecond, Max: 80 * time.Millisecond, Rand: zero}

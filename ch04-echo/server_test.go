@@ -23,6 +23,8 @@ import (
 
 	"github.com/tcp-in-go/course/internal/debugserver"
 	"github.com/tcp-in-go/course/internal/testutil"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 // startServer runs srv in-process on 127.0.0.1:0 until the test ends.
@@ -74,6 +76,7 @@ func TestThousandClientsAtOnce(t *testing.T) {
 
 // ANCHOR: test-idle
 func TestIdleTimeoutFreesSilentClients(t *testing.T) {
+	exercise.Graded(t, "exercise-idle-deadline")
 	const idle = time.Second
 	srv := &Server{IdleTimeout: idle}
 	addr := startServer(t, srv)
@@ -224,6 +227,7 @@ func TestDebugEndpoint(t *testing.T) {
 // connection borrow a 64 KiB buffer; once the burst is echoed and the
 // connection waits again, the buffer is back in the pool.
 func TestIdleConnectionHoldsNoLargeBuffer(t *testing.T) {
+	exercise.Graded(t, "exercise-pool")
 	srv := &Server{}
 	addr := startServer(t, srv)
 	c := testutil.Dial(t, addr).(*net.TCPConn)
@@ -260,6 +264,7 @@ func TestClientCommand(t *testing.T) {
 // TestClientHalfCloses: a server may wait for the client's FIN before it
 // echoes (this one reads everything first); the client must send it.
 func TestClientHalfCloses(t *testing.T) {
+	exercise.Graded(t, "exercise-client-halfclose")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	done := make(chan struct{})
@@ -284,6 +289,7 @@ func TestClientHalfCloses(t *testing.T) {
 // TestTranscript records the session shown in the book: the client sends a
 // line, and the server logs the connection.
 func TestTranscript(t *testing.T) {
+	exercise.Graded(t, "exercise-conn-log")
 	var mu sync.Mutex
 	var logs bytes.Buffer
 	srv := &Server{Log: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))}

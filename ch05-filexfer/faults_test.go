@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 const (
@@ -105,6 +107,7 @@ func TestFaults(t *testing.T) {
 // delivers a 300 KiB file, because the sender retries and each retry
 // resumes where the receiver's partial file ends.
 func TestRetryResumes(t *testing.T) {
+	exercise.Graded(t, "exercise-retry")
 	addr, dir, _ := startServer(t, nil)
 	path, sum := randomFile(t, t.TempDir(), "flaky.bin", faultFileSize, 1)
 	var out bytes.Buffer

@@ -16,6 +16,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tcp-in-go/course/internal/testutil"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 // TestSendReceive sends files of the sizes that matter (empty, one byte,
@@ -94,6 +96,7 @@ func TestOverwrite(t *testing.T) {
 // be refused with the right status, and nothing may appear in the
 // directory (or outside it).
 func TestHostileInput(t *testing.T) {
+	exercise.Graded(t, "exercise-names")
 	hello := []byte("hello")
 	cases := []struct {
 		name   string
@@ -223,6 +226,7 @@ func TestStatusNames(t *testing.T) {
 // TestStalePartialsSwept: a partial file nobody resumed within PartialTTL
 // is removed; a recent one is kept for its sender.
 func TestStalePartialsSwept(t *testing.T) {
+	exercise.Graded(t, "exercise-sweep")
 	var dir string
 	addr, _, _ := startServer(t, func(s *Server) {
 		s.PartialTTL = time.Hour

@@ -16,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcp-in-go/course/internal/testutil"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 func TestEchoOverTLS13(t *testing.T) {
@@ -166,6 +168,7 @@ func TestMutualTLS(t *testing.T) {
 // TestPlaintextClientRefused: a client that speaks plain TCP gets a one-line
 // explanation and the connection is closed; the server goes on serving.
 func TestPlaintextClientRefused(t *testing.T) {
+	exercise.Graded(t, "exercise-plaintext-hint")
 	p := newPKI(t)
 	addr, logs := startServer(t, p.serverConfig(t, false))
 
@@ -184,6 +187,7 @@ func TestPlaintextClientRefused(t *testing.T) {
 // TestHandshakeTimeout: a client that connects and sends nothing is closed
 // once the handshake timeout expires.
 func TestHandshakeTimeout(t *testing.T) {
+	exercise.Graded(t, "exercise-handshake-timeout")
 	p := newPKI(t)
 	const timeout = 200 * time.Millisecond
 	addr, logs := startServer(t, p.serverConfig(t, false), func(s *Server) { s.HandshakeTimeout = timeout })

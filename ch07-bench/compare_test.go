@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/tcp-in-go/course/internal/cli"
 	"github.com/tcp-in-go/course/internal/testutil"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 func TestCompareWritesTablesAndCharts(t *testing.T) {
@@ -60,6 +62,7 @@ func TestCompareWritesTablesAndCharts(t *testing.T) {
 // subprocess, the way compare runs every discovered target, so the server's
 // resources are sampled from /proc.
 func TestCompareStartsServerProcesses(t *testing.T) {
+	exercise.Graded(t, "exercise-fds-per-conn")
 	if runtime.GOOS != "linux" {
 		t.Skip("server sampling reads /proc (Linux)")
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tcp-in-go/course/internal/cli"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 func TestPingPongCountsExactly(t *testing.T) {
@@ -255,6 +257,7 @@ func TestUsageErrors(t *testing.T) {
 // TestOverloadedGeneratorWarns: when the generator's own send lag is a large
 // part of the latency it measured, it must say so; when it is small, not.
 func TestOverloadedGeneratorWarns(t *testing.T) {
+	exercise.Graded(t, "exercise-lag-warning")
 	late := &Result{Latency: Latency{P99: 2000}, SendLag: &Latency{Count: 100, P99: 1500}}
 	assert.Contains(t, lagWarning(late), "the generator sent late (send lag p99 1.5ms, latency p99 2ms)")
 	fine := &Result{Latency: Latency{P99: 2000}, SendLag: &Latency{Count: 100, P99: 100}}

@@ -129,3 +129,18 @@ func TestCourseExercises(t *testing.T) {
 		assert.GreaterOrEqual(t, chapters[ch], 2, "%s has fewer than two exercises", ch)
 	}
 }
+
+// Every neutral stub names an exercise of the course.
+func TestNeutralStubsNameExercises(t *testing.T) {
+	root, err := filepath.Abs("../../..")
+	require.NoError(t, err)
+	exs, err := Find(root)
+	require.NoError(t, err)
+	names := map[string]bool{}
+	for _, e := range exs {
+		names[e.Name] = true
+	}
+	for name := range neutral {
+		assert.True(t, names[name], "neutral stub for %s, which is no exercise", name)
+	}
+}
