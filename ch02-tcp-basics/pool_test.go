@@ -503,6 +503,7 @@ func TestPooledConnConformance(t *testing.T) {
 }
 
 func TestPoolDemo(t *testing.T) {
+	exercise.Graded(t, "exercise-breaker") // the demo shows the breaker open and recover
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	o := poolDemoOptions{clients: 10, requests: 30, every: 5 * time.Millisecond, cfg: DefaultPoolConfig("")}

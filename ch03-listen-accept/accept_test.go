@@ -67,6 +67,7 @@ func TestAcceptLoopDelayIsCapped(t *testing.T) {
 }
 
 func TestAcceptLoopStopsDuringBackoff(t *testing.T) {
+	exercise.Graded(t, "exercise-temporary-errors")
 	var script []error
 	for range 1000 {
 		script = append(script, acceptErr(syscall.EMFILE))
@@ -79,7 +80,13 @@ func TestAcceptLoopStopsDuringBackoff(t *testing.T) {
 			func(_ error, d time.Duration) { retries <- d }, func(net.Conn) {})
 	}()
 	for range 3 {
-		<-retries // the loop is backing off, not spinning
+		select {
+		case <-retries: // the loop is backing off, not spinning
+		case err := <-done:
+			t.Fatalf("acceptLoop returned on EMFILE instead of backing off: %v", err)
+		case <-time.After(5 * time.Second):
+			t.Fatal("acceptLoop did not back off")
+		}
 	}
 	close(stop)
 	select {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -35,16 +34,6 @@ func startHeartbeat(t *testing.T, interval time.Duration, misses int) string {
 	return testutil.StartServer(t, srv.Serve, srv.Shutdown)
 }
 
-// serverUnderTest is the server the protocol tests talk to: the address in
-// CH03_ADDR when set (a student's server, the Python counterpart), else this
-// package's server in-process.
-func serverUnderTest(t *testing.T) string {
-	if addr := os.Getenv("CH03_ADDR"); addr != "" {
-		return addr
-	}
-	return startHeartbeat(t, DefaultInterval, DefaultMisses)
-}
-
 func TestReply(t *testing.T) {
 	exercise.Graded(t, "exercise-reply")
 	for line, want := range map[string]string{
@@ -60,33 +49,6 @@ func TestReply(t *testing.T) {
 		got, _ := reply(line)
 		assert.Equal(t, want, got, "reply(%q)", line)
 	}
-}
-
-// checkConformance speaks the protocol to the server at addr: several lines
-// in one write, and one line split into single bytes.
-func checkConformance(t *testing.T, addr string) {
-	t.Helper()
-	c := testutil.Dial(t, addr)
-	r := bufio.NewReader(c)
-	_, err := io.WriteString(c, "PING 1\nPING\nHELLO\n")
-	require.NoError(t, err)
-	for _, want := range []string{"PONG 1\n", "PONG\n", "ERR unknown command\n"} {
-		got, err := r.ReadString('\n')
-		require.NoError(t, err)
-		assert.Equal(t, want, got)
-	}
-	for _, b := range []byte("PING 7\n") { // TCP may deliver a line in pieces
-		_, err := c.Write([]byte{b})
-		require.NoError(t, err)
-	}
-	got, err := r.ReadString('\n')
-	require.NoError(t, err)
-	assert.Equal(t, "PONG 7\n", got)
-}
-
-func TestServerConformance(t *testing.T) {
-	exercise.Graded(t, "exercise-reply")
-	checkConformance(t, serverUnderTest(t))
 }
 
 func TestServerDropsSilentClient(t *testing.T) {
@@ -408,6 +370,7 @@ func TestUsageErrors(t *testing.T) {
 // and exits 0 on SIGTERM.
 func TestServeCommand(t *testing.T) {
 	bin := testutil.BuildGo(t, ".")
+	exercise.Graded(t, "exercise-reply") // the program answers with reply
 	p := testutil.StartProcess(t, exec.Command(bin, "-addr", "127.0.0.1:0"))
 	checkConformance(t, p.Addr)
 	require.NoError(t, p.Signal(syscall.SIGTERM, 10*time.Second))

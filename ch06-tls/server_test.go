@@ -274,6 +274,7 @@ func TestKeyLog(t *testing.T) {
 // still closed when the handshake as a whole takes too long. (A per-read
 // deadline would let it hold the connection forever.)
 func TestHandshakeTimeoutBoundsTheWhole(t *testing.T) {
+	exercise.Graded(t, "exercise-handshake-timeout")
 	p := newPKI(t)
 	const timeout = 300 * time.Millisecond
 	addr, logs := startServer(t, p.serverConfig(t, false), func(s *Server) { s.HandshakeTimeout = timeout })

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tcp-in-go/course/internal/exercise/stub"
+)
+
+// board is the part of scripts/grade's -json output these tests read.
+type board struct {
+	Exercises []struct {
+		Exercise, Lang, Reason string
+		Passed                 bool
+	}
+	Passed, Total int
+	Other         []struct{ Test, Reason string } `json:"other_failures"`
+	Python        string
+}
+
+// grade runs the copy's own grader on it, as a student or an instructor
+// would, and returns its scoreboard.
+func grade(t *testing.T, dir string) (board, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	cmd := exec.Command("go", "run", "./scripts/grade", "-json", "-timeout", "4m")
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	elapsed := time.Since(start)
+	var b board
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &b), "grade: %v\n%s", err, stderr.String())
+	return b, elapsed
+}
+
+func course(t *testing.T) (root string, exercises []stub.Exercise) {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	require.NoError(t, err)
+	exs, err := stub.Find(root)
+	require.NoError(t, err)
+	return root, exs
+}
+
+// TestStarterFailsExactlyTheExercises writes the student's starter copy and
+// grades it: every exercise fails as "not done yet", every other test passes,
+// and the counts agree with the course's exercise regions.
+func TestStarterFailsExactlyTheExercises(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes and grades a copy of the course")
+	}
+	root, exs := course(t)
+	out := filepath.Join(t.TempDir(), "starter")
+	names, err := Write(root, out, false)
+	require.NoError(t, err)
+	require.Len(t, names, len(exs), "the starter stubs every exercise the course has")
+
+	// A repository of its own, without the course's tooling, with the
+	// student's README.
+	_, err = os.Stat(filepath.Join(out, ".git"))
+	require.NoError(t, err, "the starter is a git repository")
+	assert.NoDirExists(t, filepath.Join(out, "scripts", "starter"))
+	readme, err := os.ReadFile(filepath.Join(out, "README.md"))
+	require.NoError(t, err)
+	assert.Equal(t, studentREADME, readme)
+
+	b, took := grade(t, out)
+	t.Logf("graded the unsolved starter in %s", took.Round(time.Second))
+	assert.Empty(t, b.Other, "only exercise tests may fail in the starter")
+	assert.Zero(t, b.Passed)
+	total := 0
+	for _, e := range exs {
+		if e.Lang == "go" || b.Python == "graded" {
+			total++
+		}
+	}
+	assert.Equal(t, total, b.Total, "the grader counts what the course has")
+	for _, r := range b.Exercises {
+		assert.False(t, r.Passed, "%s passes in the starter", r.Exercise)
+		assert.True(t, strings.HasPrefix(r.Reason, r.Exercise+": not done yet — see docs/src/"),
+			"%s fails for another reason: %s", r.Exercise, r.Reason)
+	}
+}
+
+// TestStarterWithSolutionsPasses writes the copy with its solutions kept:
+// graded, it is all green.
+func TestStarterWithSolutionsPasses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes and grades a copy of the course")
+	}
+	root, exs := course(t)
+	out := filepath.Join(t.TempDir(), "solved")
+	names, err := Write(root, out, true)
+	require.NoError(t, err)
+	require.Len(t, names, len(exs))
+	b, took := grade(t, out)
+	t.Logf("graded the solved copy in %s", took.Round(time.Second))
+	assert.Empty(t, b.Other)
+	assert.Equal(t, b.Total, b.Passed, "every exercise passes with its solution: %+v", b.Exercises)
+}
