@@ -154,6 +154,7 @@ func FuzzReadFrame(f *testing.F) {
 }
 
 func TestFramingTranscript(t *testing.T) {
+	exercise.Graded(t, "exercise-read-frame")
 	var out bytes.Buffer
 	require.NoError(t, framingLesson(&out))
 	testutil.Golden(t, "testdata/framing.golden", out.String())

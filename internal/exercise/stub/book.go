@@ -97,4 +97,3 @@ func Solution(root string, e Exercise) (string, error) {
 	}
 	return Region(src, e.Name)
 }
-

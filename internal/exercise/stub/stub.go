@@ -228,11 +228,13 @@ func Go(src []byte) ([]byte, []string, error) {
 // neutral is, for some exercises, the return a stub makes instead of zero
 // values: what the program did before the exercise, where zero values would
 // break the rest of the chapter (a reply with no line in it, a breaker that
-// refuses every dial, a TLS connection never handshaken).
+// refuses every dial, a TLS connection never handshaken, a frame reader
+// that returns nothing forever).
 var neutral = map[string]string{
 	"exercise-crlf":              "return line",
 	"exercise-breaker":           "return true",
 	"exercise-handshake-timeout": "return conn.Handshake()",
+	"exercise-read-frame":        "return nil, io.EOF",
 }
 
 // resultsIfLast returns the result types of the innermost function around
