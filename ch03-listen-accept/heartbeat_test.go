@@ -62,6 +62,7 @@ func TestServerDropsSilentClient(t *testing.T) {
 }
 
 func TestServerKeepsPingingClient(t *testing.T) {
+	exercise.Graded(t, "exercise-reply") // the server answers with reply
 	const interval = 30 * time.Millisecond
 	addr := startHeartbeat(t, interval, 3)
 	c := testutil.Dial(t, addr)
@@ -241,6 +242,7 @@ func is(s State) func(Event) bool { return func(e Event) bool { return e.State =
 // the server dead within Misses intervals (plus slack for a busy machine),
 // never before, and reconnect once traffic flows again.
 func TestClientDetectsDeadPeer(t *testing.T) {
+	exercise.Graded(t, "exercise-reply") // the server answers with reply
 	const interval, misses = 100 * time.Millisecond, 3
 	// The server's own limit is long, so that only the client's rule acts.
 	p := startProxy(t, startHeartbeat(t, time.Minute, misses))
@@ -270,6 +272,7 @@ func TestClientDetectsDeadPeer(t *testing.T) {
 // ANCHOR_END: test-dead-peer
 
 func TestClientReconnectsAfterReset(t *testing.T) {
+	exercise.Graded(t, "exercise-reply") // the server answers with reply
 	const interval = 50 * time.Millisecond
 	p := startProxy(t, startHeartbeat(t, time.Minute, 3))
 	rec, _ := startClient(t, &Client{Addr: p.Addr(), Interval: interval})
@@ -283,6 +286,7 @@ func TestClientReconnectsAfterReset(t *testing.T) {
 }
 
 func TestClientReconnectsAfterServerRestart(t *testing.T) {
+	exercise.Graded(t, "exercise-reply") // the server answers with reply
 	const interval = 50 * time.Millisecond
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -327,6 +331,7 @@ func TestClientReconnectsAfterServerRestart(t *testing.T) {
 }
 
 func TestClientStopsOnCancel(t *testing.T) {
+	exercise.Graded(t, "exercise-reply") // the server answers with reply
 	// While waiting to reconnect: a refused port and a one-hour backoff.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -346,6 +351,7 @@ func TestClientStopsOnCancel(t *testing.T) {
 }
 
 func TestClientCount(t *testing.T) {
+	exercise.Graded(t, "exercise-reply") // the server answers with reply
 	c := &Client{Addr: startHeartbeat(t, time.Minute, 3), Interval: 10 * time.Millisecond, MaxPongs: 3, Log: discard}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -76,9 +76,11 @@ class EchoClient:
                     raise ConnectionError("server closed the connection mid-echo")
                 got += chunk
             received = len(got)
+            # ANCHOR: exercise-verify-echo-py
             if got != payload:
                 at = next(i for i, (a, b) in enumerate(zip(got, payload, strict=True)) if a != b)
                 raise EchoMismatchError(f"echo differs at byte {at}")
+            # ANCHOR_END: exercise-verify-echo-py
         except (OSError, EchoMismatchError) as e:
             exception = e
             self.close()  # the stream is out of step now: start again on a new connection

@@ -24,14 +24,16 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 )
 
-// stubRE finds a stub: a TODO call at the start of a line (one commented
-// out is not a stub any more).
-var stubRE = regexp.MustCompile(`(?m)^\s*exercise\.TODO\("(exercise-[\w-]+)"\)`)
+// stubRE finds a Go stub: a TODO call at the start of a line (one
+// commented out is not a stub any more); pyStubRE a Python stub's comment.
+var (
+	stubRE   = regexp.MustCompile(`(?m)^\s*exercise\.TODO\("(exercise-[\w-]+)"\)`)
+	pyStubRE = regexp.MustCompile(`(?m)^\s*(?:pass\s+)?# TODO\((exercise-[\w-]+)\): not done yet`)
+)
 
 var (
 	mu      sync.Mutex
@@ -119,24 +121,31 @@ var chapterPages = map[string]string{
 	"ch07": "docs/src/ch07-bench.md",
 }
 
-// StubsIn returns the exercises whose stub, exercise.TODO("exercise-NAME"),
-// is in the Go code of dir (tests excluded).
+// StubsIn returns the exercises whose stub is in the Go code of dir (tests
+// excluded) or in the Python counterparts beside it (../python/*.py): a Go
+// test that runs a Python counterpart may grade a Python exercise.
 func StubsIn(dir string) (map[string]bool, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	goFiles, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		return nil, err
 	}
-	sort.Strings(files)
+	pyFiles, err := filepath.Glob(filepath.Join(dir, "..", "python", "*.py"))
+	if err != nil {
+		return nil, err
+	}
 	stubs := map[string]bool{}
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
+	for _, f := range append(goFiles, pyFiles...) {
+		re := stubRE
+		if strings.HasSuffix(f, ".py") {
+			re = pyStubRE
+		} else if strings.HasSuffix(f, "_test.go") {
 			continue
 		}
 		data, err := os.ReadFile(f)
 		if err != nil {
 			return nil, err
 		}
-		for _, m := range stubRE.FindAllSubmatch(data, -1) {
+		for _, m := range re.FindAllSubmatch(data, -1) {
 			stubs[string(m[1])] = true
 		}
 	}
