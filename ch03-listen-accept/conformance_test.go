@@ -44,7 +44,7 @@ var heartbeatChecks = []testutil.Check{
 // package's server in-process.
 func TestConformance(t *testing.T) {
 	if addr := testutil.ExternalAddr(t, "CH03_ADDR"); addr != "" {
-		testutil.RunChecks(t, addr, heartbeatChecks, true)
+		testutil.RunChecks(t, addr, heartbeatChecks, true, nil)
 		return
 	}
 	exercise.Graded(t, "exercise-reply")
@@ -54,7 +54,7 @@ func TestConformance(t *testing.T) {
 // checkConformance runs the rubric against one of the course's servers
 // (this package's, the built program, the Python counterpart).
 func checkConformance(t *testing.T, addr string) {
-	testutil.RunChecks(t, addr, heartbeatChecks, false)
+	testutil.RunChecks(t, addr, heartbeatChecks, false, nil)
 }
 
 // ask writes lines (each with "\n") in one write and reads as many answers.
