@@ -155,16 +155,14 @@ func Grade(ctx context.Context, dir string, opt Options) (*Board, error) {
 	b := &Board{Python: pyStatus}
 	graded := map[string]bool{}
 	for _, e := range exs {
-		res := goRes
-		if e.Lang == "python" {
-			if pyStatus != "graded" {
-				continue
-			}
-			res = pyRes
+		if e.Lang == "python" && pyStatus != "graded" {
+			continue
 		}
 		row := Row{Chapter: e.Chapter(), Exercise: e.Name, Lang: e.Lang, File: e.File, Passed: true}
-		for _, t := range res.tests {
-			if !t.grades[e.Name] || !t.inDir(e.File) {
+		// A test in either language may grade it (a Go test of a Python
+		// counterpart grades a Python exercise, and the other way round).
+		for _, t := range append(goRes.tests, pyRes.tests...) {
+			if !t.grades[e.Name] {
 				continue
 			}
 			graded[t.id()] = true
@@ -175,7 +173,7 @@ func Grade(ctx context.Context, dir string, opt Options) (*Board, error) {
 		}
 		if len(row.Tests) == 0 {
 			row.Passed, row.Reason = false, "no test grades it"
-			if p := res.pkgFailure[path.Dir(e.File)]; p != "" {
+			if p := goRes.pkgFailure[path.Dir(e.File)]; p != "" {
 				row.Reason = p
 			}
 		}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -29,9 +28,6 @@ type testResult struct {
 }
 
 func (t *testResult) id() string { return t.Dir + ": " + t.Name }
-
-// inDir reports whether the test is in the package of an exercise's file.
-func (t *testResult) inDir(file string) bool { return t.Dir == path.Dir(file) }
 
 // results are the tests of one run, and packages that failed as a whole
 // (a build error) by directory.
