@@ -69,28 +69,28 @@ type Check struct {
 }
 
 // RunChecks runs each check as its own subtest. Grading an external server,
-// the checks run in parallel, each within its short Bound, so a broken server
-// fails the suite within the longest bound; the course's own servers, tested
-// under the load of the whole test suite, get a generous minute per check.
+// the checks run all at once (not limited by go test's -parallel), each
+// within its short Bound, so a broken server fails the suite within the
+// longest bound; the course's own servers, tested under the load of the
+// whole test suite, are checked one after the other with a minute each.
 // graded, for the course's own server, names the exercise a check needs
 // (see package exercise); it may be nil.
 func RunChecks(t *testing.T, addr string, checks []Check, external bool, graded map[string]string) {
 	t.Helper()
-	for _, c := range checks {
+	var results []<-chan error
+	if external {
+		results = runAll(t, addr, checks, func(c Check) time.Duration { return GradeTimeout(c.Bound) })
+	}
+	for i, c := range checks {
 		t.Run(c.Name, func(t *testing.T) {
 			if e := graded[c.Name]; e != "" {
 				exercise.Graded(t, e)
 			}
-			bound := time.Minute
+			var err error
 			if external {
-				t.Parallel()
-				bound = GradeTimeout(c.Bound)
-			}
-			ctx, cancel := context.WithTimeout(t.Context(), bound)
-			defer cancel()
-			err := c.Run(ctx, addr)
-			if err != nil && ctx.Err() != nil {
-				err = fmt.Errorf("not done within %s (GRADE_TIMEOUT_SCALE=3 allows three times as long): %w", bound, err)
+				err = <-results[i]
+			} else {
+				err = runOne(t.Context(), addr, c, time.Minute)
 			}
 			if err != nil {
 				t.Fatalf("%s (%s): %v", c.Name, c.About, err)
@@ -99,21 +99,51 @@ func RunChecks(t *testing.T, addr string, checks []Check, external bool, graded 
 	}
 }
 
+// runOne runs a check within bound, saying so when the bound ran out.
+func runOne(ctx context.Context, addr string, c Check, bound time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	err := c.Run(ctx, addr)
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("not done within %s (GRADE_TIMEOUT_SCALE=3 allows three times as long): %w", bound, err)
+	}
+	return err
+}
+
+// runAll starts every check at once; each result arrives on its channel.
+// The checks end before the test does.
+func runAll(t *testing.T, addr string, checks []Check, bound func(Check) time.Duration) []<-chan error {
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait)
+	out := make([]<-chan error, len(checks))
+	for i, c := range checks {
+		ch := make(chan error, 1)
+		out[i] = ch
+		wg.Go(func() { ch <- runOne(t.Context(), addr, c, bound(c)) })
+	}
+	return out
+}
+
 // CatchesBroken proves a suite has teeth: each check must fail against the
 // broken server catches names for it (an address from StartBroken), within
 // a few seconds.
 func CatchesBroken(t *testing.T, checks []Check, catches map[string]string) {
 	t.Helper()
 	for _, c := range checks {
+		if _, ok := catches[c.Name]; !ok {
+			t.Fatalf("no broken server shows that %s can fail", c.Name)
+		}
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	results := make([]chan error, len(checks))
+	for i, c := range checks {
+		results[i] = make(chan error, 1)
+		wg.Go(func() { results[i] <- runOne(t.Context(), catches[c.Name], c, min(c.Bound, 5*time.Second)) })
+	}
+	for i, c := range checks {
 		t.Run(c.Name, func(t *testing.T) {
-			t.Parallel()
-			addr, ok := catches[c.Name]
-			if !ok {
-				t.Fatalf("no broken server shows that %s can fail", c.Name)
-			}
-			ctx, cancel := context.WithTimeout(t.Context(), min(c.Bound, 5*time.Second))
-			defer cancel()
-			err := c.Run(ctx, addr)
+			err := <-results[i]
 			if err == nil {
 				t.Fatalf("%s passed against a broken server", c.Name)
 			}
