@@ -226,12 +226,21 @@ func Go(src []byte) ([]byte, []string, error) {
 	if len(names) == 0 {
 		return src, nil, nil
 	}
+	stubbed = append(stubbed, keepImport...)
 	out, err := fixImports(stubbed, fset)
 	if err != nil {
 		return nil, nil, err
 	}
 	return out, names, nil
 }
+
+// keepImport ends a stubbed Go file, so that replacing the last stub does
+// not leave an unused import (a compile error in Go).
+const keepImport = `
+// The starter's stubs call exercise.TODO. This line keeps the import in use
+// once you have replaced them all; then delete both.
+var _ = exercise.TODO
+`
 
 // neutral is, for some exercises, the return a stub makes instead of zero
 // values: what the program did before the exercise, where zero values would
