@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,18 +18,6 @@ func startServer(t *testing.T) (addr string, srv *Server) {
 	t.Helper()
 	srv = NewServer(quietLog())
 	return testutil.StartServer(t, srv.Serve, srv.Shutdown), srv
-}
-
-func readLines(t *testing.T, c net.Conn, n int) []string {
-	t.Helper()
-	r := bufio.NewReader(c)
-	var out []string
-	for range n {
-		line, err := r.ReadString('\n')
-		require.NoError(t, err)
-		out = append(out, strings.TrimSuffix(line, "\n"))
-	}
-	return out
 }
 
 func TestShutdownDrainsConnections(t *testing.T) {

@@ -179,6 +179,7 @@ func Grade(ctx context.Context, dir string, opt Options) (*Board, error) {
 		b.Total++
 		b.Exercises = append(b.Exercises, row)
 	}
+	sort.SliceStable(b.Exercises, func(i, j int) bool { return b.Exercises[i].Chapter < b.Exercises[j].Chapter })
 	for _, res := range []results{goRes, pyRes} {
 		for _, t := range res.tests {
 			if !t.passed && !graded[t.id()] && !res.hasFailedChildGraded(t, graded) && t.failedOwn {
