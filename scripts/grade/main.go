@@ -195,7 +195,8 @@ func Grade(ctx context.Context, dir string, opt Options) (*Board, error) {
 
 // Print writes the scoreboard as a table.
 func (b *Board) Print(w io.Writer) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var table bytes.Buffer
+	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHAPTER\tEXERCISE\tLANG\tRESULT\tREASON")
 	for _, r := range b.Exercises {
 		result := "pass"
@@ -205,6 +206,9 @@ func (b *Board) Print(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Chapter, r.Exercise, r.Lang, result, oneLine(r.Reason, 90))
 	}
 	_ = tw.Flush()
+	for _, line := range strings.SplitAfter(table.String(), "\n") {
+		fmt.Fprint(w, strings.TrimRight(line, " \n")+strings.Repeat("\n", strings.Count(line, "\n")))
+	}
 	fmt.Fprintf(w, "\n%d/%d exercises done", b.Passed, b.Total)
 	if b.Python != "graded" {
 		fmt.Fprintf(w, " (Python %s)", b.Python)
