@@ -55,7 +55,7 @@ func run(r io.Reader, w io.Writer) error {
 		return err
 	}
 	var book any
-	bd := json.NewDecoder(bytesReader(input[1]))
+	bd := json.NewDecoder(bytes.NewReader(input[1]))
 	bd.UseNumber()
 	if err := bd.Decode(&book); err != nil {
 		return err
@@ -99,5 +99,3 @@ func walk(v any, root string) error {
 	}
 	return nil
 }
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
