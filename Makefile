@@ -9,7 +9,7 @@ export PATH := $(GOBIN):$(HOME)/.cargo/bin:$(PATH)
 BENCH_COUNT ?= 6
 FUZZTIME    ?= 30s
 
-.PHONY: check fmt-check vet staticcheck test test-race pytest lint-python docs docs-browser docs-serve po bench fuzz soak tools clean starter
+.PHONY: check fmt-check vet staticcheck test test-race pytest lint-python docs docs-browser docs-serve po bench fuzz soak tools clean starter grade
 
 check: fmt-check vet staticcheck test-race pytest lint-python docs docs-browser
 
@@ -95,9 +95,15 @@ soak:
 	SOAK=$(SOAK) $(GO) test -run Soak -count=1 -timeout 20m -v ./...
 
 clean:
-	rm -rf docs/book python/build bench.txt
+	rm -rf docs/book python/build bench.txt grade.xml
 
-# A student's starting copy: exercise solutions replaced by TODOs.
+# A student's starting copy: exercise solutions replaced by stubs.
 STARTER_DIR ?= ../tcp-course-starter
 starter:
 	$(GO) run ./scripts/starter -out $(STARTER_DIR)
+
+# The scoreboard of a copy of the course (GRADE_DIR: a student's; default
+# this one), with JUnit XML for autograders: make grade GRADE_DIR=../alice
+GRADE_DIR ?= .
+grade:
+	$(GO) run ./scripts/grade -junit grade.xml $(GRADE_DIR)

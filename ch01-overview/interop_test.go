@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcp-in-go/course/internal/testutil"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 // The Go and Python programs speak the same bytes: each client works with
@@ -32,6 +34,7 @@ func TestPythonClientGoServer(t *testing.T) {
 }
 
 func TestPythonServerRefusesLongLineLikeGo(t *testing.T) {
+	exercise.Graded(t, "exercise-linger-py") // the Python server's refusal must reach the client
 	py := testutil.StartPython(t, "ch01_overview.py", "serve", "--max-line", "16")
 	var reply strings.Builder
 	require.NoError(t, RunClient(t.Context(), py.Addr, strings.Repeat("z", 17), nil, &reply))

@@ -17,6 +17,8 @@ import (
 
 	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/internal/testutil"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 // lines is a concurrency-safe io.Writer that collects printed lines and
@@ -165,6 +167,7 @@ func TestManyClientsAtOnce(t *testing.T) {
 }
 
 func TestLineLimit(t *testing.T) {
+	exercise.Graded(t, "exercise-line-limit")
 	addr, out, _ := startServer(t, 16, time.Minute)
 
 	// Exactly the limit is fine.
@@ -189,6 +192,7 @@ func TestLineLimit(t *testing.T) {
 }
 
 func TestIdleClientIsDisconnected(t *testing.T) {
+	exercise.Graded(t, "exercise-idle-timeout")
 	addr, _, _ := startServer(t, 100, 100*time.Millisecond)
 	c := testutil.Dial(t, addr)
 	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
@@ -252,6 +256,7 @@ func TestShutdownDrainTimeoutClosesStragglers(t *testing.T) {
 }
 
 func TestClient(t *testing.T) {
+	exercise.Graded(t, "exercise-line-limit")
 	addr, out, _ := startServer(t, 16, time.Minute)
 	var reply strings.Builder
 	ctx := t.Context()

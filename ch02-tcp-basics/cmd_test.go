@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcp-in-go/course/internal/testutil"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 // These tests run the built program as a student would.
@@ -77,16 +79,20 @@ func TestCommandDemos(t *testing.T) {
 		live = "Linux-only"
 	}
 	for _, tc := range []struct {
-		args []string
-		want string
+		args   []string
+		want   string
+		grades string // the exercise the demo needs
 	}{
-		{[]string{"states"}, live},
-		{[]string{"states", "-model"}, "11 states, 20 transitions"},
-		{[]string{"interfaces"}, "no handshake, so no error"},
+		{[]string{"states"}, live, "exercise-explain"},
+		{[]string{"states", "-model"}, "11 states, 20 transitions", ""},
+		{[]string{"interfaces"}, "no handshake, so no error", ""},
 		{[]string{"pool", "-clients", "8", "-requests", "5", "-max", "4", "-min-idle", "2", "-idle-timeout", "30s",
-			"-timeout", "1s", "-threshold", "2", "-cooldown", "20ms"}, "the trial dial worked"},
+			"-timeout", "1s", "-threshold", "2", "-cooldown", "20ms"}, "the trial dial worked", "exercise-breaker"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			if tc.grades != "" {
+				exercise.Graded(t, tc.grades)
+			}
 			out, errOut, err := testutil.RunWithTimeout(t, 60*time.Second, exec.Command(bin, tc.args...), "")
 			require.NoError(t, err, errOut)
 			assert.Contains(t, out, tc.want)

@@ -16,6 +16,8 @@ import (
 	"golang.org/x/net/nettest"
 
 	"github.com/tcp-in-go/course/internal/testutil"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 // testPoolConfig is the default configuration with no idle floor, so tests
@@ -300,6 +302,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 func TestBreaker(t *testing.T) {
+	exercise.Graded(t, "exercise-breaker")
 	clock := &fakeClock{now: time.Unix(1000, 0)}
 	b := &Breaker{Threshold: 3, Cooldown: 5 * time.Second, Now: clock.Now}
 	for range 2 {
@@ -329,6 +332,7 @@ func TestBreaker(t *testing.T) {
 }
 
 func TestPoolBreakerOpensAndRecovers(t *testing.T) {
+	exercise.Graded(t, "exercise-breaker")
 	addr, _ := startServer(t)
 	clock := &fakeClock{now: time.Unix(1000, 0)}
 	var down atomic.Bool
@@ -499,6 +503,7 @@ func TestPooledConnConformance(t *testing.T) {
 }
 
 func TestPoolDemo(t *testing.T) {
+	exercise.Graded(t, "exercise-breaker") // the demo shows the breaker open and recover
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	o := poolDemoOptions{clients: 10, requests: 30, every: 5 * time.Millisecond, cfg: DefaultPoolConfig("")}

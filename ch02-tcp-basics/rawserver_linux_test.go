@@ -33,7 +33,7 @@ func startRawServer(t *testing.T) (addr string, srv *RawServer) {
 
 func TestConformanceRawServer(t *testing.T) {
 	addr, _ := startRawServer(t)
-	testLineServer(t, addr)
+	testLineServer(t, addr, "exercise-crlf")
 }
 
 func TestRawListenReportsPortInUse(t *testing.T) {

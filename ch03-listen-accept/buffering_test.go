@@ -19,6 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcp-in-go/course/internal/testutil"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 // ANCHOR: test-writes
@@ -98,6 +100,7 @@ func frame(n uint32, body string) []byte {
 }
 
 func TestReadFrame(t *testing.T) {
+	exercise.Graded(t, "exercise-read-frame")
 	// Short reads: HalfReader returns half of what is asked each time.
 	var stream bytes.Buffer
 	for _, m := range []string{"hello", "", strings.Repeat("z", 300)} {
@@ -124,6 +127,7 @@ func TestReadFrame(t *testing.T) {
 // TestHostileLengthIsNotAllocated: a header claiming 4 GiB must be refused
 // before anything is allocated for it.
 func TestHostileLengthIsNotAllocated(t *testing.T) {
+	exercise.Graded(t, "exercise-read-frame")
 	hostile := frame(0xFFFFFFF0, "")
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -150,6 +154,7 @@ func FuzzReadFrame(f *testing.F) {
 }
 
 func TestFramingTranscript(t *testing.T) {
+	exercise.Graded(t, "exercise-read-frame")
 	var out bytes.Buffer
 	require.NoError(t, framingLesson(&out))
 	testutil.Golden(t, "testdata/framing.golden", out.String())

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -24,6 +23,8 @@ import (
 	"github.com/tcp-in-go/course/internal/faultproxy"
 	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/internal/testutil"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -35,17 +36,8 @@ func startHeartbeat(t *testing.T, interval time.Duration, misses int) string {
 	return testutil.StartServer(t, srv.Serve, srv.Shutdown)
 }
 
-// serverUnderTest is the server the protocol tests talk to: the address in
-// CH03_ADDR when set (a student's server, the Python counterpart), else this
-// package's server in-process.
-func serverUnderTest(t *testing.T) string {
-	if addr := os.Getenv("CH03_ADDR"); addr != "" {
-		return addr
-	}
-	return startHeartbeat(t, DefaultInterval, DefaultMisses)
-}
-
 func TestReply(t *testing.T) {
+	exercise.Graded(t, "exercise-reply")
 	for line, want := range map[string]string{
 		"PING":        "PONG",
 		"PING 42":     "PONG 42",
@@ -61,30 +53,6 @@ func TestReply(t *testing.T) {
 	}
 }
 
-// checkConformance speaks the protocol to the server at addr: several lines
-// in one write, and one line split into single bytes.
-func checkConformance(t *testing.T, addr string) {
-	t.Helper()
-	c := testutil.Dial(t, addr)
-	r := bufio.NewReader(c)
-	_, err := io.WriteString(c, "PING 1\nPING\nHELLO\n")
-	require.NoError(t, err)
-	for _, want := range []string{"PONG 1\n", "PONG\n", "ERR unknown command\n"} {
-		got, err := r.ReadString('\n')
-		require.NoError(t, err)
-		assert.Equal(t, want, got)
-	}
-	for _, b := range []byte("PING 7\n") { // TCP may deliver a line in pieces
-		_, err := c.Write([]byte{b})
-		require.NoError(t, err)
-	}
-	got, err := r.ReadString('\n')
-	require.NoError(t, err)
-	assert.Equal(t, "PONG 7\n", got)
-}
-
-func TestServerConformance(t *testing.T) { checkConformance(t, serverUnderTest(t)) }
-
 func TestServerDropsSilentClient(t *testing.T) {
 	const interval, misses = 30 * time.Millisecond, 2
 	addr := startHeartbeat(t, interval, misses)
@@ -96,6 +64,7 @@ func TestServerDropsSilentClient(t *testing.T) {
 }
 
 func TestServerKeepsPingingClient(t *testing.T) {
+	exercise.Graded(t, "exercise-reply") // the server answers with reply
 	const interval = 30 * time.Millisecond
 	addr := startHeartbeat(t, interval, 3)
 	c := testutil.Dial(t, addr)
@@ -123,6 +92,7 @@ func TestServerRefusesLongLine(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
+	exercise.Graded(t, "exercise-backoff")
 	zero := func() float64 { return 0 }
 	almostOne := func() float64 { return 0.999999 }
 	b := Backoff{Base: 10 * time.Millisecond, Max: 80 * time.Millisecond, Rand: zero}
@@ -274,6 +244,7 @@ func is(s State) func(Event) bool { return func(e Event) bool { return e.State =
 // the server dead within Misses intervals (plus slack for a busy machine),
 // never before, and reconnect once traffic flows again.
 func TestClientDetectsDeadPeer(t *testing.T) {
+	exercise.Graded(t, "exercise-reply") // the server answers with reply
 	const interval, misses = 100 * time.Millisecond, 3
 	// The server's own limit is long, so that only the client's rule acts.
 	p := faultproxy.Start(t, startHeartbeat(t, time.Minute, misses), faultproxy.Options{})
@@ -303,6 +274,7 @@ func TestClientDetectsDeadPeer(t *testing.T) {
 // ANCHOR_END: test-dead-peer
 
 func TestClientReconnectsAfterReset(t *testing.T) {
+	exercise.Graded(t, "exercise-reply") // the server answers with reply
 	const interval = 50 * time.Millisecond
 	p := faultproxy.Start(t, startHeartbeat(t, time.Minute, 3), faultproxy.Options{})
 	rec, _ := startClient(t, &Client{Addr: p.Addr(), Interval: interval})
@@ -316,6 +288,7 @@ func TestClientReconnectsAfterReset(t *testing.T) {
 }
 
 func TestClientReconnectsAfterServerRestart(t *testing.T) {
+	exercise.Graded(t, "exercise-reply") // the server answers with reply
 	const interval = 50 * time.Millisecond
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -360,6 +333,7 @@ func TestClientReconnectsAfterServerRestart(t *testing.T) {
 }
 
 func TestClientStopsOnCancel(t *testing.T) {
+	exercise.Graded(t, "exercise-reply") // the server answers with reply
 	// While waiting to reconnect: a refused port and a one-hour backoff.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -379,6 +353,7 @@ func TestClientStopsOnCancel(t *testing.T) {
 }
 
 func TestClientCount(t *testing.T) {
+	exercise.Graded(t, "exercise-reply") // the server answers with reply
 	c := &Client{Addr: startHeartbeat(t, time.Minute, 3), Interval: 10 * time.Millisecond, MaxPongs: 3, Log: discard}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -403,6 +378,7 @@ func TestUsageErrors(t *testing.T) {
 // and exits 0 on SIGTERM.
 func TestServeCommand(t *testing.T) {
 	bin := testutil.BuildGo(t, ".")
+	exercise.Graded(t, "exercise-reply") // the program answers with reply
 	p := testutil.StartProcess(t, exec.Command(bin, "-addr", "127.0.0.1:0"))
 	checkConformance(t, p.Addr)
 	require.NoError(t, p.Signal(syscall.SIGTERM, 10*time.Second))

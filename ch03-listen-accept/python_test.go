@@ -10,12 +10,15 @@ import (
 
 	"github.com/tcp-in-go/course/internal/faultproxy"
 	"github.com/tcp-in-go/course/internal/testutil"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 // The Python counterpart speaks the same bytes: its client against our
 // server, our client and the protocol tests against its server.
 
 func TestPythonClientAgainstGoServer(t *testing.T) {
+	exercise.Graded(t, "exercise-reply") // the server answers with reply
 	addr := startHeartbeat(t, time.Minute, 3)
 	cmd := testutil.PythonCmd(t, "ch03_heartbeat.py", "client", "--addr", addr, "--interval", "20ms", "--count", "3")
 	_, stderr, err := testutil.RunWithTimeout(t, 30*time.Second, cmd, "")
@@ -25,6 +28,7 @@ func TestPythonClientAgainstGoServer(t *testing.T) {
 }
 
 func TestPythonClientDetectsDeadPeer(t *testing.T) {
+	exercise.Graded(t, "exercise-reply") // the server answers with reply
 	p := faultproxy.Start(t, startHeartbeat(t, time.Minute, 3), faultproxy.Options{})
 	p.Blackhole(true) // connections are accepted, nothing ever comes back
 	cmd := testutil.PythonCmd(t, "ch03_heartbeat.py", "client", "--addr", p.Addr(),

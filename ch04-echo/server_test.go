@@ -23,6 +23,8 @@ import (
 	"github.com/tcp-in-go/course/internal/debugserver"
 	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/internal/testutil"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 // startServer runs srv in-process on 127.0.0.1:0 until the test ends.
@@ -65,6 +67,7 @@ func TestThousandClientsAtOnce(t *testing.T) {
 // IdleTimeout, a talking one never is, in the plain server and in the tuned
 // one (which moves its deadline only now and then).
 func TestIdleTimeoutFreesSilentClients(t *testing.T) {
+	exercise.Graded(t, "exercise-idle-deadline")
 	const idle = time.Second
 	for name, srv := range map[string]*Server{
 		"plain": {IdleTimeout: idle},
@@ -223,6 +226,7 @@ func TestDebugEndpoint(t *testing.T) {
 // connection borrow a 64 KiB buffer; once the burst is echoed and the
 // connection waits again, the buffer is back in the pool.
 func TestIdleConnectionHoldsNoLargeBuffer(t *testing.T) {
+	exercise.Graded(t, "exercise-pool")
 	srv := &Server{}
 	addr := startServer(t, srv)
 	c := testutil.Dial(t, addr).(*net.TCPConn)
@@ -259,6 +263,7 @@ func TestClientCommand(t *testing.T) {
 // TestClientHalfCloses: a server may wait for the client's FIN before it
 // echoes (this one reads everything first); the client must send it.
 func TestClientHalfCloses(t *testing.T) {
+	exercise.Graded(t, "exercise-client-halfclose")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	done := make(chan struct{})
@@ -283,6 +288,7 @@ func TestClientHalfCloses(t *testing.T) {
 // TestTranscript records the session shown in the book: the client sends a
 // line, and the server logs the connection.
 func TestTranscript(t *testing.T) {
+	exercise.Graded(t, "exercise-conn-log")
 	var logs testutil.LogBuffer
 	srv := &Server{Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	addr := startServer(t, srv)

@@ -27,7 +27,7 @@ func TestConformanceTuned(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			runConformance(t, startServer(t, srv))
+			runConformance(t, startServer(t, srv), false)
 		})
 	}
 }
@@ -46,7 +46,7 @@ func TestConformanceC(t *testing.T) {
 	out, err := exec.Command(cc, "-O2", "-Wall", "-Werror", "-o", bin, "cref/epoll_echo.c").CombinedOutput()
 	require.NoError(t, err, "cc: %s", out)
 	p := testutil.StartProcess(t, exec.Command(bin, "127.0.0.1", "0"))
-	runConformance(t, p.Addr)
+	runConformance(t, p.Addr, false)
 }
 
 // TestEchoAllocatesNothing backs the page's "0 allocs per echo": once a

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 const (
@@ -127,6 +129,7 @@ func faultyTransfer(t *testing.T, addr, dir, mode string, at int64, path string,
 // delivers a 300 KiB file, because the sender retries and each retry
 // resumes where the receiver's partial file ends.
 func TestRetryResumes(t *testing.T) {
+	exercise.Graded(t, "exercise-retry")
 	addr, dir, _ := startServer(t, nil)
 	path, sum := randomFile(t, t.TempDir(), "flaky.bin", faultFileSize, 1)
 	var out bytes.Buffer

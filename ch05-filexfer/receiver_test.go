@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/internal/testutil"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 // TestSendReceive sends files of the sizes that matter (empty, one byte,
@@ -133,6 +135,7 @@ var hostileCases = []hostileCase{
 // refused with the right status, and nothing may appear in the directory
 // (or outside it).
 func TestHostileInput(t *testing.T) {
+	exercise.Graded(t, "exercise-names")
 	for _, tc := range hostileCases {
 		t.Run(tc.name, func(t *testing.T) {
 			outside := t.TempDir()
@@ -235,6 +238,7 @@ func TestStatusNames(t *testing.T) {
 // TestStalePartialsSwept: a partial file nobody resumed within PartialTTL
 // is removed; a recent one is kept for its sender.
 func TestStalePartialsSwept(t *testing.T) {
+	exercise.Graded(t, "exercise-sweep")
 	var dir string
 	addr, _, _ := startServer(t, func(s *Server) {
 		s.PartialTTL = time.Hour

@@ -17,6 +17,8 @@ import (
 
 	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/internal/testutil"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 func TestGenerateFiles(t *testing.T) {
@@ -52,6 +54,7 @@ func TestGenerateFiles(t *testing.T) {
 }
 
 func TestGenerateFilesRefusesToOverwriteKeys(t *testing.T) {
+	exercise.Graded(t, "exercise-refuse-overwrite")
 	dir := t.TempDir()
 	require.NoError(t, GenerateFiles(dir, []string{"localhost"}))
 	before := readFile(t, filepath.Join(dir, CAKeyFile))

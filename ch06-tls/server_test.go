@@ -17,6 +17,8 @@ import (
 
 	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/internal/testutil"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 func TestEchoOverTLS13(t *testing.T) {
@@ -167,6 +169,7 @@ func TestMutualTLS(t *testing.T) {
 // TestPlaintextClientRefused: a client that speaks plain TCP gets a one-line
 // explanation and the connection is closed; the server goes on serving.
 func TestPlaintextClientRefused(t *testing.T) {
+	exercise.Graded(t, "exercise-plaintext-hint")
 	p := newPKI(t)
 	addr, logs := startServer(t, p.serverConfig(t, false))
 
@@ -185,6 +188,7 @@ func TestPlaintextClientRefused(t *testing.T) {
 // TestHandshakeTimeout: a client that connects and sends nothing is closed
 // once the handshake timeout expires.
 func TestHandshakeTimeout(t *testing.T) {
+	exercise.Graded(t, "exercise-handshake-timeout")
 	p := newPKI(t)
 	const timeout = 200 * time.Millisecond
 	addr, logs := startServer(t, p.serverConfig(t, false), func(s *Server) { s.HandshakeTimeout = timeout })
@@ -271,6 +275,7 @@ func TestKeyLog(t *testing.T) {
 // still closed when the handshake as a whole takes too long. (A per-read
 // deadline would let it hold the connection forever.)
 func TestHandshakeTimeoutBoundsTheWhole(t *testing.T) {
+	exercise.Graded(t, "exercise-handshake-timeout")
 	p := newPKI(t)
 	const timeout = 300 * time.Millisecond
 	addr, logs := startServer(t, p.serverConfig(t, false), func(s *Server) { s.HandshakeTimeout = timeout })

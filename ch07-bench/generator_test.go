@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tcp-in-go/course/internal/cli"
+	"github.com/tcp-in-go/course/internal/exercise"
 	"github.com/tcp-in-go/course/internal/faultproxy"
 	"github.com/tcp-in-go/course/internal/testutil"
 )
@@ -171,6 +172,7 @@ func TestIdleHoldsConnections(t *testing.T) {
 // the connections held. The server runs in this process, so each held
 // connection shows two descriptors (both ends).
 func TestIdleServerCost(t *testing.T) {
+	exercise.Graded(t, "exercise-fds-per-conn")
 	if runtime.GOOS != "linux" {
 		t.Skip("-pid sampling reads /proc (Linux)")
 	}
@@ -278,6 +280,7 @@ func TestUsageErrors(t *testing.T) {
 // TestOverloadedGeneratorWarns: when the generator's own send lag is a large
 // part of the latency it measured, it must say so; when it is small, not.
 func TestOverloadedGeneratorWarns(t *testing.T) {
+	exercise.Graded(t, "exercise-lag-warning")
 	late := &Result{Latency: Latency{P99: 2000}, SendLag: &Latency{Count: 100, P99: 1500}}
 	assert.Contains(t, lagWarning(late), "the generator sent late (send lag p99 1.5ms, latency p99 2ms)")
 	fine := &Result{Latency: Latency{P99: 2000}, SendLag: &Latency{Count: 100, P99: 100}}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tcp-in-go/course/internal/debugserver"
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 func TestSamplerReadsExpvar(t *testing.T) {
@@ -78,6 +79,7 @@ func TestExpvarBadEndpoint(t *testing.T) {
 }
 
 func TestExpvarFindsNestedCounters(t *testing.T) {
+	exercise.Graded(t, "exercise-expvar-nested")
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"memstats": {"HeapInuse": 4096, "Sys": 1}, "cmdline": ["x"],
 			"echo": {"conns_open": 7, "goroutines": 9, "bytes_in": 100}}`))

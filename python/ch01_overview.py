@@ -85,6 +85,7 @@ class LineHandler(socketserver.StreamRequestHandler):
         first and discard what it still sends (bounded), or the kernel would
         answer the unread bytes with a reset that can destroy our message."""
         self.wfile.write(f"error: line longer than {limit} bytes; closing\n".encode())
+        # ANCHOR: exercise-linger-py
         self.connection.shutdown(socket.SHUT_WR)
         self.connection.settimeout(2.0)
         drained = 0
@@ -93,6 +94,7 @@ class LineHandler(socketserver.StreamRequestHandler):
                 drained += len(chunk)
         except OSError:
             pass
+        # ANCHOR_END: exercise-linger-py
 
     # ANCHOR_END: refuse
 

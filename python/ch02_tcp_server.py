@@ -68,9 +68,11 @@ def handle_lines(conn: socket.socket) -> int:
         if len(pending) >= MAX_LINE_BYTES:
             conn.sendall(TOO_LONG_REPLY)
             return lines
+    # ANCHOR: exercise-last-line-py
     if pending:  # a last line without "\n" is still a line, as in Go's bufio.Scanner
         conn.sendall(REPLY_PREFIX + pending.removesuffix(b"\r") + b"\n")
         lines += 1
+    # ANCHOR_END: exercise-last-line-py
     return lines
 
 

@@ -66,8 +66,10 @@ def backoff_delay(
     """Wait before attempt n: base doubled n times, capped, with equal jitter
     (a random point in the upper half, so retries spread out but never come
     immediately)."""
+    # ANCHOR: exercise-backoff-py
     d: float = min(cap, base * 2.0 ** min(attempt, 62))
     return d / 2 + rand() * d / 2
+    # ANCHOR_END: exercise-backoff-py
 
 
 # ANCHOR_END: backoff

@@ -546,7 +546,9 @@ def client(args: argparse.Namespace) -> None:
             while chunk := os.read(sys.stdin.fileno(), CHUNK):
                 sock.sendall(chunk)
                 sent[0] += len(chunk)
+        # ANCHOR: exercise-client-halfclose-py
         sock.shutdown(socket.SHUT_WR)  # half-close: "that is all"
+        # ANCHOR_END: exercise-client-halfclose-py
 
     sender = threading.Thread(target=send, daemon=True)
     sender.start()

@@ -389,11 +389,13 @@ def check_name(name: str) -> None:
         raise ProtoError("BAD_NAME", "name is not valid UTF-8") from None
     if name.startswith("/"):
         raise ProtoError("BAD_NAME", f"absolute name {name!r}")
+    # ANCHOR: exercise-check-name-py
     for c in name:
         if ord(c) < 0x20 or ord(c) == 0x7F or 0x80 <= ord(c) <= 0x9F:  # C0, DEL, C1 controls
             raise ProtoError("BAD_NAME", f"control character 0x{ord(c):02x} in name")
         if c in "\\:":
             raise ProtoError("BAD_NAME", f"character {c!r} not allowed in name")
+    # ANCHOR_END: exercise-check-name-py
     for i, comp in enumerate(name.split("/")):
         if comp == "":
             raise ProtoError("BAD_NAME", f"empty path component in {name!r}")

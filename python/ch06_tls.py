@@ -57,7 +57,9 @@ def version_name(v: str | None) -> str:
 
 
 def subject(cert: dict[str, object] | None) -> str:
-    """The commonName of a certificate as returned by getpeercert()."""
+    """The commonName of a certificate as returned by getpeercert():
+    "CN=name", "-" without a certificate, "?" without a commonName."""
+    # ANCHOR: exercise-subject-py
     if not cert:
         return "-"
     for rdn in cert.get("subject", ()):  # type: ignore[attr-defined]
@@ -65,6 +67,7 @@ def subject(cert: dict[str, object] | None) -> str:
             if key == "commonName":
                 return f"CN={value}"
     return "?"
+    # ANCHOR_END: exercise-subject-py
 
 
 # ANCHOR: server-context

@@ -121,9 +121,11 @@ class EchoClient:
             if not chunk:
                 raise ConnectionError("server closed the connection mid-echo")
             got += chunk
+        # ANCHOR: exercise-verify-echo-py
         if got != payload:
             at = next(i for i, (a, b) in enumerate(zip(got, payload, strict=True)) if a != b)
             raise EchoMismatchError(f"echo differs at byte {at}")
+        # ANCHOR_END: exercise-verify-echo-py
         return len(got)
 
     # ANCHOR_END: round-trip

@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -140,6 +142,7 @@ func acceptErr(errno syscall.Errno) error {
 // waits 5, 10, 20, 40, 80 ms (doubling, as net/http), serves the client,
 // and starts again from 5 ms at the next error.
 func TestTemporaryErrorsBackOff(t *testing.T) {
+	exercise.Graded(t, "exercise-temporary-errors")
 	emfile := acceptErr(syscall.EMFILE)
 	fl := &fakeListener{Listener: listen(t), errs: []error{emfile, emfile, emfile, emfile, emfile}}
 	var mu sync.Mutex
@@ -189,6 +192,7 @@ func TestTemporaryErrorsBackOff(t *testing.T) {
 // TestBackoffIsCapped: nine errors in a row wait 5 ms doubling up to the
 // 1 s cap (about 2.3 s in all), never longer.
 func TestBackoffIsCapped(t *testing.T) {
+	exercise.Graded(t, "exercise-temporary-errors")
 	errs := make([]error, 9)
 	for i := range errs {
 		errs[i] = acceptErr(syscall.ENOBUFS)
@@ -223,6 +227,7 @@ func TestPermanentErrorEndsServe(t *testing.T) {
 }
 
 func TestShutdownInterruptsBackoff(t *testing.T) {
+	exercise.Graded(t, "exercise-temporary-errors")
 	errs := make([]error, 100)
 	for i := range errs {
 		errs[i] = acceptErr(syscall.ENFILE)
@@ -325,6 +330,7 @@ func TestShutdownWhileWaitingForASlot(t *testing.T) {
 }
 
 func TestTemporary(t *testing.T) {
+	exercise.Graded(t, "exercise-temporary-errors")
 	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED} {
 		assert.True(t, Temporary(acceptErr(errno)), errno.Error())
 	}

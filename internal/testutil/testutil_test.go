@@ -99,3 +99,18 @@ func TestProcessOutputCompleteAtExit(t *testing.T) {
 		assert.Contains(t, p.Output(), "msg=bye\n")
 	}
 }
+
+func TestGradeTimeout(t *testing.T) {
+	t.Setenv("GRADE_TIMEOUT_SCALE", "")
+	assert.Equal(t, 5*time.Second, GradeTimeout(5*time.Second))
+	t.Setenv("GRADE_TIMEOUT_SCALE", "3")
+	assert.Equal(t, 15*time.Second, GradeTimeout(5*time.Second))
+	t.Setenv("GRADE_TIMEOUT_SCALE", "nonsense")
+	assert.Equal(t, 5*time.Second, GradeTimeout(5*time.Second))
+}
+
+func TestRepoPath(t *testing.T) {
+	assert.Equal(t, filepath.Join(RepoRoot(t), "go.mod"), RepoPath(t, "X", "go.mod"), "relative to the repository root")
+	abs := filepath.Join(RepoRoot(t), "go.mod")
+	assert.Equal(t, abs, RepoPath(t, "X", abs))
+}

@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Callable
 
+import pytest
 from conftest import PYTHON_DIR, Server
 
 SCRIPT = "ch01_overview.py"
@@ -47,6 +48,7 @@ def test_many_clients(python_server: Callable[..., Server]) -> None:
             srv.wait_for(f"Received: client {i} line {j}\n")
 
 
+@pytest.mark.exercise("exercise-linger-py")
 def test_line_limit(python_server: Callable[..., Server]) -> None:
     srv = python_server(SCRIPT, "serve", "--max-line", "16")
     with connect(srv) as s:

@@ -53,6 +53,7 @@ def test_one_recv_is_not_one_line() -> None:
     assert out == b"echo: hello world\necho: a\necho: b\n"
 
 
+@pytest.mark.exercise("exercise-last-line-py")
 def test_crlf_empty_and_unterminated_last_line() -> None:
     assert run_handler([b"telnet\r\n\nlast"]) == b"echo: telnet\necho: \necho: last\n"
 

@@ -26,6 +26,7 @@ def test_reply() -> None:
     assert hb.reply("") == "ERR unknown command"
 
 
+@pytest.mark.exercise("exercise-backoff-py")
 def test_backoff_doubles_caps_and_jitters() -> None:
     low = [hb.backoff_delay(n, 0.01, 0.08, rand=lambda: 0.0) for n in range(6)]
     assert low == pytest.approx([0.005, 0.01, 0.02, 0.04, 0.04, 0.04])
@@ -55,6 +56,7 @@ def test_client_against_python_server(python_server: Callable[..., Server]) -> N
     assert "msg=stopped" in done.stderr
 
 
+@pytest.mark.exercise("exercise-reply")  # the Go server answers with reply
 def test_client_against_go_server(go_server: Callable[..., Server]) -> None:
     srv = go_server("./ch03-listen-accept", "serve", "-interval", "1s")
     done = run_client(srv.addr, "--interval", "20ms", "--count", "3")

@@ -140,6 +140,7 @@ def test_drain_timeout_closes_silent_clients(
     assert "drain timeout" in server.wait_for("msg=stopped")
 
 
+@pytest.mark.exercise("exercise-client-halfclose-py")
 def test_client_prints_the_echo(python_server: Callable[..., Server]) -> None:
     server = python_server("ch04_echo.py", "serve")
     out = subprocess.run(
@@ -152,6 +153,7 @@ def test_client_prints_the_echo(python_server: Callable[..., Server]) -> None:
     assert out.stdout == "hello, echo\n"
 
 
+@pytest.mark.exercise("exercise-client-halfclose-py")
 def test_client_sends_stdin_against_go_server(go_server: Callable[..., Server]) -> None:
     server = go_server("./ch04-echo", "serve")
     data = os.urandom(300_000)

@@ -73,6 +73,7 @@ def test_reply(v: dict[str, Any]) -> None:
     assert fx.encode_reply(r).hex() == raw(v).hex()
 
 
+@pytest.mark.exercise("exercise-check-name-py")
 @pytest.mark.parametrize("v", ids("name"))
 def test_name(v: dict[str, Any]) -> None:
     name = (

@@ -82,6 +82,20 @@ def test_echo_tls13_and_resumption(python_server: Callable[..., Server], certs: 
     wait_log(srv, "resumed=true")
 
 
+@pytest.mark.exercise("exercise-subject-py")
+def test_subject() -> None:
+    import ch06_tls
+
+    cert: dict[str, object] = {
+        "subject": ((("countryName", "NL"),), (("commonName", "course-client"),))
+    }
+    assert ch06_tls.subject(cert) == "CN=course-client"
+    assert ch06_tls.subject(None) == "-"
+    no_cn: dict[str, object] = {"subject": ((("countryName", "NL"),),)}
+    assert ch06_tls.subject(no_cn) == "?"
+
+
+@pytest.mark.exercise("exercise-subject-py")
 def test_mutual_tls(python_server: Callable[..., Server], certs: Path) -> None:
     srv = python_server("ch06_tls.py", *server_args(certs, mtls=True))
     ok = run_client(srv.addr, certs, *client_cert(certs))

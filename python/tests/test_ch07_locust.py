@@ -104,6 +104,7 @@ def test_locust_against_go_echo(go_echo: Server, tmp_path: Path) -> None:
     assert code == 0
 
 
+@pytest.mark.exercise("exercise-verify-echo-py")
 def test_locust_counts_corrupted_echoes(flaky_echo: FlakyEcho, tmp_path: Path) -> None:
     code, total = run_locust(flaky_echo.addr, tmp_path, seconds=2, users=2)
     assert int(total["Request Count"]) > 0, total

@@ -1,0 +1,191 @@
+package main
+
+// The conformance suite of chapter 1's server: a black-box rubric for any
+// server that reads lines and answers only to refuse one, in any language.
+// It only dials an address, so it grades this package's server (started
+// in-process), the Python counterpart, or a student's:
+//
+//	CH01_ADDR=127.0.0.1:9000 go test ./ch01-overview -run Conformance -v
+//
+// The server prints what it receives on its own side, so from the network
+// the rules are: no reply to lines, EOF after the client's FIN, an error
+// line and a close for a line longer than the server's limit (any limit up
+// to 64 KiB), and many clients served at once. Each check is its own
+// subtest, bounded by a few seconds when grading CH01_ADDR
+// (GRADE_TIMEOUT_SCALE=3 triples them); TestConformanceCatchesBrokenServers
+// proves each one can fail.
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tcp-in-go/course/internal/testutil"
+)
+
+var overviewChecks = []testutil.Check{
+	{Name: "QuietOnLines", About: "lines, whole or in pieces, get no reply", Run: checkQuietOnLines, Bound: 5 * time.Second},
+	{Name: "ClosesAfterFIN", About: "after the client's FIN, the server closes too", Run: checkClosesAfterFIN, Bound: 5 * time.Second},
+	{Name: "LongLineRefused", About: `a 64 KiB line is answered "error: ..." and the connection closed`, Run: checkLongLineRefused, Bound: 5 * time.Second},
+	{Name: "Concurrent100", About: "100 clients connected at once are each served", Run: checkConcurrent100, Bound: 10 * time.Second},
+}
+
+// TestConformance grades the server at CH01_ADDR when set, else this
+// package's server in-process.
+func TestConformance(t *testing.T) {
+	if addr := testutil.ExternalAddr(t, "CH01_ADDR"); addr != "" {
+		testutil.RunChecks(t, addr, overviewChecks, true, nil)
+		return
+	}
+	addr, _, _ := startServer(t, 4096, time.Minute)
+	testutil.RunChecks(t, addr, overviewChecks, false, map[string]string{"LongLineRefused": "exercise-line-limit"})
+}
+
+// TestConformancePython grades the Python counterpart with the same rubric.
+func TestConformancePython(t *testing.T) {
+	p := testutil.StartPython(t, "ch01_overview.py")
+	testutil.RunChecks(t, p.Addr, overviewChecks, false, map[string]string{"LongLineRefused": "exercise-linger-py"})
+}
+
+// readToEOF reads until the server closes; a deadline instead means it did
+// not.
+func readToEOF(c net.Conn) ([]byte, error) {
+	got, err := io.ReadAll(c)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return got, fmt.Errorf("no EOF after the client's FIN (got %q): the server kept the connection open", got)
+	}
+	return got, err
+}
+
+func checkQuietOnLines(ctx context.Context, addr string) error {
+	c, err := testutil.DialCtx(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetNoDelay(true)
+	for _, piece := range []string{"hello\nsecond line\r\n", "in ", "pieces", "\n", "no newline at the end"} {
+		if _, err := io.WriteString(c, piece); err != nil {
+			return err
+		}
+	}
+	if err := c.CloseWrite(); err != nil {
+		return err
+	}
+	got, err := readToEOF(c)
+	if err != nil {
+		return err
+	}
+	if len(got) > 0 {
+		return fmt.Errorf("the server replied %q to valid lines: it should print them, not answer", got)
+	}
+	return nil
+}
+
+func checkClosesAfterFIN(ctx context.Context, addr string) error {
+	c, err := testutil.DialCtx(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.CloseWrite(); err != nil {
+		return err
+	}
+	_, err = readToEOF(c)
+	return err
+}
+
+func checkLongLineRefused(ctx context.Context, addr string) error {
+	c, err := testutil.DialCtx(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	// Keep sending while reading: the error must reach us even so.
+	go func() { _, _ = c.Write([]byte(strings.Repeat("x", 64<<10) + "\n")) }()
+	line, err := bufio.NewReader(c).ReadString('\n')
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return fmt.Errorf("no answer to a 64 KiB line (got %q): a server must bound the line it buffers", line)
+	case err != nil:
+		return fmt.Errorf("the connection ended without an error line (got %q): %w", line, err)
+	case !strings.HasPrefix(line, "error: "):
+		return fmt.Errorf("got %q, want an %q line", line, "error: ...")
+	}
+	if _, err := readToEOF(c); err != nil && !isReset(err) {
+		return fmt.Errorf("after the error line: %w", err)
+	}
+	return nil
+}
+
+// isReset reports a connection reset: what a close with our data still
+// unread looks like from here.
+func isReset(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && strings.Contains(err.Error(), "reset")
+}
+
+// checkConcurrent100 connects 100 clients, sends a line on each, then
+// half-closes the last one first: a server that serves one client at a time
+// never gets to it while the first 99 are open.
+func checkConcurrent100(ctx context.Context, addr string) error {
+	var conns []*net.TCPConn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range 100 {
+		c, err := testutil.DialCtx(ctx, addr)
+		if err != nil {
+			return fmt.Errorf("client %d: %w", i+1, err)
+		}
+		conns = append(conns, c)
+		if _, err := fmt.Fprintf(c, "client %d\n", i+1); err != nil {
+			return fmt.Errorf("client %d: %w", i+1, err)
+		}
+	}
+	for i := len(conns) - 1; i >= 0; i-- {
+		if err := conns[i].CloseWrite(); err != nil {
+			return fmt.Errorf("client %d: %w", i+1, err)
+		}
+		if _, err := readToEOF(conns[i]); err != nil {
+			return fmt.Errorf("client %d of 100, with the others still open: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+// TestConformanceCatchesBrokenServers shows the rubric has teeth: each check
+// fails against a server with the bug it is meant to catch.
+func TestConformanceCatchesBrokenServers(t *testing.T) {
+	lines := func(c net.Conn, each func(line string) bool) {
+		sc := bufio.NewScanner(c)
+		sc.Buffer(nil, 1<<20) // no limit worth the name
+		for sc.Scan() && each(sc.Text()) {
+		}
+	}
+	testutil.CatchesBroken(t, overviewChecks, map[string]string{
+		"QuietOnLines": testutil.StartBroken(t, false, func(c net.Conn, _ <-chan struct{}) { // echoes
+			lines(c, func(l string) bool { _, err := io.WriteString(c, l+"\n"); return err == nil })
+		}),
+		"ClosesAfterFIN": testutil.StartBroken(t, false, func(c net.Conn, stop <-chan struct{}) {
+			lines(c, func(string) bool { return true })
+			<-stop // keeps the connection open
+		}),
+		"LongLineRefused": testutil.StartBroken(t, false, func(c net.Conn, _ <-chan struct{}) {
+			lines(c, func(string) bool { return true }) // buffers any line
+		}),
+		"Concurrent100": testutil.StartBroken(t, true, func(c net.Conn, _ <-chan struct{}) {
+			lines(c, func(string) bool { return true })
+		}),
+	})
+}

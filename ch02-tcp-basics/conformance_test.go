@@ -1,0 +1,282 @@
+package main
+
+// The line protocol's conformance suite: a black-box rubric for any server
+// that claims to speak this chapter's protocol ("echo: LINE" for each line),
+// in any language. It only dials an address, so it runs against the Go
+// server, the raw-syscall server, the Python server, or a student's:
+//
+//	CH02_ADDR=127.0.0.1:8888 go test ./ch02-tcp-basics -run Conformance -v
+//
+// Each check is its own subtest with a short time bound when grading an
+// external server (GRADE_TIMEOUT_SCALE=3 triples them), and
+// TestConformanceCatchesBrokenServers proves each one can fail.
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tcp-in-go/course/internal/testutil"
+)
+
+var lineChecks = []testutil.Check{
+	{Name: "OneLine", About: "one line, one reply", Run: checkOneLine, Bound: 5 * time.Second},
+	{Name: "ManyLinesOneWrite", About: "three lines in one write get three replies, in order", Run: checkManyLines, Bound: 5 * time.Second},
+	{Name: "SplitLine", About: "a line that arrives one byte at a time gets one reply", Run: checkSplit, Bound: 5 * time.Second},
+	{Name: "CRLF", About: `"\r\n" ends a line like "\n", and an empty line is a line`, Run: checkCRLF, Bound: 5 * time.Second},
+	{Name: "HalfClose", About: "after the client's FIN, the replies arrive, then EOF", Run: checkHalfClose, Bound: 5 * time.Second},
+	{Name: "TooLong", About: "a line over 64 KiB is refused with one error line, then the connection closes", Run: checkTooLong, Bound: 5 * time.Second},
+	{Name: "Concurrent", About: "20 clients are answered while another one stays silent", Run: checkConcurrent, Bound: 10 * time.Second},
+}
+
+// lineExercise is the exercise of this chapter's Go code a check needs.
+var lineExercise = map[string]string{"CRLF": "exercise-crlf"}
+
+// testLineServer runs the rubric against one of the course's servers
+// (graded: the chapter's Go code it depends on, for exercise-crlf).
+func testLineServer(t *testing.T, addr string, graded ...string) {
+	var g map[string]string
+	if len(graded) > 0 {
+		g = lineExercise
+	}
+	testutil.RunChecks(t, addr, lineChecks, false, g)
+}
+
+func TestConformanceGoServer(t *testing.T) {
+	addr, _ := startServer(t)
+	testLineServer(t, addr, "exercise-crlf")
+}
+
+func TestConformancePythonServer(t *testing.T) {
+	p := testutil.StartPython(t, "ch02_tcp_server.py")
+	testLineServer(t, p.Addr)
+}
+
+// TestConformanceExternal grades a server someone else started, e.g. a
+// student's: CH02_ADDR=127.0.0.1:8888.
+func TestConformanceExternal(t *testing.T) {
+	addr := testutil.ExternalAddr(t, "CH02_ADDR")
+	if addr == "" {
+		t.Skip("set CH02_ADDR=host:port to grade a running server")
+	}
+	testutil.RunChecks(t, addr, lineChecks, true, nil)
+}
+
+// send writes text in one write and reads n reply lines.
+func send(ctx context.Context, addr, text string, n int) ([]string, error) {
+	c, err := testutil.DialCtx(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, text); err != nil {
+		return nil, err
+	}
+	return replies(bufio.NewReader(c), n)
+}
+
+func replies(r *bufio.Reader, n int) ([]string, error) {
+	var got []string
+	for range n {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			return got, fmt.Errorf("reply %d of %d (got %q so far): %w", len(got)+1, n, got, err)
+		}
+		got = append(got, strings.TrimSuffix(l, "\n"))
+	}
+	return got, nil
+}
+
+func expect(got []string, err error, want ...string) error {
+	if err != nil {
+		return err
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		return fmt.Errorf("got replies %q, want %q", got, want)
+	}
+	return nil
+}
+
+func checkOneLine(ctx context.Context, addr string) error {
+	got, err := send(ctx, addr, "hello\n", 1)
+	return expect(got, err, "echo: hello")
+}
+
+func checkManyLines(ctx context.Context, addr string) error {
+	got, err := send(ctx, addr, "a\nbb\nccc\n", 3)
+	return expect(got, err, "echo: a", "echo: bb", "echo: ccc")
+}
+
+func checkSplit(ctx context.Context, addr string) error {
+	c, err := testutil.DialCtx(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetNoDelay(true)
+	r := bufio.NewReader(c)
+	if _, err := io.WriteString(c, "split "); err != nil {
+		return err
+	}
+	// Half a line must get no reply. Give the server time to read it: a
+	// server that takes each read for a line replies now.
+	_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if l, err := r.ReadString('\n'); err == nil || l != "" {
+		return fmt.Errorf("the server replied to half a line with %q", l)
+	}
+	dl, _ := ctx.Deadline()
+	_ = c.SetReadDeadline(dl)
+	for _, b := range []byte("line\n") {
+		if _, err := c.Write([]byte{b}); err != nil {
+			return err
+		}
+	}
+	got, err := replies(r, 1)
+	return expect(got, err, "echo: split line")
+}
+
+func checkCRLF(ctx context.Context, addr string) error {
+	got, err := send(ctx, addr, "telnet\r\n\n", 2)
+	return expect(got, err, "echo: telnet", "echo: ")
+}
+
+func checkHalfClose(ctx context.Context, addr string) error {
+	c, err := testutil.DialCtx(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "last words\n"); err != nil {
+		return err
+	}
+	if err := c.CloseWrite(); err != nil {
+		return err
+	}
+	rest, err := io.ReadAll(c) // ends only if the server closes after our FIN
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("no EOF after the client's FIN (got %q): the server kept the connection open", rest)
+	}
+	if err != nil {
+		return err
+	}
+	if string(rest) != "echo: last words\n" {
+		return fmt.Errorf("got %q before EOF, want %q", rest, "echo: last words\n")
+	}
+	return nil
+}
+
+func checkTooLong(ctx context.Context, addr string) error {
+	c, err := testutil.DialCtx(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	go func() { _, _ = c.Write([]byte(strings.Repeat("x", MaxLineBytes+10))) }()
+	r := bufio.NewReader(c)
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("no error line for a %d-byte line: %w", MaxLineBytes+10, err)
+	}
+	if line != tooLongReply {
+		return fmt.Errorf("got %q, want %q", line, tooLongReply)
+	}
+	_, err = r.ReadByte() // then the server closes (EOF or, as we still send, a reset)
+	var ne net.Error
+	switch {
+	case err == nil:
+		return errors.New("the server sent more after refusing the line")
+	case errors.As(err, &ne) && ne.Timeout():
+		return errors.New("the server kept the connection open after refusing the line")
+	}
+	return nil
+}
+
+func checkConcurrent(ctx context.Context, addr string) error {
+	// Client 0 connects and stays silent. A server with one goroutine (or
+	// thread) per connection answers the others anyway; one that handles a
+	// client at a time blocks them all behind client 0.
+	silent, err := testutil.DialCtx(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer silent.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := range 20 {
+		wg.Go(func() {
+			line := strings.Repeat(string(rune('a'+i)), i+1)
+			got, err := send(ctx, addr, line+"\n"+line+"\n", 2)
+			if err := expect(got, err, "echo: "+line, "echo: "+line); err != nil {
+				errs <- fmt.Errorf("client %d: %w", i+1, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// brokenLines serves the protocol with one bug: reply maps a line (with a
+// trailing "\r" kept) to its reply, "" for none.
+func brokenLines(t *testing.T, oneAtATime bool, reply func(line string) string) string {
+	return testutil.StartBroken(t, oneAtATime, func(c net.Conn, _ <-chan struct{}) {
+		r := bufio.NewReader(c) // no bound on a line
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if a := reply(strings.TrimSuffix(l, "\n")); a != "" {
+				if _, err := io.WriteString(c, a+"\n"); err != nil {
+					return
+				}
+			}
+		}
+	})
+}
+
+// TestConformanceCatchesBrokenServers shows the rubric has teeth: each check
+// fails against a server with the bug it is meant to catch.
+func TestConformanceCatchesBrokenServers(t *testing.T) {
+	good := func(l string) string { return ReplyPrefix + strings.TrimSuffix(l, "\r") }
+	perRead := func(reply func(chunk string) string) string { // takes each read for a line
+		return testutil.StartBroken(t, false, func(c net.Conn, _ <-chan struct{}) {
+			buf := make([]byte, 4096)
+			for {
+				n, err := c.Read(buf)
+				if err != nil {
+					return
+				}
+				if _, err := io.WriteString(c, reply(string(buf[:n]))+"\n"); err != nil {
+					return
+				}
+			}
+		})
+	}
+	testutil.CatchesBroken(t, lineChecks, map[string]string{
+		"OneLine": brokenLines(t, false, func(string) string { return "" }), // silent
+		"ManyLinesOneWrite": perRead(func(chunk string) string {
+			line, _, _ := strings.Cut(chunk, "\n")
+			return good(line)
+		}),
+		"SplitLine": perRead(func(chunk string) string { return good(strings.TrimSuffix(chunk, "\n")) }),
+		"CRLF":      brokenLines(t, false, func(l string) string { return ReplyPrefix + l }), // echoes the "\r"
+		"HalfClose": testutil.StartBroken(t, false, func(c net.Conn, stop <-chan struct{}) { // never closes
+			sc := bufio.NewScanner(c)
+			for sc.Scan() {
+				_, _ = io.WriteString(c, good(sc.Text())+"\n")
+			}
+			<-stop
+		}),
+		"TooLong":    brokenLines(t, false, good), // buffers a line of any length
+		"Concurrent": brokenLines(t, true, good),
+	})
+}

@@ -1,0 +1,354 @@
+package main
+
+// The heartbeat protocol's conformance suite: a black-box rubric for any
+// server of this chapter's protocol, in any language. It only dials an
+// address, so it grades this package's server (started in-process), the
+// Python counterpart, or a student's server:
+//
+//	CH03_ADDR=127.0.0.1:9003 go test ./ch03-listen-accept -run Conformance -v
+//
+// Each check is its own subtest with a short time bound when grading an
+// external server (GRADE_TIMEOUT_SCALE=3 triples them), and
+// TestConformanceCatchesBrokenServers proves each one can fail.
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tcp-in-go/course/internal/exercise"
+	"github.com/tcp-in-go/course/internal/testutil"
+)
+
+var heartbeatChecks = []testutil.Check{
+	{Name: "Ping", About: `"PING" is answered "PONG"`, Run: checkPing, Bound: 5 * time.Second},
+	{Name: "PingToken", About: `"PING 42" is answered "PONG 42": the token comes back`, Run: checkPingToken, Bound: 5 * time.Second},
+	{Name: "CRLF", About: `"PING 7\r\n" (telnet, Windows) is answered "PONG 7", without the "\r"`, Run: checkCRLF, Bound: 5 * time.Second},
+	{Name: "Unknown", About: `any other line is answered "ERR unknown command", and the connection stays open`, Run: checkUnknown, Bound: 5 * time.Second},
+	{Name: "Pipelined", About: "three lines in one write get three answers, in order", Run: checkPipelined, Bound: 5 * time.Second},
+	{Name: "SplitLine", About: "a line that arrives one byte at a time gets one answer", Run: checkSplitLine, Bound: 5 * time.Second},
+	{Name: "Concurrent50", About: "50 clients connected at once are each answered", Run: checkConcurrent50, Bound: 10 * time.Second},
+	{Name: "LongLine", About: "a line over 1024 bytes is refused: the server closes the connection", Run: checkLongLine, Bound: 5 * time.Second},
+	{Name: "HalfClose", About: "after the client's FIN, the last answer arrives, then the server closes", Run: checkHalfCloseHeartbeat, Bound: 5 * time.Second},
+}
+
+// TestConformance grades the server at CH03_ADDR when set, else this
+// package's server in-process.
+func TestConformance(t *testing.T) {
+	if addr := testutil.ExternalAddr(t, "CH03_ADDR"); addr != "" {
+		testutil.RunChecks(t, addr, heartbeatChecks, true, nil)
+		return
+	}
+	exercise.Graded(t, "exercise-reply")
+	checkConformance(t, startHeartbeat(t, DefaultInterval, DefaultMisses))
+}
+
+// checkConformance runs the rubric against one of the course's servers
+// (this package's, the built program, the Python counterpart).
+func checkConformance(t *testing.T, addr string) {
+	testutil.RunChecks(t, addr, heartbeatChecks, false, nil)
+}
+
+// ask writes lines (each with "\n") in one write and reads as many answers.
+func ask(ctx context.Context, addr string, lines ...string) ([]string, error) {
+	c, err := testutil.DialCtx(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return askOn(c, bufio.NewReader(c), lines...)
+}
+
+func askOn(c net.Conn, r *bufio.Reader, lines ...string) ([]string, error) {
+	if _, err := io.WriteString(c, strings.Join(lines, "\n")+"\n"); err != nil {
+		return nil, fmt.Errorf("write: %w", err)
+	}
+	var got []string
+	for range lines {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			return got, fmt.Errorf("answer %d of %d (got %q so far): %w", len(got)+1, len(lines), got, err)
+		}
+		got = append(got, strings.TrimSuffix(l, "\n"))
+	}
+	return got, nil
+}
+
+// want compares answers with what the protocol says.
+func want(got []string, err error, expected ...string) error {
+	if err != nil {
+		return err
+	}
+	if strings.Join(got, "\n") != strings.Join(expected, "\n") {
+		return fmt.Errorf("got answers %q, want %q", got, expected)
+	}
+	return nil
+}
+
+func checkPing(ctx context.Context, addr string) error {
+	got, err := ask(ctx, addr, "PING")
+	return want(got, err, "PONG")
+}
+
+func checkPingToken(ctx context.Context, addr string) error {
+	got, err := ask(ctx, addr, "PING 42", "PING a-b")
+	return want(got, err, "PONG 42", "PONG a-b")
+}
+
+func checkCRLF(ctx context.Context, addr string) error {
+	got, err := ask(ctx, addr, "PING 7\r")
+	return want(got, err, "PONG 7")
+}
+
+func checkUnknown(ctx context.Context, addr string) error {
+	c, err := testutil.DialCtx(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	got, err := askOn(c, r, "HELLO")
+	if err := want(got, err, "ERR unknown command"); err != nil {
+		return err
+	}
+	got, err = askOn(c, r, "PING after")
+	if err := want(got, err, "PONG after"); err != nil {
+		return fmt.Errorf("after an unknown command: %w", err)
+	}
+	return nil
+}
+
+func checkPipelined(ctx context.Context, addr string) error {
+	got, err := ask(ctx, addr, "PING 1", "PING", "HELLO")
+	return want(got, err, "PONG 1", "PONG", "ERR unknown command")
+}
+
+func checkSplitLine(ctx context.Context, addr string) error {
+	c, err := testutil.DialCtx(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetNoDelay(true) // each write its own segment
+	r := bufio.NewReader(c)
+	if _, err := io.WriteString(c, "PIN"); err != nil {
+		return err
+	}
+	// Half a line must get no answer. Give the server time to read it: a
+	// server that takes each read for a line answers now.
+	_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if l, err := r.ReadString('\n'); err == nil || l != "" {
+		return fmt.Errorf("the server answered half a line (%q) with %q", "PIN", l)
+	}
+	dl, _ := ctx.Deadline()
+	_ = c.SetReadDeadline(dl)
+	if _, err := io.WriteString(c, "G 7\n"); err != nil {
+		return err
+	}
+	l, err := r.ReadString('\n')
+	return want([]string{strings.TrimSuffix(l, "\n")}, err, "PONG 7")
+}
+
+func checkConcurrent50(ctx context.Context, addr string) error {
+	const clients = 50
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		connected sync.WaitGroup
+		wg        sync.WaitGroup
+		errs      = make(chan error, clients)
+	)
+	connected.Add(clients)
+	all := make(chan struct{})
+	go func() { connected.Wait(); close(all) }()
+	for i := range clients {
+		wg.Go(func() {
+			err := func() error {
+				c, err := testutil.DialCtx(ctx, addr)
+				if err != nil {
+					connected.Done()
+					return err
+				}
+				defer c.Close()
+				token := fmt.Sprint(i)
+				got, err := askOn(c, bufio.NewReader(c), "PING "+token)
+				connected.Done()
+				if err := want(got, err, "PONG "+token); err != nil {
+					return err
+				}
+				select { // hold the connection until every client was answered
+				case <-all:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}()
+			if err != nil {
+				errs <- fmt.Errorf("client %d: %w", i, err)
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+func checkLongLine(ctx context.Context, addr string) error {
+	c, err := testutil.DialCtx(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "PING "+strings.Repeat("x", 2000)+"\n"); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		return err
+	}
+	got, err := io.ReadAll(c)
+	var ne net.Error
+	switch {
+	case len(got) > 0:
+		return fmt.Errorf("the server answered a 2006-byte line with %q", truncate(got))
+	case errors.As(err, &ne) && ne.Timeout():
+		return fmt.Errorf("the server kept the connection open after a 2006-byte line (it must bound what it buffers)")
+	}
+	return nil // EOF or a reset: closed
+}
+
+func checkHalfCloseHeartbeat(ctx context.Context, addr string) error {
+	c, err := testutil.DialCtx(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "PING last\n"); err != nil {
+		return err
+	}
+	if err := c.CloseWrite(); err != nil {
+		return err
+	}
+	got, err := io.ReadAll(c)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("no EOF after the client's FIN (got %q): the server kept the connection open", got)
+	}
+	if err != nil {
+		return err
+	}
+	if string(got) != "PONG last\n" {
+		return fmt.Errorf("got %q before EOF, want %q", got, "PONG last\n")
+	}
+	return nil
+}
+
+func truncate(b []byte) string {
+	if len(b) > 40 {
+		return string(b[:40]) + "…"
+	}
+	return string(b)
+}
+
+// brokenHeartbeat is a server with one bug: answer maps a line to its reply
+// ("" for none).
+func brokenHeartbeat(t *testing.T, answer func(line string) string) string {
+	return testutil.StartBroken(t, false, func(c net.Conn, _ <-chan struct{}) {
+		r := bufio.NewReader(c) // no bound on a line, and "\r" kept
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if a := answer(strings.TrimSuffix(l, "\n")); a != "" {
+				if _, err := io.WriteString(c, a+"\n"); err != nil {
+					return
+				}
+			}
+		}
+	})
+}
+
+// TestConformanceCatchesBrokenServers shows the rubric has teeth: each check
+// fails against a server with the bug it is meant to catch.
+func TestConformanceCatchesBrokenServers(t *testing.T) {
+	good := func(line string) string { a, _ := reply(line); return a }
+	if a, _ := reply("PING"); a != "PONG" {
+		good = func(line string) string { // the reference, without the exercise
+			cmd, arg, _ := strings.Cut(strings.TrimRight(line, "\r"), " ")
+			switch {
+			case cmd == "PING" && arg == "":
+				return "PONG"
+			case cmd == "PING":
+				return "PONG " + arg
+			}
+			return "ERR unknown command"
+		}
+	}
+	silent := brokenHeartbeat(t, func(string) string { return "" })
+	testutil.CatchesBroken(t, heartbeatChecks, map[string]string{
+		"Ping": silent,
+		"PingToken": brokenHeartbeat(t, func(l string) string { // drops the token
+			if strings.HasPrefix(l, "PING") {
+				return "PONG"
+			}
+			return good(l)
+		}),
+		"CRLF": brokenHeartbeat(t, func(l string) string { // keeps the "\r"
+			if strings.HasPrefix(l, "PING ") {
+				return "PONG " + strings.TrimPrefix(l, "PING ")
+			}
+			return good(l)
+		}),
+		"Unknown": testutil.StartBroken(t, false, func(c net.Conn, _ <-chan struct{}) { // closes on an unknown command
+			sc := bufio.NewScanner(c)
+			for sc.Scan() {
+				a := good(sc.Text())
+				_, _ = io.WriteString(c, a+"\n")
+				if strings.HasPrefix(a, "ERR") {
+					return
+				}
+			}
+		}),
+		"Pipelined": testutil.StartBroken(t, false, func(c net.Conn, _ <-chan struct{}) { // one Read, one line
+			buf := make([]byte, 4096)
+			for {
+				n, err := c.Read(buf)
+				if err != nil {
+					return
+				}
+				line, _, _ := strings.Cut(string(buf[:n]), "\n")
+				_, _ = io.WriteString(c, good(line)+"\n")
+			}
+		}),
+		"SplitLine": testutil.StartBroken(t, false, func(c net.Conn, _ <-chan struct{}) { // each Read is a line
+			buf := make([]byte, 4096)
+			for {
+				n, err := c.Read(buf)
+				if err != nil {
+					return
+				}
+				_, _ = io.WriteString(c, good(strings.TrimSuffix(string(buf[:n]), "\n"))+"\n")
+			}
+		}),
+		"Concurrent50": testutil.StartBroken(t, true, func(c net.Conn, _ <-chan struct{}) {
+			sc := bufio.NewScanner(c)
+			for sc.Scan() {
+				_, _ = io.WriteString(c, good(sc.Text())+"\n")
+			}
+		}),
+		"LongLine": brokenHeartbeat(t, good), // no bound on a line
+		"HalfClose": testutil.StartBroken(t, false, func(c net.Conn, stop <-chan struct{}) { // never closes
+			sc := bufio.NewScanner(c)
+			for sc.Scan() {
+				_, _ = io.WriteString(c, good(sc.Text())+"\n")
+			}
+			<-stop
+		}),
+	})
+}

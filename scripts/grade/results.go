@@ -1,0 +1,315 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// testResult is one test (or subtest) of a run.
+type testResult struct {
+	Dir       string // the directory of the code under test: "ch04-echo", "python"
+	Name      string // "TestConformance/SingleByte", "tests/test_ch04_echo.py::test_x"
+	passed    bool
+	skipped   bool
+	failedOwn bool // it failed with messages of its own, not only through a subtest
+	reason    string
+	grades    map[string]bool
+	lines     []string // its own output
+}
+
+func (t *testResult) id() string { return t.Dir + ": " + t.Name }
+
+// results are the tests of one run, and packages that failed as a whole
+// (a build error) by directory.
+type results struct {
+	tests      []*testResult
+	pkgFailure map[string]string
+}
+
+// hasFailedChildGraded reports whether t failed only through subtests.
+func (r results) hasFailedChildGraded(t *testResult, graded map[string]bool) bool {
+	for _, c := range r.tests {
+		if c.Dir == t.Dir && strings.HasPrefix(c.Name, t.Name+"/") && !c.passed && !c.skipped {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	gradesRE  = regexp.MustCompile(`\bgrades (exercise-[\w-]+)`)
+	headerRE  = regexp.MustCompile(`^\s*(=== (RUN|PAUSE|CONT|NAME)|--- (PASS|FAIL|SKIP))`)
+	fileRE    = regexp.MustCompile(`^\s*[\w.-]+\.go:\d+: ?`)
+	testifyRE = regexp.MustCompile(`^\s*(Error|Messages):\s+(.*)$`)
+)
+
+// testEvent is one line of go test -json.
+type testEvent struct {
+	Action     string
+	Package    string
+	ImportPath string // build-output events
+	Test       string
+	Output     string
+}
+
+// runGo runs every Go package's tests in dir, in parallel, in short mode.
+func runGo(ctx context.Context, dir string) (results, error) {
+	module, err := modulePath(dir)
+	if err != nil {
+		return results{}, err
+	}
+	// go test's own timeout comes first, so that its report names the test
+	// that hung.
+	limit := "10m"
+	if d, ok := ctx.Deadline(); ok {
+		limit = (time.Until(d) * 9 / 10).Round(time.Second).String()
+	}
+	out, err := runCmd(ctx, dir, nil, "go", "test", "-json", "-short", "-timeout", limit, "-p", parallelism(), "./...")
+	if err != nil && len(out) == 0 {
+		return results{}, err
+	}
+	return parseGo(out, module), nil
+}
+
+// modulePath reads the module path from dir's go.mod.
+func modulePath(dir string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return "", fmt.Errorf("%s is not a copy of the course: %w", absDir(dir), err)
+	}
+	m := regexp.MustCompile(`(?m)^module\s+(\S+)`).FindSubmatch(data)
+	if m == nil {
+		return "", fmt.Errorf("%s/go.mod has no module line", dir)
+	}
+	return string(m[1]), nil
+}
+
+// parseGo reads go test -json output.
+func parseGo(out []byte, module string) results {
+	rel := func(pkg string) string {
+		if pkg == module {
+			return "."
+		}
+		return strings.TrimPrefix(pkg, module+"/")
+	}
+	byKey := map[string]*testResult{}
+	var order []*testResult
+	pkgOut := map[string][]string{}
+	pkgFailed := map[string]bool{}
+	pkgDone := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 4<<20)
+	for sc.Scan() {
+		var ev testEvent
+		if json.Unmarshal(sc.Bytes(), &ev) != nil {
+			continue
+		}
+		if ev.Action == "build-output" {
+			p := rel(ev.ImportPath)
+			p = strings.Fields(p + " x")[0] // "pkg [pkg.test]"
+			pkgOut[p] = append(pkgOut[p], strings.TrimRight(ev.Output, "\n"))
+			continue
+		}
+		dir := rel(ev.Package)
+		if ev.Test == "" {
+			switch ev.Action {
+			case "start":
+				pkgDone[dir] = false
+			case "output":
+				pkgOut[dir] = append(pkgOut[dir], strings.TrimRight(ev.Output, "\n"))
+			case "fail":
+				pkgFailed[dir], pkgDone[dir] = true, true
+			case "pass", "skip":
+				pkgDone[dir] = true
+			}
+			continue
+		}
+		key := dir + "\x00" + ev.Test
+		t := byKey[key]
+		if t == nil {
+			t = &testResult{Dir: dir, Name: ev.Test, grades: map[string]bool{}}
+			byKey[key] = t
+			order = append(order, t)
+		}
+		switch ev.Action {
+		case "output":
+			line := strings.TrimRight(ev.Output, "\n")
+			if m := gradesRE.FindStringSubmatch(line); m != nil {
+				t.grades[m[1]] = true
+			} else if !headerRE.MatchString(line) && strings.TrimSpace(line) != "" {
+				t.lines = append(t.lines, line)
+			}
+		case "pass":
+			t.passed = true
+		case "skip":
+			t.passed, t.skipped = true, true
+		case "fail":
+			t.passed = false
+		}
+	}
+	r := results{pkgFailure: map[string]string{}}
+	failedIn := map[string]bool{}
+	for _, t := range order {
+		// A subtest is graded by what its parents grade too.
+		for i := strings.Index(t.Name, "/"); i >= 0; i = next(t.Name, i) {
+			if p := byKey[t.Dir+"\x00"+t.Name[:i]]; p != nil {
+				for g := range p.grades {
+					t.grades[g] = true
+				}
+			}
+		}
+		if !t.passed {
+			failedIn[t.Dir] = true
+			t.reason = reasonOf(t.lines)
+			t.failedOwn = t.reason != ""
+			if t.reason == "" {
+				t.reason = "a subtest failed"
+			}
+		}
+		r.tests = append(r.tests, t)
+	}
+	for dir := range pkgFailed {
+		if !failedIn[dir] {
+			r.pkgFailure[dir] = "package failed: " + reasonOf(pkgOut[dir])
+		}
+	}
+	for dir, done := range pkgDone {
+		if !done {
+			r.pkgFailure[dir] = "did not finish: grading timed out"
+		}
+	}
+	return r
+}
+
+// next returns the index of the next "/" in s after i, or -1.
+func next(s string, i int) int {
+	j := strings.Index(s[i+1:], "/")
+	if j < 0 {
+		return -1
+	}
+	return i + 1 + j
+}
+
+// reasonOf picks a one-line reason from a failed test's output: the
+// exercise's "not done yet", else testify's Error and Messages, else the
+// first line.
+func reasonOf(lines []string) string {
+	for _, l := range lines {
+		if strings.Contains(l, "not done yet") {
+			return strings.TrimSpace(fileRE.ReplaceAllString(l, ""))
+		}
+	}
+	var parts []string
+	for _, l := range lines {
+		if m := testifyRE.FindStringSubmatch(l); m != nil {
+			parts = append(parts, strings.TrimSpace(m[2]))
+		}
+	}
+	if len(parts) > 0 {
+		return strings.Join(parts, ": ")
+	}
+	for _, l := range lines {
+		l = strings.TrimSpace(fileRE.ReplaceAllString(l, ""))
+		if l != "" && l != "FAIL" && !strings.HasPrefix(l, "FAIL\t") && !strings.HasPrefix(l, "ok ") {
+			return l
+		}
+	}
+	return ""
+}
+
+// pythonMissing says why the Python tests cannot run, or "".
+func pythonMissing(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, "python", "tests")); err != nil {
+		return "no python/tests"
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		return "python3 not found"
+	}
+	if err := exec.Command("python3", "-c", "import pytest").Run(); err != nil {
+		return "pytest not installed (python3 -m pip install -r python/requirements-dev.txt)"
+	}
+	return ""
+}
+
+// pyRecord is one test in the report python/tests/conftest.py writes when
+// GRADE_REPORT names a file.
+type pyRecord struct {
+	Test      string   `json:"test"`
+	Outcome   string   `json:"outcome"` // passed, failed, skipped
+	Message   string   `json:"message"`
+	Exercises []string `json:"exercises"`
+}
+
+// runPython runs the pytest suite of the copy in dir.
+func runPython(ctx context.Context, dir string) (results, error) {
+	f, err := os.CreateTemp("", "grade-pytest-*.json")
+	if err != nil {
+		return results{}, err
+	}
+	f.Close()
+	defer os.Remove(f.Name())
+	pyDir := filepath.Join(dir, "python")
+	if _, err := runCmd(ctx, pyDir, []string{"GRADE_REPORT=" + f.Name()},
+		"python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"); err != nil {
+		return results{}, err
+	}
+	data, err := os.ReadFile(f.Name())
+	if err != nil {
+		return results{}, err
+	}
+	var recs []pyRecord
+	if len(bytes.TrimSpace(data)) > 0 {
+		if err := json.Unmarshal(data, &recs); err != nil {
+			return results{}, fmt.Errorf("pytest report: %w", err)
+		}
+	} else {
+		return results{}, fmt.Errorf("pytest wrote no report (python/tests/conftest.py missing its GRADE_REPORT hook?)")
+	}
+	r := results{pkgFailure: map[string]string{}}
+	for _, rec := range recs {
+		t := &testResult{Dir: "python", Name: rec.Test, grades: map[string]bool{},
+			passed: rec.Outcome != "failed", skipped: rec.Outcome == "skipped"}
+		for _, e := range rec.Exercises {
+			t.grades[e] = true
+		}
+		if !t.passed {
+			t.failedOwn = true
+			t.reason = pyReason(rec.Message)
+		}
+		r.tests = append(r.tests, t)
+	}
+	sort.SliceStable(r.tests, func(i, j int) bool { return r.tests[i].Name < r.tests[j].Name })
+	return r, nil
+}
+
+// pyReason picks the line of a pytest failure that says what went wrong.
+func pyReason(msg string) string {
+	lines := strings.Split(msg, "\n")
+	for _, l := range lines {
+		if strings.Contains(l, "not done yet") {
+			l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "E "))
+			return strings.TrimPrefix(l, "NotImplementedError: ")
+		}
+	}
+	for _, l := range lines {
+		if t := strings.TrimSpace(l); strings.HasPrefix(t, "E ") {
+			return strings.TrimSpace(t[2:])
+		}
+	}
+	for i := len(lines) - 1; i >= 0; i-- {
+		if t := strings.TrimSpace(lines[i]); t != "" {
+			return t
+		}
+	}
+	return "failed"
+}

@@ -1,0 +1,107 @@
+// Command mdbook-exercises is the book's mdBook preprocessor: on chapter
+// pages, a listing that holds an exercise region shows the exercise's stub
+// (the same TODO the starter copy has) instead of the solution. Solutions
+// pages (docs/src/solutions/) include the regions themselves.
+//
+// docs/book.toml runs it before mdBook's own include preprocessor:
+//
+//	[preprocessor.exercises]
+//	command = "go run ../scripts/mdbook-exercises"
+//	before = ["links"]
+//
+// mdBook runs it in the book's directory (docs/), first as
+// "mdbook-exercises supports RENDERER" (exit 0: supported, for every
+// renderer but xgettext), then with [context, book] as JSON on stdin, expecting the
+// book as JSON on stdout. The book is walked generically, so fields this
+// program does not know pass through unchanged.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/tcp-in-go/course/internal/exercise/stub"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "supports" {
+		// The stubs are plain markdown, fit for any renderer but one:
+		// mdbook-xgettext (make po) must see the pages as written, so
+		// that no listing's code becomes a message to translate.
+		if len(os.Args) > 2 && os.Args[2] == "xgettext" {
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "mdbook-exercises:", err)
+		os.Exit(1)
+	}
+}
+
+func run(r io.Reader, w io.Writer) error {
+	dec := json.NewDecoder(bufio.NewReader(r))
+	dec.UseNumber()
+	var input []json.RawMessage
+	if err := dec.Decode(&input); err != nil {
+		return fmt.Errorf("reading [context, book]: %w", err)
+	}
+	if len(input) != 2 {
+		return fmt.Errorf("want [context, book] on stdin, got %d values", len(input))
+	}
+	var ctx struct {
+		Root string `json:"root"`
+	}
+	if err := json.Unmarshal(input[0], &ctx); err != nil {
+		return err
+	}
+	var book any
+	bd := json.NewDecoder(bytes.NewReader(input[1]))
+	bd.UseNumber()
+	if err := bd.Decode(&book); err != nil {
+		return err
+	}
+	root := filepath.Dir(ctx.Root) // the book lives in docs/ of the repository
+	if err := walk(book, root); err != nil {
+		return err
+	}
+	return json.NewEncoder(w).Encode(book)
+}
+
+// walk rewrites the content of every chapter in the book's JSON.
+func walk(v any, root string) error {
+	switch v := v.(type) {
+	case map[string]any:
+		if ch, ok := v["Chapter"].(map[string]any); ok {
+			content, _ := ch["content"].(string)
+			page, _ := ch["source_path"].(string)
+			if page == "" {
+				page, _ = ch["path"].(string)
+			}
+			if page != "" {
+				out, err := stub.ChapterPage(root, filepath.ToSlash(page), content)
+				if err != nil {
+					return fmt.Errorf("%s: %w", page, err)
+				}
+				ch["content"] = out
+			}
+		}
+		for _, x := range v {
+			if err := walk(x, root); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if err := walk(x, root); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestRun feeds the preprocessor what mdBook sends: a chapter page whose
+// listing holds an exercise comes back with the stub, a solutions page and
+// fields it does not know come back unchanged.
+func TestRun(t *testing.T) {
+	docs, err := filepath.Abs("../../docs")
+	require.NoError(t, err)
+	include := "```go\n{{#include ../../ch02-tcp-basics/breaker.go:exercise-breaker}}\n```\n"
+	solution := "```go\n{{#include ../../../ch02-tcp-basics/breaker.go:exercise-breaker}}\n```\n"
+	input, err := json.Marshal([]any{
+		map[string]any{"root": docs, "renderer": "html", "mdbook_version": "0.5.4"},
+		map[string]any{
+			"items": []any{
+				map[string]any{"Chapter": map[string]any{
+					"name": "TCP basics", "content": include, "number": []int{2},
+					"path": "ch02-tcp-basics.md", "source_path": "ch02-tcp-basics.md", "sub_items": []any{},
+				}},
+				"Separator",
+				map[string]any{"Chapter": map[string]any{
+					"name": "Solutions", "content": solution, "path": "solutions/ch02.md",
+					"source_path": "solutions/ch02.md", "sub_items": []any{},
+				}},
+			},
+			"future_field": 42,
+		},
+	})
+	require.NoError(t, err)
+	var out bytes.Buffer
+	require.NoError(t, run(bytes.NewReader(input), &out))
+
+	var book struct {
+		Items       []json.RawMessage `json:"items"`
+		FutureField int               `json:"future_field"`
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &book))
+	assert.Equal(t, 42, book.FutureField, "unknown fields pass through")
+	require.Len(t, book.Items, 3)
+	var ch struct{ Chapter struct{ Content string } }
+	require.NoError(t, json.Unmarshal(book.Items[0], &ch))
+	assert.Contains(t, ch.Chapter.Content, `exercise.TODO("exercise-breaker")`)
+	assert.Contains(t, ch.Chapter.Content, "return true")
+	assert.NotContains(t, ch.Chapter.Content, "{{#include", "the listing is expanded with its stub")
+	assert.NotContains(t, ch.Chapter.Content, "openedAt", "no trace of the solution")
+
+	require.NoError(t, json.Unmarshal(book.Items[2], &ch))
+	assert.Equal(t, solution, ch.Chapter.Content, "a solutions page is left to mdBook's include")
+	assert.True(t, strings.HasPrefix(string(book.Items[1]), `"Separator"`))
+}
