@@ -274,3 +274,34 @@ func TestClientRefused(t *testing.T) {
 	err = RunClient(t.Context(), addr, "hi", nil, io.Discard)
 	assert.ErrorContains(t, err, "connection refused")
 }
+
+// TestDeadlinePushedBeforeEveryLine: the idle timeout measures silence, not
+// the session's length. A client that sends a line every 0.6×IdleTimeout for
+// 3×IdleTimeout stays connected throughout; a deadline set once, before the
+// loop, would cut it off after the first IdleTimeout. Then it falls silent
+// and is disconnected.
+func TestDeadlinePushedBeforeEveryLine(t *testing.T) {
+	const idle = 500 * time.Millisecond
+	addr, out, _ := startServer(t, 100, idle)
+	c := testutil.Dial(t, addr)
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	// A ticker paces the client (it is the behaviour under test, not a way
+	// to wait for the server).
+	tick := time.NewTicker(idle * 6 / 10)
+	defer tick.Stop()
+	start := time.Now()
+	const n = 5 // the fifth line is sent at 3×IdleTimeout
+	for i := 1; i <= n; i++ {
+		<-tick.C
+		_, err := fmt.Fprintf(c, "line %d\n", i)
+		require.NoError(t, err)
+		// Every line so far is printed: the connection is still served.
+		assert.Equal(t, fmt.Sprintf("Received: line %d", i), out.waitFor(t, i)[i-1])
+	}
+	require.GreaterOrEqual(t, time.Since(start), 3*idle, "the session outlived IdleTimeout several times")
+	// Silence: the server closes the connection after one IdleTimeout.
+	silent := time.Now()
+	_, err := c.Read(make([]byte, 1))
+	assert.ErrorIs(t, err, io.EOF, "the server closes a client once it falls silent")
+	assert.GreaterOrEqual(t, time.Since(silent), idle*8/10)
+}
