@@ -187,7 +187,7 @@ func TestTemporaryErrorsBackOff(t *testing.T) {
 // ANCHOR_END: test-backoff
 
 // TestBackoffIsCapped: nine errors in a row wait 5 ms doubling up to the
-// 1 s cap (about 2.3 s in all), never longer.
+// 1 s cap (2.275 s in all), never longer, and the loop really waits them out.
 func TestBackoffIsCapped(t *testing.T) {
 	errs := make([]error, 9)
 	for i := range errs {
@@ -199,17 +199,23 @@ func TestBackoffIsCapped(t *testing.T) {
 	core := Core{Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OnRetry: func(_ error, d time.Duration) { mu.Lock(); delays = append(delays, d); mu.Unlock() }}
 	served := make(chan error, 1)
+	start := time.Now()
 	go func() { served <- core.Serve(fl, echo) }()
 	c := dial(t, fl.Addr().String())
 	roundTrip(t, c, "after nine errors")
+	waited := time.Since(start)
 	c.Close()
 	require.NoError(t, core.Shutdown(bounded(t)))
 	require.ErrorIs(t, <-served, ErrServerClosed)
 	mu.Lock()
 	defer mu.Unlock()
 	require.Len(t, delays, 9)
-	assert.Equal(t, 640*time.Millisecond, delays[7])
-	assert.Equal(t, MaxRetryDelay, delays[8], "the wait is capped at 1 s")
+	ms := time.Millisecond
+	assert.Equal(t, []time.Duration{5 * ms, 10 * ms, 20 * ms, 40 * ms, 80 * ms, 160 * ms, 320 * ms, 640 * ms, time.Second}, delays,
+		"5 ms doubling, capped at 1 s")
+	assert.Equal(t, time.Second, MaxRetryDelay)
+	// The client was served only after the loop slept through every delay.
+	assert.GreaterOrEqual(t, waited, 2275*ms, "the accept loop sleeps for each delay")
 }
 
 func TestPermanentErrorEndsServe(t *testing.T) {
