@@ -171,6 +171,7 @@ func TestWriteFileDurable(t *testing.T) {
 	path := filepath.Join(dir, "state.txt")
 	require.NoError(t, os.WriteFile(path, []byte("old\n"), 0o644))
 
+	calls := recordFileCalls(t, path) // the real Write/Sync/Close calls
 	var steps []string
 	require.NoError(t, writeFileDurable(path, []byte("new\n"), func(s string) { steps = append(steps, s) }))
 	got, err := os.ReadFile(path)
@@ -181,10 +182,67 @@ func TestWriteFileDurable(t *testing.T) {
 	for i := range want {
 		assert.True(t, strings.HasPrefix(steps[i], want[i]), "step %d is %q, want %q: the durable path, in this order", i+1, steps[i], want[i])
 	}
+	// The labels prove nothing by themselves: these are the calls made.
+	wantCalls := []string{"temp write", "temp sync", "temp close", "dir open (target renamed)", "dir sync", "dir close"}
+	if runtime.GOOS == "windows" { // no directory fsync there (see syncDir)
+		wantCalls = wantCalls[:3]
+	}
+	assert.Equal(t, wantCalls, *calls)
 	assertOnlyFiles(t, dir, "state.txt")
 }
 
 // ANCHOR_END: test-durable
+
+// recordFileCalls makes writeFileDurable's files record their Write, Sync
+// and Close calls (the files still do the real work) until the test ends.
+// Opening the directory also records whether the target already holds the
+// new contents, that is, whether the rename came before the directory fsync.
+func recordFileCalls(t *testing.T, target string) *[]string {
+	var calls []string
+	oldCreate, oldOpen := createTemp, openDir
+	t.Cleanup(func() { createTemp, openDir = oldCreate, oldOpen })
+	createTemp = func(dir, pattern string) (syncFile, error) {
+		f, err := oldCreate(dir, pattern)
+		if err != nil {
+			return nil, err
+		}
+		return &recordingFile{syncFile: f, kind: "temp", calls: &calls}, nil
+	}
+	openDir = func(dir string) (syncFile, error) {
+		d, err := oldOpen(dir)
+		if err != nil {
+			return nil, err
+		}
+		if got, _ := os.ReadFile(target); string(got) == "new\n" {
+			calls = append(calls, "dir open (target renamed)")
+		} else {
+			calls = append(calls, "dir open (target not renamed yet)")
+		}
+		return &recordingFile{syncFile: d, kind: "dir", calls: &calls}, nil
+	}
+	return &calls
+}
+
+type recordingFile struct {
+	syncFile
+	kind  string
+	calls *[]string
+}
+
+func (r *recordingFile) Write(p []byte) (int, error) {
+	*r.calls = append(*r.calls, r.kind+" write")
+	return r.syncFile.Write(p)
+}
+
+func (r *recordingFile) Sync() error {
+	*r.calls = append(*r.calls, r.kind+" sync")
+	return r.syncFile.Sync()
+}
+
+func (r *recordingFile) Close() error {
+	*r.calls = append(*r.calls, r.kind+" close")
+	return r.syncFile.Close()
+}
 
 func TestWriteFileDurableFailureLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
