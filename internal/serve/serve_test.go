@@ -357,3 +357,53 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+// countingObserver counts the Observer calls the tests care about.
+type countingObserver struct {
+	mu                            sync.Mutex
+	accepted, done, drainTimedOut int
+	draining                      int
+}
+
+func (o *countingObserver) add(n *int)        { o.mu.Lock(); *n++; o.mu.Unlock() }
+func (o *countingObserver) Accepted()         { o.add(&o.accepted) }
+func (o *countingObserver) Done()             { o.add(&o.done) }
+func (o *countingObserver) AcceptFailed(bool) {}
+func (o *countingObserver) LimitReached()     {}
+func (o *countingObserver) Draining()         { o.add(&o.draining) }
+func (o *countingObserver) DrainTimedOut()    { o.add(&o.drainTimedOut) }
+
+// TestObserverSeesDrainTimeout: the Observer hears DrainTimedOut only when
+// Shutdown's context ends with connections still open, not after a clean
+// drain (the telemetry's drain-timeout counter relies on it).
+func TestObserverSeesDrainTimeout(t *testing.T) {
+	for _, straggler := range []bool{false, true} {
+		obs := &countingObserver{}
+		core := Core{Observer: obs}
+		ln := listen(t)
+		served := make(chan error, 1)
+		go func() { served <- core.Serve(ln, echo) }()
+		c := dial(t, ln.Addr().String())
+		roundTrip(t, c, "x")
+		if !straggler {
+			c.Close()
+			require.Eventually(t, func() bool { return core.OpenConns() == 0 }, 10*time.Second, time.Millisecond)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		err := core.Shutdown(ctx)
+		cancel()
+		require.ErrorIs(t, <-served, ErrServerClosed)
+		c.Close()
+		obs.mu.Lock()
+		if straggler {
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+			assert.Equal(t, 1, obs.drainTimedOut, "a drain that ran out is reported")
+		} else {
+			assert.NoError(t, err)
+			assert.Equal(t, 0, obs.drainTimedOut, "a clean drain is not a timeout")
+		}
+		assert.Equal(t, 1, obs.accepted)
+		assert.Equal(t, 1, obs.draining)
+		obs.mu.Unlock()
+	}
+}
