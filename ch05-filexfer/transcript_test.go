@@ -76,7 +76,7 @@ func TestTranscript(t *testing.T) {
 	page, err := os.ReadFile(filepath.Join("..", "docs", "src", "ch05-filexfer.md"))
 	require.NoError(t, err)
 	for _, cmd := range []string{pageServeCmd, pageSendCmd} {
-		assert.Contains(t, string(page), "$ "+cmd+"\n{{#include", "the page shows the command that made its transcript")
+		assert.True(t, strings.Contains(string(page), "$ "+cmd+"\n{{#include"), "the page must show the command that made its transcript: %q", cmd)
 	}
 }
 
