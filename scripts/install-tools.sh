@@ -3,7 +3,7 @@
 # Idempotent: each tool is installed only when missing or at another version,
 # and every version is pinned here. Re-running it is cheap.
 #
-#   Go:     staticcheck, benchstat, helm              (go install)
+#   Go:     staticcheck, benchstat, helm, gremlins    (go install)
 #   Rust:   mdbook, mdbook-mermaid, mdbook-linkcheck2 (cargo install --locked)
 #   Python: pytest, ruff, mypy, locust               (pip, python/requirements-dev.txt)
 #   Debian: nginx + stream module, iperf3, openssl, tcpdump,
@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 STATICCHECK_VERSION=v0.8.2              # staticcheck 2026.1.x, supports Go 1.26
 BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da   # golang.org/x/perf
 HELM_VERSION=v3.22.0
+GREMLINS_VERSION=v0.6.0                # mutation testing (make mutate); keep in step with scripts/mutate.sh
 MDBOOK_VERSION=0.5.4
 MDBOOK_MERMAID_VERSION=0.17.1
 MDBOOK_LINKCHECK2_VERSION=0.13.0
@@ -43,6 +44,12 @@ if ! go version -m "$(command -v helm 2>/dev/null || echo /nonexistent)" 2>/dev/
   # Outside the course's module, so helm's dependencies stay out of go.mod.
   (cd "$(mktemp -d)" && GOFLAGS=-mod=mod go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION") \
     || fail "could not build helm $HELM_VERSION (is the Go module proxy reachable?)"
+fi
+# gremlins, like helm, is stamped with its module version only.
+if ! go version -m "$GOBIN/gremlins" 2>/dev/null | grep -q "github.com/go-gremlins/gremlins[[:space:]]*$GREMLINS_VERSION"; then
+  step "installing gremlins $GREMLINS_VERSION"
+  (cd "$(mktemp -d)" && GOFLAGS=-mod=mod go install "github.com/go-gremlins/gremlins/cmd/gremlins@$GREMLINS_VERSION") \
+    || fail "could not install gremlins $GREMLINS_VERSION (is the Go module proxy reachable?)"
 fi
 go mod download
 
