@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tcp-in-go/course/internal/cli"
 	"github.com/tcp-in-go/course/internal/testutil"
 )
 
@@ -64,4 +65,23 @@ func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	return c
+}
+
+// TestBacklogFlagBounds: -backlog 1..100 and -extra 0..100, both ends
+// included; anything else is a usage error (exit 2).
+func TestBacklogFlagBounds(t *testing.T) {
+	for _, tc := range []struct {
+		backlog, extra int
+		ok             bool
+	}{
+		{1, 0, true}, {100, 100, true},
+		{0, 0, false}, {101, 0, false}, {1, -1, false}, {1, 101, false},
+	} {
+		err := checkBacklogFlags(tc.backlog, tc.extra)
+		if tc.ok {
+			assert.NoError(t, err, "%+v", tc)
+		} else {
+			assert.Equal(t, 2, cli.ExitCode(err), "%+v: %v", tc, err)
+		}
+	}
 }
