@@ -133,6 +133,42 @@ func TestReadFrame(t *testing.T) {
 // ANCHOR: test-hostile-length
 // TestHostileLengthIsNotAllocated: a header claiming 4 GiB must be refused
 // before anything is allocated for it.
+// TestReadFrameLimitIsInclusive: a frame of exactly maxSize bytes is read;
+// one byte more is ErrFrameTooLarge.
+func TestReadFrameLimitIsInclusive(t *testing.T) {
+	got, err := readFrame(bytes.NewReader(frame(16, strings.Repeat("x", 16))), 16)
+	require.NoError(t, err)
+	assert.Len(t, got, 16)
+	_, err = readFrame(bytes.NewReader(frame(17, strings.Repeat("x", 17))), 16)
+	assert.ErrorIs(t, err, ErrFrameTooLarge)
+}
+
+// TestTimeWritesSyncs: the fsync timing makes one fsync per block when
+// asked, and none otherwise.
+func TestTimeWritesSyncs(t *testing.T) {
+	for _, sync := range []bool{false, true} {
+		calls := recordFileCalls(t, filepath.Join(t.TempDir(), "unused"))
+		_, err := timeWrites(t.TempDir(), 3, sync)
+		require.NoError(t, err)
+		want := 0
+		if sync {
+			want = 3
+		}
+		assert.Equal(t, 3, countCalls(*calls, "temp write"))
+		assert.Equal(t, want, countCalls(*calls, "temp sync"), "sync=%v", sync)
+	}
+}
+
+func countCalls(calls []string, call string) int {
+	n := 0
+	for _, c := range calls {
+		if c == call {
+			n++
+		}
+	}
+	return n
+}
+
 func TestHostileLengthIsNotAllocated(t *testing.T) {
 	hostile := frame(0xFFFFFFF0, "")
 	var before, after runtime.MemStats

@@ -110,7 +110,7 @@ func syncDir(dir string) error {
 // timeWrites writes n blocks of 4 KiB to a new file in dir, with an fsync
 // after each block or not, and returns the elapsed time.
 func timeWrites(dir string, n int, fsync bool) (time.Duration, error) {
-	f, err := os.CreateTemp(dir, "ch03-fsync-*")
+	f, err := createTemp(dir, "ch03-fsync-*")
 	if err != nil {
 		return 0, err
 	}
