@@ -279,3 +279,87 @@ func TestClientRefused(t *testing.T) {
 	err = RunClient(t.Context(), addr, "hi", nil, io.Discard)
 	assert.ErrorContains(t, err, "connection refused")
 }
+
+// TestDeadlinePushedBeforeEveryLine: the idle timeout measures silence, not
+// the session's length. A client that sends a line every 0.6×IdleTimeout for
+// 3×IdleTimeout stays connected throughout; a deadline set once, before the
+// loop, would cut it off after the first IdleTimeout. Then it falls silent
+// and is disconnected.
+func TestDeadlinePushedBeforeEveryLine(t *testing.T) {
+	const idle = 500 * time.Millisecond
+	addr, out, _ := startServer(t, 100, idle)
+	c := testutil.Dial(t, addr)
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	// A ticker paces the client (it is the behaviour under test, not a way
+	// to wait for the server).
+	tick := time.NewTicker(idle * 6 / 10)
+	defer tick.Stop()
+	start := time.Now()
+	const n = 5 // the fifth line is sent at 3×IdleTimeout
+	for i := 1; i <= n; i++ {
+		<-tick.C
+		_, err := fmt.Fprintf(c, "line %d\n", i)
+		require.NoError(t, err)
+		// Every line so far is printed: the connection is still served.
+		assert.Equal(t, fmt.Sprintf("Received: line %d", i), out.waitFor(t, i)[i-1])
+	}
+	require.GreaterOrEqual(t, time.Since(start), 3*idle, "the session outlived IdleTimeout several times")
+	// Silence: the server closes the connection after one IdleTimeout.
+	silent := time.Now()
+	_, err := c.Read(make([]byte, 1))
+	assert.ErrorIs(t, err, io.EOF, "the server closes a client once it falls silent")
+	assert.GreaterOrEqual(t, time.Since(silent), idle*8/10)
+}
+
+// TestLineLimitAtTheDefault: with the default -max-line of 4096 (the size
+// at which the scanner's buffer stops growing by itself), a line of exactly
+// 4096 bytes is still accepted, and one byte more is not.
+func TestLineLimitAtTheDefault(t *testing.T) {
+	addr, out, _ := startServer(t, 4096, time.Minute)
+	c := testutil.Dial(t, addr)
+	_, err := io.WriteString(c, strings.Repeat("a", 4096)+"\n")
+	require.NoError(t, err)
+	assert.Equal(t, "Received: "+strings.Repeat("a", 4096), out.waitFor(t, 1)[0])
+
+	bad := testutil.Dial(t, addr)
+	require.NoError(t, bad.SetDeadline(time.Now().Add(5*time.Second)))
+	_, err = io.WriteString(bad, strings.Repeat("b", 4097)+"\n")
+	require.NoError(t, err)
+	reply, err := io.ReadAll(bad)
+	require.NoError(t, err)
+	assert.Equal(t, "error: line longer than 4096 bytes; closing\n", string(reply))
+}
+
+// TestLogCountsLines: the closing log line says how many lines were served.
+func TestLogCountsLines(t *testing.T) {
+	logs := &testutil.LogBuffer{}
+	srv := &Server{MaxLine: 100, Out: newLines(), Log: slog.New(slog.NewTextHandler(logs, nil))}
+	addr := testutil.StartServer(t, srv.Serve, srv.Shutdown)
+	c := testutil.Dial(t, addr)
+	_, err := io.WriteString(c, "one\ntwo\nthree\n")
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+	logs.WaitFor(t, `msg="connection closed"`, 10*time.Second)
+	assert.Contains(t, logs.String(), " lines=3 ")
+}
+
+// TestLingeringCloseReadsWhatTheClientStillSends: after the error line the
+// server keeps reading (and discarding) for a while instead of closing at
+// once, so a client that was still sending when it was refused gets a clean
+// end of stream, not a reset.
+func TestLingeringCloseReadsWhatTheClientStillSends(t *testing.T) {
+	addr, _, _ := startServer(t, 16, time.Minute)
+	c := testutil.Dial(t, addr).(*net.TCPConn)
+	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
+	_, err := io.WriteString(c, strings.Repeat("b", 17)+"\n")
+	require.NoError(t, err)
+	reply, err := io.ReadAll(c) // the error line, then the server's FIN
+	require.NoError(t, err)
+	assert.Equal(t, "error: line longer than 16 bytes; closing\n", string(reply))
+	// Still sending: a server that had closed would answer with a reset.
+	_, err = io.WriteString(c, "the rest of what I was saying\n")
+	require.NoError(t, err)
+	require.NoError(t, c.CloseWrite())
+	_, err = c.Read(make([]byte, 1))
+	assert.ErrorIs(t, err, io.EOF, "a clean close, not a reset")
+}

@@ -68,7 +68,16 @@ func TestRawShutdownWakesBlockedAcceptAndReads(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	require.NoError(t, srv.Shutdown(ctx))
+	// Shutdown waits for accept() to return before it closes the listener,
+	// so a Shutdown that fails to wake accept() hangs: bound the wait.
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(ctx) }()
+	select {
+	case err := <-shut:
+		require.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("Shutdown did not wake the blocked accept()")
+	}
 	require.ErrorIs(t, <-served, serve.ErrServerClosed)
 	_, err = c.Read(make([]byte, 1))
 	assert.ErrorIs(t, err, io.EOF, "the handler saw end of file and closed")

@@ -14,11 +14,20 @@ func runBacklog(ctx context.Context, args []string) error {
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
-	if *backlog < 1 || *backlog > 100 || *extra < 0 || *extra > 100 {
-		return cli.Usagef("-backlog must be in 1..100 and -extra in 0..100")
+	if err := checkBacklogFlags(*backlog, *extra); err != nil {
+		return err
 	}
 	// Linux queues backlog+1 connections (it refuses only when the queue
 	// length is already greater than the backlog).
 	_, err := backlogLesson(ctx, os.Stdout, *backlog, *backlog+1+*extra)
 	return err
+}
+
+// checkBacklogFlags bounds the lesson: a backlog of 1..100 and 0..100 extra
+// clients keep the run to a few seconds and a few hundred descriptors.
+func checkBacklogFlags(backlog, extra int) error {
+	if backlog < 1 || backlog > 100 || extra < 0 || extra > 100 {
+		return cli.Usagef("-backlog must be in 1..100 and -extra in 0..100")
+	}
+	return nil
 }

@@ -87,6 +87,9 @@ type backlogResult struct {
 	Queued   int // connections the kernel completed before we accepted any
 	Dropped  int // clients left in SYN_SENT while the queue was full
 	Accepted int // connections accepted in the end
+	// How long each dropped client's dial took: until a retransmitted SYN
+	// found room in the queue.
+	LateDials []time.Duration
 }
 
 // ANCHOR: backlog-lesson
@@ -135,8 +138,9 @@ type backlogRun struct {
 }
 
 type dialed struct {
-	c   net.Conn
-	err error
+	c    net.Conn
+	err  error
+	took time.Duration
 }
 
 // ANCHOR: backlog-dial
@@ -146,8 +150,9 @@ type dialed struct {
 func (b *backlogRun) dial(i int) error {
 	go func() {
 		var d net.Dialer
+		start := time.Now()
 		c, err := d.DialContext(b.ctx, "tcp", b.ln.Addr().String())
-		b.results <- dialed{c, err}
+		b.results <- dialed{c, err, time.Since(start)}
 	}()
 	b.pending++
 	for {
@@ -207,9 +212,11 @@ func (b *backlogRun) acceptAll(res *backlogResult, clients int) error {
 		}
 	}
 	for b.pending > 0 {
-		if err := b.connected(<-b.results); err != nil {
+		r := <-b.results
+		if err := b.connected(r); err != nil {
 			return err
 		}
+		res.LateDials = append(res.LateDials, r.took)
 	}
 	fmt.Fprintf(b.w, "accepted %d more after their SYN was retransmitted: %d in all\n",
 		res.Accepted-res.Queued, res.Accepted)

@@ -30,6 +30,23 @@ import (
 	"github.com/tcp-in-go/course/internal/cli"
 )
 
+// syncFile is an open file or directory as writeFileDurable uses it: an
+// *os.File, or in the tests a recorder that proves each fsync is really made
+// (a crash test is the only other way to see a missing fsync).
+type syncFile interface {
+	io.Writer
+	Sync() error
+	Close() error
+	Name() string
+}
+
+// How writeFileDurable and syncDir open files. Tests replace these to record
+// the calls; nothing else does.
+var (
+	createTemp = func(dir, pattern string) (syncFile, error) { return os.CreateTemp(dir, pattern) }
+	openDir    = func(dir string) (syncFile, error) { return os.Open(dir) }
+)
+
 // ANCHOR: durable
 // writeFileDurable replaces path with data so that, once it returns nil,
 // the new contents survive a crash. step (may be nil) is told each step.
@@ -37,7 +54,7 @@ func writeFileDurable(path string, data []byte, step func(string)) (err error) {
 	if step == nil {
 		step = func(string) {}
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	f, err := createTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
 	}
@@ -80,7 +97,7 @@ func syncDir(dir string) error {
 	if runtime.GOOS == "windows" {
 		return nil
 	}
-	d, err := os.Open(dir)
+	d, err := openDir(dir)
 	if err != nil {
 		return err
 	}
@@ -93,7 +110,7 @@ func syncDir(dir string) error {
 // timeWrites writes n blocks of 4 KiB to a new file in dir, with an fsync
 // after each block or not, and returns the elapsed time.
 func timeWrites(dir string, n int, fsync bool) (time.Duration, error) {
-	f, err := os.CreateTemp(dir, "ch03-fsync-*")
+	f, err := createTemp(dir, "ch03-fsync-*")
 	if err != nil {
 		return 0, err
 	}

@@ -420,3 +420,15 @@ func TestClientLogsPingsAndPongsAtDebug(t *testing.T) {
 	assert.Contains(t, log, `level=DEBUG msg=pong line="PONG 1"`)
 	assert.Contains(t, log, `level=DEBUG msg=pong line="PONG 2"`)
 }
+
+// TestClientDefaults: a Client with no Misses and no Backoff uses 3 misses
+// and a backoff from Interval/10 up to 10×Interval.
+func TestClientDefaults(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // Run sets its defaults, then stops at once
+	c := &Client{Addr: "127.0.0.1:1", Interval: 100 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	require.NoError(t, c.Run(ctx))
+	assert.Equal(t, DefaultMisses, c.Misses)
+	assert.Equal(t, 10*time.Millisecond, c.Backoff.Base)
+	assert.Equal(t, time.Second, c.Backoff.Max)
+}

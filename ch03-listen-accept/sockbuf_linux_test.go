@@ -24,8 +24,12 @@ func TestSetReadBufferIsDoubled(t *testing.T) {
 		if err := tc.SetReadBuffer(16 << 10); err != nil {
 			return err
 		}
-		rcv, _, err := sockBuf(tc)
+		if err := tc.SetWriteBuffer(16 << 10); err != nil {
+			return err
+		}
+		rcv, snd, err := sockBuf(tc)
 		assert.Equal(t, 2*min(16<<10, rmemMax), rcv)
+		assert.Positive(t, snd, "SO_SNDBUF is read too")
 		return err
 	})
 	require.NoError(t, err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,36 +22,62 @@ import (
 
 var rateRE = regexp.MustCompile(`rate=\S+`)
 
-// TestTranscript records what the book shows: the sender's summary lines
-// and the receiver's log for a small session (two files, a directory, and
-// a file that exists). Rewrite with: go test ./ch05-filexfer -run Transcript -update
-func TestTranscript(t *testing.T) {
-	lg := &testutil.LogBuffer{}
-	dir := t.TempDir()
-	s := &Server{Dir: dir, Log: slog.New(slog.NewTextHandler(lg, nil))}
-	addr := testutil.StartServer(t, s.Serve, s.Shutdown)
+// The commands the page shows, run as they are (the tests add only
+// -addr 127.0.0.1:0 to the receiver and its port to the sender).
+const (
+	pageServeCmd = "go run ./ch05-filexfer serve -dir received"
+	pageSendCmd  = "go run ./ch05-filexfer send report.pdf empty.txt photos"
+)
 
-	src := t.TempDir()
-	a, _ := randomFile(t, src, "report.pdf", 700_000, 1)
-	b, _ := randomFile(t, src, "empty.txt", 0, 2)
+// TestTranscript records what the book shows, by running the commands as
+// processes: a receiver, and a sender with two files, a directory, and a
+// file the receiver already has. The receiver is then stopped with Ctrl-C
+// (SIGINT). Both outputs are kept whole; normalised are only the log's
+// timestamps, durations and rates, the receiver's port (shown as the
+// default, 9005) and the sender's ports (PORT1, ...). Rewrite with:
+// go test ./ch05-filexfer -run Transcript -update
+func TestTranscript(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGINT for a child process on Windows")
+	}
+	bin := testutil.BuildGo(t, ".")
+	recvRoot, src := t.TempDir(), t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(recvRoot, "received"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(recvRoot, "received", "empty.txt"), nil, 0o644))
+	randomFile(t, src, "report.pdf", 700_000, 1)
+	randomFile(t, src, "empty.txt", 0, 2)
 	randomFile(t, src, "photos/2024/beach.jpg", 1_500_000, 3)
 	randomFile(t, src, "photos/cat.jpg", 300_000, 4)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "empty.txt"), nil, 0o644))
 
+	srv := exec.Command(bin, append(strings.Fields(pageServeCmd)[3:], "-addr", "127.0.0.1:0")...)
+	srv.Dir = recvRoot
+	p := testutil.StartProcess(t, srv)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	send := exec.CommandContext(ctx, bin, append([]string{"send", "-addr", p.Addr}, strings.Fields(pageSendCmd)[4:]...)...)
+	send.Dir = src
 	var out bytes.Buffer
-	_, err := sender(addr, &out).Send(context.Background(), []string{a, b, filepath.Join(src, "photos")})
-	require.EqualError(t, err, "1 of 4 files failed")
+	send.Stdout, send.Stderr = &out, &out // one stream, as a terminal shows it
+	err := send.Run()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, out.String())
+	assert.Equal(t, 1, ee.ExitCode(), "one file failed: exit status 1")
 
-	var logLines []string
-	for _, l := range lines(lg.String()) {
-		if strings.Contains(l, "msg=received") || strings.Contains(l, "msg=refused") {
-			logLines = append(logLines, l)
-		}
+	p.WaitOutput(t, "msg=closed", 10*time.Second) // the sender's connection ended
+	require.NoError(t, p.Signal(os.Interrupt, 10*time.Second))
+
+	show := func(s string) string {
+		s = strings.ReplaceAll(s, p.Addr, "127.0.0.1:9005")
+		return testutil.Normalize(rateRE.ReplaceAllString(s, "rate=<rate>"), "9005")
 	}
-	got := "$ ch05-filexfer send report.pdf empty.txt photos\n" +
-		rateRE.ReplaceAllString(out.String(), "rate=<rate>") +
-		"\n# the receiver's log\n" + strings.Join(logLines, "\n") + "\n"
-	testutil.Golden(t, "testdata/send.golden", testutil.Normalize(got))
+	testutil.Golden(t, "testdata/send.golden", show(out.String()))
+	testutil.Golden(t, "testdata/serve.golden", show(p.Output()))
+	page, err := os.ReadFile(filepath.Join("..", "docs", "src", "ch05-filexfer.md"))
+	require.NoError(t, err)
+	for _, cmd := range []string{pageServeCmd, pageSendCmd} {
+		assert.True(t, strings.Contains(string(page), "$ "+cmd+"\n{{#include"), "the page must show the command that made its transcript: %q", cmd)
+	}
 }
 
 // TestUsage: command-line mistakes are usage errors (exit 2), with a clear

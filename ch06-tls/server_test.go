@@ -142,9 +142,20 @@ func TestMutualTLS(t *testing.T) {
 		logs.WaitFor(t, `client="CN=course-client,O=tcp-in-go course"`, 10*time.Second)
 	})
 	t.Run("no client certificate", func(t *testing.T) {
-		_, err := echoOnce(t, addr, p.clientConfig(t, false), "ping")
-		require.Error(t, err)
-		assert.Contains(t, err.Error(), "certificate required")
+		// In TLS 1.3 the client's side of the handshake is done before the
+		// server has checked it: Dial succeeds, the first read fails.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c := &Client{Addr: addr, Config: p.clientConfig(t, false), Timeout: 5 * time.Second}
+		conn, err := c.Dial(ctx)
+		require.NoError(t, err, "the refusal is not seen when dialling")
+		defer conn.Close()
+		require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+		assert.Equal(t, uint16(tls.VersionTLS13), conn.ConnectionState().Version)
+		_, _ = io.WriteString(conn, "ping") // may succeed: the alert is not read yet
+		_, err = conn.Read(make([]byte, 4))
+		require.Error(t, err, "the first read sees the refusal")
+		assert.Contains(t, err.Error(), "remote error: tls: certificate required")
 		logs.WaitFor(t, "client didn't provide a certificate", 10*time.Second)
 	})
 	t.Run("client certificate from another CA", func(t *testing.T) {

@@ -3,7 +3,7 @@
 # Idempotent: each tool is installed only when missing or at another version,
 # and every version is pinned here. Re-running it is cheap.
 #
-#   Go:     staticcheck, benchstat, helm              (go install)
+#   Go:     staticcheck, benchstat, helm, gremlins    (go install)
 #   Rust:   mdbook, mdbook-mermaid, mdbook-linkcheck2,
 #           mdbook-i18n-helpers (the zh-CN edition)  (cargo install --locked)
 #   npm:    pagefind, the book's search index       (npm ci, docs/package-lock.json)
@@ -23,6 +23,7 @@ BOOK_ONLY=false
 STATICCHECK_VERSION=v0.8.2              # staticcheck 2026.1.x, supports Go 1.26
 BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da   # golang.org/x/perf
 HELM_VERSION=v3.22.0
+GREMLINS_VERSION=v0.6.0                # mutation testing (make mutate); keep in step with scripts/mutate.sh
 MDBOOK_VERSION=0.5.4
 MDBOOK_MERMAID_VERSION=0.17.1
 MDBOOK_LINKCHECK2_VERSION=0.13.0
@@ -60,6 +61,12 @@ if ! $BOOK_ONLY && ! go version -m "$(command -v helm 2>/dev/null || echo /nonex
   # Outside the course's module, so helm's dependencies stay out of go.mod.
   (cd "$(mktemp -d)" && GOFLAGS=-mod=mod go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION") \
     || fail "could not build helm $HELM_VERSION (is the Go module proxy reachable?)"
+fi
+# gremlins, like helm, is stamped with its module version only.
+if ! $BOOK_ONLY && ! go version -m "$GOBIN/gremlins" 2>/dev/null | grep -q "github.com/go-gremlins/gremlins[[:space:]]*$GREMLINS_VERSION"; then
+  step "installing gremlins $GREMLINS_VERSION"
+  (cd "$(mktemp -d)" && GOFLAGS=-mod=mod go install "github.com/go-gremlins/gremlins/cmd/gremlins@$GREMLINS_VERSION") \
+    || fail "could not install gremlins $GREMLINS_VERSION (is the Go module proxy reachable?)"
 fi
 $BOOK_ONLY || go mod download
 

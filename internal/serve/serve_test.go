@@ -190,7 +190,7 @@ func TestTemporaryErrorsBackOff(t *testing.T) {
 // ANCHOR_END: test-backoff
 
 // TestBackoffIsCapped: nine errors in a row wait 5 ms doubling up to the
-// 1 s cap (about 2.3 s in all), never longer.
+// 1 s cap (2.275 s in all), never longer, and the loop really waits them out.
 func TestBackoffIsCapped(t *testing.T) {
 	exercise.Graded(t, "exercise-temporary-errors")
 	errs := make([]error, 9)
@@ -203,17 +203,23 @@ func TestBackoffIsCapped(t *testing.T) {
 	core := Core{Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OnRetry: func(_ error, d time.Duration) { mu.Lock(); delays = append(delays, d); mu.Unlock() }}
 	served := make(chan error, 1)
+	start := time.Now()
 	go func() { served <- core.Serve(fl, echo) }()
 	c := dial(t, fl.Addr().String())
 	roundTrip(t, c, "after nine errors")
+	waited := time.Since(start)
 	c.Close()
 	require.NoError(t, core.Shutdown(bounded(t)))
 	require.ErrorIs(t, <-served, ErrServerClosed)
 	mu.Lock()
 	defer mu.Unlock()
 	require.Len(t, delays, 9)
-	assert.Equal(t, 640*time.Millisecond, delays[7])
-	assert.Equal(t, MaxRetryDelay, delays[8], "the wait is capped at 1 s")
+	ms := time.Millisecond
+	assert.Equal(t, []time.Duration{5 * ms, 10 * ms, 20 * ms, 40 * ms, 80 * ms, 160 * ms, 320 * ms, 640 * ms, time.Second}, delays,
+		"5 ms doubling, capped at 1 s")
+	assert.Equal(t, time.Second, MaxRetryDelay)
+	// The client was served only after the loop slept through every delay.
+	assert.GreaterOrEqual(t, waited, 2275*ms, "the accept loop sleeps for each delay")
 }
 
 func TestPermanentErrorEndsServe(t *testing.T) {
@@ -358,14 +364,55 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-type countingObserver struct{ draining atomic.Int32 }
+// countingObserver counts the Observer calls the tests care about.
+type countingObserver struct {
+	mu                            sync.Mutex
+	accepted, done, drainTimedOut int
+	draining                      int
+}
 
-func (*countingObserver) Accepted()         {}
-func (*countingObserver) Done()             {}
-func (*countingObserver) AcceptFailed(bool) {}
-func (*countingObserver) LimitReached()     {}
-func (o *countingObserver) Draining()       { o.draining.Add(1) }
-func (*countingObserver) DrainTimedOut()    {}
+func (o *countingObserver) add(n *int)        { o.mu.Lock(); *n++; o.mu.Unlock() }
+func (o *countingObserver) Accepted()         { o.add(&o.accepted) }
+func (o *countingObserver) Done()             { o.add(&o.done) }
+func (o *countingObserver) AcceptFailed(bool) {}
+func (o *countingObserver) LimitReached()     {}
+func (o *countingObserver) Draining()         { o.add(&o.draining) }
+func (o *countingObserver) DrainTimedOut()    { o.add(&o.drainTimedOut) }
+
+// TestObserverSeesDrainTimeout: the Observer hears DrainTimedOut only when
+// Shutdown's context ends with connections still open, not after a clean
+// drain (the telemetry's drain-timeout counter relies on it).
+func TestObserverSeesDrainTimeout(t *testing.T) {
+	for _, straggler := range []bool{false, true} {
+		obs := &countingObserver{}
+		core := Core{Observer: obs}
+		ln := listen(t)
+		served := make(chan error, 1)
+		go func() { served <- core.Serve(ln, echo) }()
+		c := dial(t, ln.Addr().String())
+		roundTrip(t, c, "x")
+		if !straggler {
+			c.Close()
+			require.Eventually(t, func() bool { return core.OpenConns() == 0 }, 10*time.Second, time.Millisecond)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		err := core.Shutdown(ctx)
+		cancel()
+		require.ErrorIs(t, <-served, ErrServerClosed)
+		c.Close()
+		obs.mu.Lock()
+		if straggler {
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+			assert.Equal(t, 1, obs.drainTimedOut, "a drain that ran out is reported")
+		} else {
+			assert.NoError(t, err)
+			assert.Equal(t, 0, obs.drainTimedOut, "a clean drain is not a timeout")
+		}
+		assert.Equal(t, 1, obs.accepted)
+		assert.Equal(t, 1, obs.draining)
+		obs.mu.Unlock()
+	}
+}
 
 // TestShutdownRacesServe: Shutdown may run before, during or after Serve's
 // start (a signal can come at any time); with every field set at
@@ -380,6 +427,8 @@ func TestShutdownRacesServe(t *testing.T) {
 		go func() { served <- core.Serve(ln, echo) }()
 		require.NoError(t, core.Shutdown(bounded(t)))
 		require.ErrorIs(t, <-served, ErrServerClosed)
-		assert.Equal(t, int32(1), obs.draining.Load())
+		obs.mu.Lock()
+		assert.Equal(t, 1, obs.draining)
+		obs.mu.Unlock()
 	}
 }
