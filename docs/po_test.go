@@ -41,6 +41,9 @@ var translatedPages = map[string]bool{
 	"state-machine.md": true, "ch03-listen-accept.md": true, "buffering.md": true,
 	"ch04-echo.md": true, "ch05-filexfer.md": true, "ch06-tls.md": true,
 	"ch07-bench.md": true, "operations.md": true,
+	"solutions/ch01.md": true, "solutions/ch02.md": true, "solutions/ch03.md": true,
+	"solutions/ch04.md": true, "solutions/ch05.md": true, "solutions/ch06.md": true,
+	"solutions/ch07.md": true,
 }
 
 // poEntry is one message of a PO or POT file.
