@@ -141,9 +141,22 @@ func twins(t *testing.T, root, dir string) []string {
 	return out
 }
 
-// goProgram runs "prog -h" and "prog COMMAND -h" for each command it lists,
-// and reports every flag against the table.
+// goProgram reads a Go program's commands and flags (goHelp) and reports
+// every flag against the table.
 func goProgram(t *testing.T, bin, prog string) program {
+	p := goHelp(t, bin, prog)
+	for _, c := range p.commands {
+		for _, f := range p.flags[c] {
+			for _, problem := range checkFlag(prog+" "+c+" -", f, true) {
+				t.Error(problem)
+			}
+		}
+	}
+	return p
+}
+
+// goHelp runs "prog -h" and "prog COMMAND -h" for each command it lists.
+func goHelp(t *testing.T, bin, prog string) program {
 	out, code := run(t, exec.Command(bin, "-h"))
 	require.Equal(t, 0, code, "%s -h:\n%s", prog, out)
 	p := program{commands: parseGoCommands(out), flags: map[string][]flagInfo{}}
@@ -152,11 +165,6 @@ func goProgram(t *testing.T, bin, prog string) program {
 		out, code := run(t, exec.Command(bin, c, "-h"))
 		require.Equal(t, 0, code, "%s %s -h:\n%s", prog, c, out)
 		p.flags[c] = parseGoFlags(out)
-		for _, f := range p.flags[c] {
-			for _, problem := range checkFlag(prog+" "+c+" -", f, true) {
-				t.Error(problem)
-			}
-		}
 	}
 	return p
 }
