@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,7 +32,44 @@ import (
 // To hold a handshake open between its SYN and its final ACK, client X sets
 // TCP_DEFER_ACCEPT on its own socket: Linux then delays the client's ACK of
 // the SYN-ACK until the client sends data.
+//
+// What the kernel does is certain; when it does it, under load, is not: a
+// delayed ACK can be sent after all, a retransmitted SYN can land late. So
+// the scenario runs on a fresh listener up to three times, and the test
+// fails only if no attempt shows every moment. A kernel that did otherwise
+// would fail all three.
 func TestFullAcceptQueue(t *testing.T) {
+	var last *attempt
+	for i := range 3 {
+		last = &attempt{TB: t}
+		done := make(chan struct{})
+		go func() { defer close(done); fullAcceptQueue(last) }()
+		<-done
+		if !last.failed {
+			return
+		}
+		t.Logf("attempt %d: %s", i+1, strings.Join(last.msgs, "; "))
+	}
+	t.Errorf("no attempt showed a full accept queue as described; the last one:\n%s", strings.Join(last.msgs, "\n"))
+}
+
+// attempt records the failures of one run of the scenario instead of
+// failing the test; FailNow ends the run (its deferred cleanups still run).
+type attempt struct {
+	testing.TB
+	failed bool
+	msgs   []string
+}
+
+func (a *attempt) Errorf(format string, args ...any) {
+	a.failed = true
+	a.msgs = append(a.msgs, fmt.Sprintf(format, args...))
+}
+
+func (a *attempt) Fatalf(format string, args ...any) { a.Errorf(format, args...); a.FailNow() }
+func (a *attempt) FailNow()                          { a.failed = true; runtime.Goexit() }
+
+func fullAcceptQueue(t testing.TB) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// Room for backlog+1 = 3 connections. (With a backlog of 1, X's pending
@@ -128,7 +166,7 @@ func TestFullAcceptQueue(t *testing.T) {
 
 // serverState returns the state of the server's end of the connection from
 // clientPort to the listener's port, as /proc/net/tcp shows it.
-func serverState(t *testing.T, port, clientPort int) string {
+func serverState(t testing.TB, port, clientPort int) string {
 	t.Helper()
 	b, err := os.ReadFile("/proc/net/tcp")
 	require.NoError(t, err)
@@ -148,7 +186,7 @@ func serverState(t *testing.T, port, clientPort int) string {
 
 // listenCounters reads the TcpExt ListenOverflows and ListenDrops counters
 // (system-wide: other programs can only make them grow).
-func listenCounters(t *testing.T) map[string]int64 {
+func listenCounters(t testing.TB) map[string]int64 {
 	t.Helper()
 	got, err := readListenCounters()
 	require.NoError(t, err)
