@@ -141,6 +141,9 @@ func TestShutdownClosesStragglers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, checkNeverReads(ctx, ln.Addr().String()))
+	// A straggler: c's writes fill the buffers (a server that reads in small
+	// pieces pushes back sooner; two seconds is enough either way).
+	_ = c.SetWriteDeadline(time.Now().Add(2 * time.Second))
 	_, err = c.Write(random(8 << 20))
 	var ne net.Error
 	require.True(t, err == nil || errors.As(err, &ne) && ne.Timeout(), "%v", err)

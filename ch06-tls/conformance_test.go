@@ -5,87 +5,113 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/tcp-in-go/course/internal/testutil"
 )
 
-// checkConformance is what any implementation of this chapter's server must
-// do, checked from the outside through its address: the Go server, the
-// Python counterpart, nginx in front of an echo server, or a student's
-// server (see TestConformance). cfg returns a fresh client configuration
-// that trusts the server's CA, failing the (sub)test it is given if it
-// cannot. Each check is a subtest; for an external server they run in
-// parallel, each bounded by 5 s (times GRADE_TIMEOUT_SCALE), so a broken
-// server fails the suite in seconds.
-func checkConformance(t *testing.T, addr string, cfg func(testing.TB) *tls.Config, external bool) {
-	bound := 20 * time.Second // the course's own servers, under the whole suite's load
-	if external {
-		bound = testutil.GradeTimeout(5 * time.Second)
+// tlsChecks is what any implementation of this chapter's server must do,
+// checked from the outside through its address: the Go server, the Python
+// counterpart, nginx in front of an echo server, or a student's server (see
+// TestConformance). cfg returns a fresh client configuration that trusts
+// the server's CA.
+func tlsChecks(cfg func() (*tls.Config, error)) []testutil.Check {
+	return []testutil.Check{
+		{Name: "TLS13WithALPN", About: "TLS 1.3 echo, ALPN " + ALPN, Bound: 5 * time.Second,
+			Run: func(ctx context.Context, addr string) error {
+				st, err := echoWithin(ctx, addr, cfg, nil, "hello\n")
+				switch {
+				case err != nil:
+					return err
+				case st.Version != tls.VersionTLS13:
+					return fmt.Errorf("negotiated %s, want TLS 1.3", tls.VersionName(st.Version))
+				case st.NegotiatedProtocol != ALPN:
+					return fmt.Errorf("ALPN %q, want %q", st.NegotiatedProtocol, ALPN)
+				}
+				return nil
+			}},
+		{Name: "TLS12ECDHEAEAD", About: "TLS 1.2 with an ECDHE AEAD suite", Bound: 5 * time.Second,
+			Run: func(ctx context.Context, addr string) error {
+				st, err := echoWithin(ctx, addr, cfg, func(c *tls.Config) { c.MaxVersion = tls.VersionTLS12 }, "hello\n")
+				switch {
+				case err != nil:
+					return err
+				case st.Version != tls.VersionTLS12:
+					return fmt.Errorf("negotiated %s, want TLS 1.2", tls.VersionName(st.Version))
+				case !slices.Contains(tls12Suites, st.CipherSuite):
+					return fmt.Errorf("suite %s is not an ECDHE AEAD suite", tls.CipherSuiteName(st.CipherSuite))
+				}
+				return nil
+			}},
+		{Name: "TLS11Refused", About: "TLS 1.1 is refused", Bound: 5 * time.Second,
+			Run: func(ctx context.Context, addr string) error {
+				_, err := echoWithin(ctx, addr, cfg, func(c *tls.Config) { c.MinVersion, c.MaxVersion = tls.VersionTLS11, tls.VersionTLS11 }, "hello\n")
+				switch {
+				case err == nil:
+					return errors.New("a TLS 1.1 client was served")
+				case !strings.Contains(err.Error(), "protocol version"):
+					return fmt.Errorf("refused, but not for its protocol version: %w", err)
+				}
+				return nil
+			}},
+		{Name: "OneMegabyteInSmallWrites", About: "1 MiB in writes of 1000 bytes (many records) is echoed in order", Bound: 5 * time.Second,
+			Run: func(ctx context.Context, addr string) error {
+				c, err := cfg()
+				if err != nil {
+					return err
+				}
+				msg := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+				var out bytes.Buffer
+				cl := &Client{Addr: addr, Config: c, Timeout: time.Until(deadlineOf(ctx))}
+				in := &smallReader{r: bytes.NewReader(msg), n: 1000} // at most 1000 bytes per Read
+				if err := cl.Run(ctx, in, &out, io.Discard); err != nil {
+					return err
+				}
+				if !bytes.Equal(msg, out.Bytes()) {
+					return fmt.Errorf("echo differs: got %d bytes, want %d", out.Len(), len(msg))
+				}
+				return nil
+			}},
+		{Name: "Resumption", About: "a second connection resumes the session", Bound: 5 * time.Second,
+			Run: func(ctx context.Context, addr string) error {
+				c, err := cfg()
+				if err != nil {
+					return err
+				}
+				var info bytes.Buffer
+				cl := &Client{Addr: addr, Config: c, Timeout: time.Until(deadlineOf(ctx)), Resume: true}
+				if err := cl.Run(ctx, strings.NewReader("again\n"), io.Discard, &info); err != nil {
+					return err
+				}
+				if !strings.Contains(info.String(), "resumed:      true") {
+					return errors.New("the second connection did not resume the session")
+				}
+				return nil
+			}},
 	}
-	check := func(name string, f func(t *testing.T, ctx context.Context)) {
-		t.Run(name, func(t *testing.T) {
-			if external {
-				t.Parallel()
-			}
-			ctx, cancel := context.WithTimeout(t.Context(), bound)
-			defer cancel()
-			f(t, ctx)
-			if ctx.Err() != nil {
-				t.Errorf("not done within %s (GRADE_TIMEOUT_SCALE=3 allows three times as long)", bound)
-			}
-		})
-	}
-	check("TLS 1.3 echo with ALPN", func(t *testing.T, ctx context.Context) {
-		st, err := echoWithin(ctx, t, addr, cfg(t), "hello\n")
-		require.NoError(t, err)
-		assert.Equal(t, "TLS 1.3", tls.VersionName(st.Version))
-		assert.Equal(t, ALPN, st.NegotiatedProtocol)
-	})
-	check("TLS 1.2 with an ECDHE AEAD suite", func(t *testing.T, ctx context.Context) {
-		c := cfg(t)
-		c.MaxVersion = tls.VersionTLS12
-		st, err := echoWithin(ctx, t, addr, c, "hello\n")
-		require.NoError(t, err)
-		assert.Equal(t, "TLS 1.2", tls.VersionName(st.Version))
-		assert.Contains(t, tls12Suites, st.CipherSuite, tls.CipherSuiteName(st.CipherSuite))
-	})
-	check("TLS 1.1 refused", func(t *testing.T, ctx context.Context) {
-		c := cfg(t)
-		c.MinVersion, c.MaxVersion = tls.VersionTLS11, tls.VersionTLS11
-		_, err := echoWithin(ctx, t, addr, c, "hello\n")
-		require.Error(t, err)
-		assert.Contains(t, err.Error(), "protocol version")
-	})
-	check("many small writes, one megabyte, all echoed in order", func(t *testing.T, ctx context.Context) {
-		msg := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
-		var out bytes.Buffer
-		c := &Client{Addr: addr, Config: cfg(t), Timeout: bound}
-		// iotest-style reader: at most 1000 bytes per Read, so many TLS records.
-		in := &smallReader{r: bytes.NewReader(msg), n: 1000}
-		require.NoError(t, c.Run(ctx, in, &out, io.Discard))
-		assert.True(t, bytes.Equal(msg, out.Bytes()), "echo differs: got %d bytes, want %d", out.Len(), len(msg))
-	})
-	check("second connection resumes", func(t *testing.T, ctx context.Context) {
-		var info bytes.Buffer
-		c := &Client{Addr: addr, Config: cfg(t), Timeout: bound, Resume: true}
-		require.NoError(t, c.Run(ctx, strings.NewReader("again\n"), io.Discard, &info))
-		assert.Contains(t, info.String(), "resumed:      true")
-	})
 }
 
-// echoWithin sends msg over a new TLS connection and reads it back, all
-// within ctx, and returns the connection's TLS state.
-func echoWithin(ctx context.Context, t testing.TB, addr string, cfg *tls.Config, msg string) (tls.ConnectionState, error) {
-	c := &Client{Addr: addr, Config: cfg, Timeout: time.Until(deadlineOf(ctx))}
-	conn, err := c.Dial(ctx)
+// echoWithin sends msg over a new TLS connection (with tweak applied to the
+// configuration) and reads it back, all within ctx, and returns the
+// connection's TLS state.
+func echoWithin(ctx context.Context, addr string, cfg func() (*tls.Config, error), tweak func(*tls.Config), msg string) (tls.ConnectionState, error) {
+	c, err := cfg()
+	if err != nil {
+		return tls.ConnectionState{}, err
+	}
+	if tweak != nil {
+		tweak(c)
+	}
+	cl := &Client{Addr: addr, Config: c, Timeout: time.Until(deadlineOf(ctx))}
+	conn, err := cl.Dial(ctx)
 	if err != nil {
 		return tls.ConnectionState{}, err
 	}
@@ -99,7 +125,7 @@ func echoWithin(ctx context.Context, t testing.TB, addr string, cfg *tls.Config,
 		return conn.ConnectionState(), err
 	}
 	if string(buf) != msg {
-		t.Errorf("echo: got %q, want %q", buf, msg)
+		return conn.ConnectionState(), fmt.Errorf("echo: got %q, want %q", buf, msg)
 	}
 	return conn.ConnectionState(), nil
 }
@@ -118,10 +144,10 @@ type smallReader struct {
 
 func (s *smallReader) Read(p []byte) (int, error) { return s.r.Read(p[:min(len(p), s.n)]) }
 
-// TestConformance runs checkConformance against the Go server, the Python
-// counterpart, nginx, and, when CH06_ADDR and CH06_CA are set, any server
-// at that address (a student's), trusting the CA in CH06_CA (a path from
-// the repository root, or absolute):
+// TestConformance runs the checks against the Go server, the Python
+// counterpart, nginx, and, when CH06_ADDR and CH06_CA are set, only against
+// the server at that address (a student's), trusting the CA in CH06_CA (a
+// path from the repository root, or absolute):
 //
 //	CH06_ADDR=127.0.0.1:8443 CH06_CA=certs/ca.pem go test ./ch06-tls -run Conformance/external
 func TestConformance(t *testing.T) {
@@ -133,26 +159,58 @@ func TestConformance(t *testing.T) {
 			}
 			ca = testutil.RepoPath(t, "CH06_CA", ca)
 			name := cmp.Or(os.Getenv("CH06_SERVER_NAME"), "localhost")
-			checkConformance(t, addr, func(t testing.TB) *tls.Config {
-				c, err := ClientConfig(ca, name, "", "")
-				require.NoError(t, err, "CH06_CA=%s", ca)
-				return c
-			}, true)
+			if _, err := ClientConfig(ca, name, "", ""); err != nil {
+				t.Fatalf("CH06_CA=%s: %v", ca, err)
+			}
+			testutil.RunChecks(t, addr, tlsChecks(func() (*tls.Config, error) { return ClientConfig(ca, name, "", "") }), true, nil)
 		})
 		return // grading that server only
 	}
 	p := newPKI(t)
-	cfg := func(t testing.TB) *tls.Config { return p.clientConfig(t, false) }
+	checks := tlsChecks(func() (*tls.Config, error) { return ClientConfig(p.path(CAFile), "localhost", "", "") })
 	t.Run("go", func(t *testing.T) {
 		addr, _ := startServer(t, p.serverConfig(t, false))
-		checkConformance(t, addr, cfg, false)
+		testutil.RunChecks(t, addr, checks, false, nil)
 	})
 	t.Run("python", func(t *testing.T) {
 		py := testutil.StartPython(t, "ch06_tls.py", "serve", "--cert", p.path(ServerCertFile), "--key", p.path(ServerKeyFile))
-		checkConformance(t, py.Addr, cfg, false)
+		testutil.RunChecks(t, py.Addr, checks, false, nil)
 	})
 	t.Run("nginx", func(t *testing.T) {
 		addr, _ := startNginx(t, p, startPlainEcho(t))
-		checkConformance(t, addr, cfg, false)
+		testutil.RunChecks(t, addr, checks, false, nil)
 	})
+}
+
+// TestConformanceCatchesBrokenServers shows the checks have teeth: each
+// fails against a TLS server with the misconfiguration it is meant to catch.
+func TestConformanceCatchesBrokenServers(t *testing.T) {
+	if os.Getenv("CH06_ADDR") != "" {
+		t.Skip("CH06_ADDR is set: grading that server only")
+	}
+	p := newPKI(t)
+	broken := func(tweak func(*tls.Config), echo func(c net.Conn)) string {
+		cfg := p.serverConfig(t, false).Clone()
+		tweak(cfg)
+		if echo == nil {
+			echo = func(c net.Conn) { _, _ = io.Copy(c, c) }
+		}
+		return testutil.StartBroken(t, false, func(c net.Conn, _ <-chan struct{}) {
+			tc := tls.Server(c, cfg)
+			if tc.Handshake() == nil {
+				echo(tc)
+			}
+			tc.Close()
+		})
+	}
+	testutil.CatchesBroken(t, tlsChecks(func() (*tls.Config, error) { return ClientConfig(p.path(CAFile), "localhost", "", "") }),
+		map[string]string{
+			"TLS13WithALPN":  broken(func(c *tls.Config) { c.NextProtos = nil }, nil),
+			"TLS12ECDHEAEAD": broken(func(c *tls.Config) { c.MinVersion = tls.VersionTLS13 }, nil),
+			"TLS11Refused":   broken(func(c *tls.Config) { c.MinVersion, c.CipherSuites = tls.VersionTLS10, nil }, nil),
+			"OneMegabyteInSmallWrites": broken(func(*tls.Config) {}, func(c net.Conn) { // stops after 64 KiB
+				_, _ = io.CopyN(c, c, 64<<10)
+			}),
+			"Resumption": broken(func(c *tls.Config) { c.SessionTicketsDisabled = true }, nil),
+		})
 }

@@ -69,3 +69,23 @@ func TestBoardOutputs(t *testing.T) {
 	assert.Equal(t, "exercise-b: not done yet", doc.Suites[0].Cases[1].Failure.Message)
 	assert.Equal(t, "other", doc.Suites[1].Name)
 }
+
+func TestRetryableAndMerge(t *testing.T) {
+	data, err := os.ReadFile("testdata/go-test.json")
+	require.NoError(t, err)
+	r := parseGo(data, "example.com/c")
+	// "not done yet" is no reason to retry; the others are, by top-level name.
+	assert.Equal(t, map[string][]string{"ch01-x": {"TestSuite", "TestOther"}}, r.retryable())
+
+	again := results{tests: []*testResult{
+		{Dir: "ch01-x", Name: "TestSuite", passed: true},
+		{Dir: "ch01-x", Name: "TestSuite/case", passed: true},
+		{Dir: "ch01-x", Name: "TestOther", reason: "connection refused"},
+	}}
+	assert.Equal(t, []string{"ch01-x: TestSuite"}, r.merge(again))
+	for _, tr := range r.tests {
+		if tr.Name == "TestSuite/case" {
+			assert.True(t, tr.passed, "the second run's result replaces the first")
+		}
+	}
+}
