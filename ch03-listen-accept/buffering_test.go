@@ -134,6 +134,20 @@ func TestReadFrame(t *testing.T) {
 // ANCHOR: test-hostile-length
 // TestHostileLengthIsNotAllocated: a header claiming 4 GiB must be refused
 // before anything is allocated for it.
+func TestHostileLengthIsNotAllocated(t *testing.T) {
+	hostile := frame(0xFFFFFFF0, "")
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := readFrame(bytes.NewReader(hostile), 1<<20)
+	runtime.ReadMemStats(&after)
+	require.ErrorIs(t, err, ErrFrameTooLarge)
+	allocated := after.TotalAlloc - before.TotalAlloc
+	assert.Less(t, allocated, uint64(64<<10), "readFrame allocated %d bytes for a refused frame", allocated)
+}
+
+// ANCHOR_END: test-hostile-length
+
 // TestReadFrameLimitIsInclusive: a frame of exactly maxSize bytes is read;
 // one byte more is ErrFrameTooLarge.
 func TestReadFrameLimitIsInclusive(t *testing.T) {
@@ -169,20 +183,6 @@ func countCalls(calls []string, call string) int {
 	}
 	return n
 }
-
-func TestHostileLengthIsNotAllocated(t *testing.T) {
-	hostile := frame(0xFFFFFFF0, "")
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	_, err := readFrame(bytes.NewReader(hostile), 1<<20)
-	runtime.ReadMemStats(&after)
-	require.ErrorIs(t, err, ErrFrameTooLarge)
-	allocated := after.TotalAlloc - before.TotalAlloc
-	assert.Less(t, allocated, uint64(64<<10), "readFrame allocated %d bytes for a refused frame", allocated)
-}
-
-// ANCHOR_END: test-hostile-length
 
 func FuzzReadFrame(f *testing.F) {
 	f.Add(frame(3, "abc"))
