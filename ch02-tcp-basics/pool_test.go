@@ -170,17 +170,27 @@ func TestPoolReapsIdleConnections(t *testing.T) {
 	addr, _ := startServer(t)
 	cfg := testPoolConfig(addr)
 	cfg.MinIdle = 1
-	cfg.IdleTimeout = 20 * time.Millisecond
+	cfg.IdleTimeout = 200 * time.Millisecond
 	p := newTestPool(t, cfg)
 	conns := []*PooledConn{get(t, p), get(t, p), get(t, p)}
 	for _, c := range conns {
 		roundTrip(t, c, "x")
+	}
+	firstIdle := time.Now()
+	for _, c := range conns {
 		c.Close()
+	}
+	// Nothing is reaped before it has been idle for IdleTimeout.
+	if window := cfg.IdleTimeout/2 - time.Since(firstIdle); window > 10*time.Millisecond {
+		assert.Never(t, func() bool { return p.Stats().Closed > 0 }, window, time.Millisecond,
+			"a connection idle for less than IdleTimeout is kept")
 	}
 	require.Eventually(t, func() bool {
 		s := p.Stats()
 		return s.Idle == 1 && s.Closed == 2
 	}, 10*time.Second, time.Millisecond, "two of three idle connections reaped, MinIdle kept")
+	assert.Never(t, func() bool { return p.Stats().Closed > 2 }, 3*cfg.IdleTimeout, time.Millisecond,
+		"the last MinIdle connections are kept however long they stay idle")
 	roundTrip(t, get(t, p), "the kept one works")
 	assert.Equal(t, int64(3), p.Stats().Created)
 }
@@ -580,4 +590,23 @@ func TestLoadPoolFirstErrorOfAnyType(t *testing.T) {
 	err = loadPool(ctx, io.Discard, p, o)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "20 requests failed, the first:")
+}
+
+// TestPoolFailedDialFreesItsSlot: a Get whose dial fails gives its slot
+// back: with MaxConns 1, a refused dial does not leave the pool full.
+func TestPoolFailedDialFreesItsSlot(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nobody listens there now: dials are refused
+	cfg := testPoolConfig(addr)
+	cfg.MaxConns = 1
+	cfg.AcquireTimeout = 50 * time.Millisecond
+	p := newTestPool(t, cfg)
+	_, err = p.Get(context.Background())
+	require.Error(t, err)
+	require.NotErrorIs(t, err, ErrPoolExhausted)
+	assert.Equal(t, 0, p.Stats().InUse, "the failed dial's slot is free again")
+	_, err = p.Get(context.Background())
+	assert.NotErrorIs(t, err, ErrPoolExhausted, "the next Get dials again instead of waiting for a slot")
 }

@@ -37,6 +37,7 @@ func TestWritesAreCounted(t *testing.T) {
 	for _, r := range []writeResult{small, buffered} {
 		assert.Equal(t, int64(n*recordLen), r.Bytes)
 		assert.Equal(t, r.Bytes, r.ReceivedBytes, "every byte must arrive (a missing Flush loses the tail)")
+		assert.True(t, r.ReceivedEquals, "and the lesson says so")
 	}
 }
 
