@@ -19,6 +19,9 @@ import (
 // so its space is free again, the reply names no server path, and the same
 // name can be sent once the disk has room again.
 func TestFailedWriteFreesPartial(t *testing.T) {
+	if !inChild(t) {
+		return // it ran in a process of its own: RLIMIT_FSIZE is process-wide
+	}
 	addr, dir, s := startServer(t, nil)
 	src, sum := randomFile(t, t.TempDir(), "big.bin", 256<<10, 3)
 	data, err := os.ReadFile(src)
@@ -27,7 +30,7 @@ func TestFailedWriteFreesPartial(t *testing.T) {
 	var lim syscall.Rlimit
 	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_FSIZE, &lim))
 	restore := lim
-	lim.Cur = 64 << 10 // the whole test process: no other test runs meanwhile
+	lim.Cur = 64 << 10 // the whole (child) process
 	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim))
 	defer func() { _ = syscall.Setrlimit(syscall.RLIMIT_FSIZE, &restore) }()
 
