@@ -202,4 +202,12 @@ func TestPrintModel(t *testing.T) {
 	}
 	assert.Equal(t, len(Transitions), strings.Count(out, "    on "))
 	assert.Len(t, Transitions, 20, "printModel's header says 20")
+	sends := 0
+	for _, tr := range Transitions {
+		if tr.Sends != "" {
+			sends++
+		}
+	}
+	assert.Equal(t, sends, strings.Count(out, " / send "), "a transition shows the segment it sends, if any")
+	assert.NotContains(t, out, " / send \n", "no empty send")
 }

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"net"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -89,4 +91,20 @@ func TestNilLogUsesDefault(t *testing.T) {
 	_, err := sender(addr, io.Discard).Send(context.Background(), []string{src})
 	require.NoError(t, err)
 	assert.Equal(t, sum, fileSum(t, filepath.Join(dir, "a.bin")))
+}
+
+// TestSendToNobody: when nobody listens, Send reports the refused dial for
+// the file (after its retries), and does not call it sent.
+func TestSendToNobody(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	src, _ := randomFile(t, t.TempDir(), "a.bin", 10, 1)
+	s := sender(addr, io.Discard)
+	s.Retries = 0
+	res, err := s.Send(context.Background(), []string{src})
+	require.Error(t, err)
+	require.Len(t, res, 1)
+	assert.ErrorIs(t, res[0].Err, syscall.ECONNREFUSED)
 }
