@@ -94,8 +94,12 @@ func TestReadyzDuringDrain(t *testing.T) {
 	metricsAddr := regexp.MustCompile(`msg="metrics listening" addr=(\S+)`).FindStringSubmatch(out)[1]
 	url := "http://" + metricsAddr
 
-	code, _ := scrape(t, url+"/readyz")
-	require.Equal(t, http.StatusOK, code)
+	// "listening" is logged as Serve starts; /readyz turns 200 once Serve
+	// holds the listener, a moment later (a probe polls, and so do we).
+	require.True(t, testutil.Eventually(10*time.Second, func() bool {
+		code, _ := scrape(t, url+"/readyz")
+		return code == http.StatusOK
+	}), "/readyz must turn ready once the server serves")
 	c := testutil.Dial(t, echoAddr)
 	_, err := c.Write([]byte("x\n"))
 	require.NoError(t, err)
@@ -108,7 +112,7 @@ func TestReadyzDuringDrain(t *testing.T) {
 		code, _ := scrape(t, url+"/readyz")
 		return code == http.StatusServiceUnavailable
 	}), "/readyz must fail once the drain begins")
-	code, _ = scrape(t, url+"/healthz")
+	code, _ := scrape(t, url+"/healthz")
 	assert.Equal(t, http.StatusOK, code, "alive while draining")
 	_, err = net.DialTimeout("tcp", echoAddr, time.Second)
 	assert.Error(t, err, "the listener is closed during the drain")
