@@ -43,7 +43,7 @@ var translatedPages = map[string]bool{
 	"ch07-bench.md": true, "operations.md": true,
 	"solutions/ch01.md": true, "solutions/ch02.md": true, "solutions/ch03.md": true,
 	"solutions/ch04.md": true, "solutions/ch05.md": true, "solutions/ch06.md": true,
-	"solutions/ch07.md": true,
+	"solutions/ch07.md": true, "contributing/mutation.md": true,
 }
 
 // poEntry is one message of a PO or POT file.
