@@ -49,6 +49,11 @@ func TestClaimsRegister(t *testing.T) {
 				continue
 			}
 			dir := m[1]
+			if courseOnly[dir] {
+				if _, err := os.Stat(filepath.Join("..", dir)); err != nil {
+					continue // a student's starter copy leaves the course's tooling out
+				}
+			}
 			if funcs[dir] == nil {
 				funcs[dir] = testFuncs(t, filepath.Join("..", dir))
 			}
@@ -61,6 +66,11 @@ func TestClaimsRegister(t *testing.T) {
 		assert.Positive(t, sections[p], "claims.md has no claims for %s", p)
 	}
 }
+
+// courseOnly are directories of the course's own tooling that a student's
+// starter copy (make starter) does not have: rows citing them are checked
+// where the directory exists.
+var courseOnly = map[string]bool{"scripts/starter": true}
 
 var (
 	groupRE    = regexp.MustCompile("^`([a-z0-9/-]+)` (Test[A-Za-z0-9_]+(?:, Test[A-Za-z0-9_]+)*)$")
