@@ -286,6 +286,7 @@ func TestClientRefused(t *testing.T) {
 // loop, would cut it off after the first IdleTimeout. Then it falls silent
 // and is disconnected.
 func TestDeadlinePushedBeforeEveryLine(t *testing.T) {
+	exercise.Graded(t, "exercise-idle-timeout")
 	const idle = 500 * time.Millisecond
 	addr, out, _ := startServer(t, 100, idle)
 	c := testutil.Dial(t, addr)
@@ -315,6 +316,7 @@ func TestDeadlinePushedBeforeEveryLine(t *testing.T) {
 // at which the scanner's buffer stops growing by itself), a line of exactly
 // 4096 bytes is still accepted, and one byte more is not.
 func TestLineLimitAtTheDefault(t *testing.T) {
+	exercise.Graded(t, "exercise-line-limit")
 	addr, out, _ := startServer(t, 4096, time.Minute)
 	c := testutil.Dial(t, addr)
 	_, err := io.WriteString(c, strings.Repeat("a", 4096)+"\n")
@@ -348,6 +350,7 @@ func TestLogCountsLines(t *testing.T) {
 // once, so a client that was still sending when it was refused gets a clean
 // end of stream, not a reset.
 func TestLingeringCloseReadsWhatTheClientStillSends(t *testing.T) {
+	exercise.Graded(t, "exercise-line-limit")
 	addr, _, _ := startServer(t, 16, time.Minute)
 	c := testutil.Dial(t, addr).(*net.TCPConn)
 	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))

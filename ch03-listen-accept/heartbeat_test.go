@@ -409,6 +409,7 @@ func TestClientLogsRefusedDialsAsSuch(t *testing.T) {
 // TestClientLogsPingsAndPongsAtDebug: each PING sent and PONG received is
 // one debug line (the client command's -v shows them).
 func TestClientLogsPingsAndPongsAtDebug(t *testing.T) {
+	exercise.Graded(t, "exercise-reply")
 	rec := newRecorder()
 	c := &Client{Addr: startHeartbeat(t, time.Minute, 3), Interval: 10 * time.Millisecond, MaxPongs: 2,
 		Log: slog.New(slog.NewTextHandler(rec, &slog.HandlerOptions{Level: slog.LevelDebug}))}

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcp-in-go/course/internal/cli"
+	"github.com/tcp-in-go/course/internal/exercise"
 	"github.com/tcp-in-go/course/internal/telemetry"
 	"github.com/tcp-in-go/course/internal/testutil"
 )
@@ -30,6 +31,8 @@ func startMetrics(t testing.TB, srv *Server) string {
 // TestMetrics drives one handshake of each kind at a mutual-TLS server and
 // checks that each is counted under its version or failure reason.
 func TestMetrics(t *testing.T) {
+	exercise.Graded(t, "exercise-handshake-timeout")
+	exercise.Graded(t, "exercise-plaintext-hint")
 	p := newPKI(t)
 	var srv *Server
 	addr, _ := startServer(t, p.serverConfig(t, true), func(s *Server) {

@@ -16,6 +16,7 @@ import (
 )
 
 func TestSamplerReadsExpvar(t *testing.T) {
+	exercise.Graded(t, "exercise-expvar-nested")
 	addr, srv := startEcho(t)
 	debug, stop, err := debugserver.Start(ctxT(t), "127.0.0.1:0", "echo", srv.vars, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)

@@ -100,8 +100,16 @@ def raw_header(
             ["BAD_NAME"],
             marks=pytest.mark.exercise("exercise-check-name-py"),
         ),
-        ([raw_header("a\u0085b".encode(), 5)], ["BAD_NAME"]),  # C1 control (NEL)
-        ([raw_header("a\u009b2Jb".encode(), 5)], ["BAD_NAME"]),  # C1 control (CSI)
+        pytest.param(  # C1 control (NEL)
+            [raw_header("a\u0085b".encode(), 5)],
+            ["BAD_NAME"],
+            marks=pytest.mark.exercise("exercise-check-name-py"),
+        ),
+        pytest.param(  # C1 control (CSI)
+            [raw_header("a\u009b2Jb".encode(), 5)],
+            ["BAD_NAME"],
+            marks=pytest.mark.exercise("exercise-check-name-py"),
+        ),
         ([raw_header(b"out/escape", 5)], ["BAD_NAME"]),
         ([raw_header(b"a", 5, magic=b"GET ")], ["BAD_MAGIC"]),
         ([raw_header(b"n" * 2000, 5)], ["BAD_NAME"]),  # refused, then closed: out of step
@@ -444,6 +452,7 @@ def test_mkdir_race_lost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert (tmp_path / "dest/new/sub/a.txt").read_bytes() == b"hello"
 
 
+@pytest.mark.exercise("exercise-check-name-py")
 def test_refused_names_are_quoted(python_server: Callable[..., Server], tmp_path: Path) -> None:
     """A refused name reaches the log quoted and escaped as Go's log/slog
     does, so an escape sequence in it cannot rewrite the operator's terminal."""

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tcp-in-go/course/internal/cli"
+	"github.com/tcp-in-go/course/internal/exercise"
 	"github.com/tcp-in-go/course/internal/testutil"
 	"go.uber.org/goleak"
 )
@@ -38,6 +39,7 @@ func small(t *testing.T, extra ...*target) options {
 // subprocess, the way the report runs every discovered target, and checks
 // the tables (none wider than eight columns) and the charts.
 func TestReportWritesTablesAndCharts(t *testing.T) {
+	exercise.Graded(t, "exercise-fds-per-conn")
 	o := small(t)
 	const name = "reference-echo-with-a-long-name"
 	o.extra = []*target{
