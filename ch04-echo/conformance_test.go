@@ -484,54 +484,8 @@ func TestConformanceCatchesBrokenServers(t *testing.T) {
 // "one-at-a-time" is the loop of the source text: accept, echo until the
 // client closes, and only then accept the next.
 func startBroken(t *testing.T, name string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var (
-		mu     sync.Mutex
-		conns  []net.Conn
-		closed bool
-		wg     sync.WaitGroup
-		stop   = make(chan struct{})
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			if closed {
-				mu.Unlock()
-				c.Close()
-				return
-			}
-			conns = append(conns, c)
-			mu.Unlock()
-			if name == "one-at-a-time" {
-				_, _ = io.Copy(c, c)
-				c.Close()
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				brokenServers[name](c, stop)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		closed = true
-		close(stop)
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+	if name == "one-at-a-time" {
+		return testutil.StartBroken(t, true, func(c net.Conn, _ <-chan struct{}) { _, _ = io.Copy(c, c) })
+	}
+	return testutil.StartBroken(t, false, brokenServers[name])
 }
