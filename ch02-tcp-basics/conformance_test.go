@@ -227,20 +227,7 @@ func checkConcurrent(ctx context.Context, addr string) error {
 // brokenLines serves the protocol with one bug: reply maps a line (with a
 // trailing "\r" kept) to its reply, "" for none.
 func brokenLines(t *testing.T, oneAtATime bool, reply func(line string) string) string {
-	return testutil.StartBroken(t, oneAtATime, func(c net.Conn, _ <-chan struct{}) {
-		r := bufio.NewReader(c) // no bound on a line
-		for {
-			l, err := r.ReadString('\n')
-			if err != nil {
-				return
-			}
-			if a := reply(strings.TrimSuffix(l, "\n")); a != "" {
-				if _, err := io.WriteString(c, a+"\n"); err != nil {
-					return
-				}
-			}
-		}
-	})
+	return testutil.StartLineServer(t, oneAtATime, reply)
 }
 
 // TestConformanceCatchesBrokenServers shows the rubric has teeth: each check

@@ -258,20 +258,7 @@ func truncate(b []byte) string {
 // brokenHeartbeat is a server with one bug: answer maps a line to its reply
 // ("" for none).
 func brokenHeartbeat(t *testing.T, answer func(line string) string) string {
-	return testutil.StartBroken(t, false, func(c net.Conn, _ <-chan struct{}) {
-		r := bufio.NewReader(c) // no bound on a line, and "\r" kept
-		for {
-			l, err := r.ReadString('\n')
-			if err != nil {
-				return
-			}
-			if a := answer(strings.TrimSuffix(l, "\n")); a != "" {
-				if _, err := io.WriteString(c, a+"\n"); err != nil {
-					return
-				}
-			}
-		}
-	})
+	return testutil.StartLineServer(t, false, answer)
 }
 
 // TestConformanceCatchesBrokenServers shows the rubric has teeth: each check

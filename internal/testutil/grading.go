@@ -1,13 +1,16 @@
 package testutil
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -209,6 +212,28 @@ func StartBroken(t testing.TB, oneAtATime bool, handle func(c net.Conn, stop <-c
 		wg.Wait()
 	})
 	return ln.Addr().String()
+}
+
+// StartLineServer is StartBroken for a line protocol: it reads lines ("\r"
+// kept, no bound on their length) and writes reply(line) + "\n" back, or
+// nothing when reply returns "". The conformance suites give it a reply
+// with one bug to prove a check can fail.
+func StartLineServer(t testing.TB, oneAtATime bool, reply func(line string) string) string {
+	t.Helper()
+	return StartBroken(t, oneAtATime, func(c net.Conn, _ <-chan struct{}) {
+		r := bufio.NewReader(c)
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if a := reply(strings.TrimSuffix(l, "\n")); a != "" {
+				if _, err := io.WriteString(c, a+"\n"); err != nil {
+					return
+				}
+			}
+		}
+	})
 }
 
 // DialCtx connects to addr within ctx and bounds every read and write on the
