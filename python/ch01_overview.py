@@ -14,7 +14,6 @@ What it fixes in the source text's snippet:
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import socketserver
 import sys
@@ -34,7 +33,7 @@ from common import (
     parse_addr,
     parse_command,
     parse_duration,
-    sigterm_as_interrupt,
+    serve_until_signal,
 )
 
 PROG = "ch01-overview"
@@ -153,9 +152,7 @@ def serve(addr: str, max_line: int, idle_timeout: float, drain: float) -> None:
     except OSError as e:
         die(PROG, listen_error(addr, e))
     log("INFO", "listening", addr=format_addr(server.server_address))
-    sigterm_as_interrupt()
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C or SIGTERM
-        server.serve_forever()
+    serve_until_signal(server)  # Ctrl-C or SIGTERM
     log("INFO", "shutting down", drain=f"{drain}s")
     server.server_close()  # stop accepting
     server.drain(drain)

@@ -39,6 +39,7 @@ from common import (
     parse_addr,
     parse_command,
     parse_duration,
+    serve_until_signal,
     sigterm_as_interrupt,
 )
 
@@ -229,11 +230,10 @@ def serve(args: argparse.Namespace) -> None:
     with srv:
         log("INFO", "listening", addr=format_addr(srv.server_address))
         try:
-            srv.serve_forever()
-        except KeyboardInterrupt:
-            log("INFO", "shutting down")
+            serve_until_signal(srv)  # Ctrl-C or SIGTERM
         except AcceptError as err:
             die(PROG, err)
+        log("INFO", "shutting down")
 
 
 def client(args: argparse.Namespace) -> None:

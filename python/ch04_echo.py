@@ -46,6 +46,7 @@ from common import (
     parse_addr,
     parse_command,
     parse_duration,
+    serve_until_signal,
     sigterm_as_interrupt,
 )
 
@@ -196,8 +197,7 @@ class ThreadingEchoServer(BackoffMixin, socketserver.ThreadingTCPServer):
 def serve_threads(host: str, port: int) -> None:
     with ThreadingEchoServer((host, port), EchoHandler) as server:
         log("INFO", "listening", addr=format_addr(server.server_address), model="threads")
-        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C or SIGTERM
-            server.serve_forever()
+        serve_until_signal(server)  # Ctrl-C or SIGTERM
         server.socket.close()  # stop accepting; clients still connected finish
         server.open.drain(DRAIN_TIMEOUT[0])
         log("INFO", "stopped")

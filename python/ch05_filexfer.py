@@ -845,13 +845,11 @@ def serve(args: argparse.Namespace) -> None:
         common.die(PROG, common.listen_error(args.addr, e))
     with srv:
         common.log("INFO", "listening", addr=common.format_addr(srv.server_address), dir=args.dir)
-        common.sigterm_as_interrupt()
         try:
-            srv.serve_forever()
-        except KeyboardInterrupt:
-            common.log("INFO", "shutting down")
+            common.serve_until_signal(srv)  # Ctrl-C or SIGTERM
         except common.AcceptError as e:
             common.die(PROG, e)
+        common.log("INFO", "shutting down")
 
 
 # ANCHOR: send

@@ -17,7 +17,9 @@ import errno
 import re
 import signal
 import socket
+import socketserver
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from types import FrameType
@@ -182,6 +184,29 @@ def sigterm_as_interrupt() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
+
+
+def serve_until_signal(server: socketserver.BaseServer) -> None:
+    """Run server.serve_forever() until Ctrl-C or SIGTERM, then return (the
+    listener stays open: the caller closes it and drains).
+
+    The first signal does not raise KeyboardInterrupt. Raised while
+    socketserver hands a new client to its thread, it would make socketserver
+    close that client's socket under the thread serving it. The handler asks
+    the loop to stop instead; shutdown() waits for the loop to end, so it runs
+    in a thread of its own. From then on a signal raises KeyboardInterrupt
+    again, which cuts the caller's drain short."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=server.shutdown, name="shutdown", daemon=True).start()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve_forever()
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        sigterm_as_interrupt()
 
 
 def die(prog: str, err: object) -> NoReturn:

@@ -1,8 +1,11 @@
 import argparse
 import errno
 import os
+import signal
 import socket
-from typing import cast
+import socketserver
+import threading
+from typing import Any, cast
 
 import pytest
 
@@ -17,6 +20,7 @@ from common import (
     parse_addr,
     parse_command,
     parse_duration,
+    serve_until_signal,
 )
 
 
@@ -180,3 +184,48 @@ def test_help_lists_commands(argv: list[str], capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out
     assert "{serve,client}" in out
     assert "the server (default)" in out
+
+
+class _SignalledServer(socketserver.ThreadingTCPServer):
+    """Receives SIGTERM at the worst moment: while socketserver is handing the
+    client it has just accepted to a new thread."""
+
+    daemon_threads = True
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        signal.raise_signal(signal.SIGTERM)  # handled here, in the main thread
+        super().process_request(request, client_address)
+
+
+class _Echo(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        while data := self.request.recv(1024):
+            self.request.sendall(data)
+
+
+def test_serve_until_signal_keeps_the_client_being_handed_over() -> None:
+    # A handler that raised KeyboardInterrupt there made socketserver close
+    # the client's socket under its thread: the client saw EOF, the thread
+    # EBADF (seen in CI as ch04's drain finding nothing to wait for).
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    echoed: list[bytes] = []
+    with _SignalledServer(("127.0.0.1", 0), _Echo) as server:
+
+        def client() -> None:
+            with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=10) as s:
+                s.sendall(b"ping")
+                echoed.append(s.recv(4))
+
+        t = threading.Thread(target=client)
+        t.start()
+        try:
+            serve_until_signal(server)  # returns after the signal
+            # From now on a second Ctrl-C or SIGTERM cuts the drain short.
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with pytest.raises(KeyboardInterrupt):
+                    signal.raise_signal(sig)
+        finally:
+            for sig, handler in saved.items():
+                signal.signal(sig, handler)
+        t.join(10)
+    assert echoed == [b"ping"]
