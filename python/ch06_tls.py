@@ -175,8 +175,10 @@ def serve(args: argparse.Namespace) -> None:
                     args=(raw, peer, ctx, args.handshake_timeout, args.idle_timeout),
                     daemon=True,
                 )
-                t.start()
+                # Listed before it starts: start() waits for the thread, and a
+                # signal arriving then must not leave it out of the drain.
                 threads = [x for x in threads if x.is_alive()] + [t]
+                t.start()
     except KeyboardInterrupt:
         log("INFO", "shutting down", drain_timeout=f"{args.drain_timeout:g}s")
     except AcceptError as err:  # permanent: drain as for a signal, then exit 1
