@@ -45,6 +45,7 @@ func main() {
 	junit := fs.String("junit", "", "also write the scoreboard as JUnit XML to `FILE`")
 	asJSON := fs.Bool("json", false, "print the scoreboard as JSON instead of a table")
 	python := fs.String("python", "auto", "grade the Python exercises: auto (when python3 and pytest are installed), on, off")
+	all := fs.Bool("all", false, "run every test (as go test ./... and pytest would), not only those that grade an exercise; the others must pass too")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
@@ -61,7 +62,7 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	start := time.Now()
-	b, err := Grade(ctx, dir, Options{Python: *python})
+	b, err := Grade(ctx, dir, Options{Python: *python, All: *all})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "grade:", err)
 		os.Exit(1)
@@ -88,6 +89,7 @@ func main() {
 // Options tune a grading run.
 type Options struct {
 	Python string // "auto", "on" or "off"
+	All    bool   // run every test, not only those that grade an exercise
 }
 
 // Board is the result of grading a copy.
@@ -132,7 +134,11 @@ func Grade(ctx context.Context, dir string, opt Options) (*Board, error) {
 	}
 	// Go first (its packages in parallel), then Python: both at once would
 	// load a 2-core machine enough to make timing-sensitive tests flaky.
-	goRes, err := runGo(ctx, dir)
+	names := map[string]bool{}
+	for _, e := range exs {
+		names[e.Name] = true
+	}
+	goRes, err := runGo(ctx, dir, opt.All, names)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +154,7 @@ func Grade(ctx context.Context, dir string, opt Options) (*Board, error) {
 				return nil, fmt.Errorf("python: %s", why)
 			}
 			pyStatus = "not graded: " + why
-		} else if pyRes, err = runPython(ctx, dir); err != nil {
+		} else if pyRes, err = runPython(ctx, dir, opt.All); err != nil {
 			return nil, err
 		} else {
 			pyStatus = "graded"
@@ -174,7 +180,9 @@ func Grade(ctx context.Context, dir string, opt Options) (*Board, error) {
 			}
 			graded[t.id()] = true
 			row.Tests = append(row.Tests, t.Name)
-			if !t.passed && row.Passed {
+			// The first failure explains it, unless a later one says the
+			// exercise is not done yet: that says it best.
+			if !t.passed && (row.Passed || !strings.Contains(row.Reason, "not done yet") && strings.Contains(t.reason, "not done yet")) {
 				row.Passed, row.Reason = false, t.reason
 			}
 		}

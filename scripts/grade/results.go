@@ -10,8 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -62,8 +64,11 @@ type testEvent struct {
 	Output     string
 }
 
-// runGo runs every Go package's tests in dir, in parallel, in short mode.
-func runGo(ctx context.Context, dir string) (results, error) {
+// runGo runs the Go tests of the copy in dir in short mode: with all, every
+// package's (as go test ./... would); otherwise only the tests that grade an
+// exercise, found by gradingTests, a package per go test, packages in
+// parallel.
+func runGo(ctx context.Context, dir string, all bool, exercises map[string]bool) (results, error) {
 	module, err := modulePath(dir)
 	if err != nil {
 		return results{}, err
@@ -74,11 +79,49 @@ func runGo(ctx context.Context, dir string) (results, error) {
 	if d, ok := ctx.Deadline(); ok {
 		limit = (time.Until(d) * 9 / 10).Round(time.Second).String()
 	}
-	out, err := runCmd(ctx, dir, nil, "go", "test", "-json", "-short", "-timeout", limit, "-p", parallelism(), "./...")
-	if err != nil && len(out) == 0 {
-		return results{}, err
+	args := []string{"test", "-json", "-short", "-timeout", limit}
+	if all {
+		out, err := runCmd(ctx, dir, nil, "go", append(args, "-p", parallelism(), "./...")...)
+		if err != nil && len(out) == 0 {
+			return results{}, err
+		}
+		return parseGo(out, module), nil
 	}
-	return parseGo(out, module), nil
+	selected, err := gradingTests(dir, exercises)
+	if err != nil {
+		return results{}, fmt.Errorf("finding the grading tests: %w", err)
+	}
+	var (
+		mu   sync.Mutex
+		outs [][]byte
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, runtime.GOMAXPROCS(0))
+	)
+	for _, pkg := range sortedKeys(selected) {
+		quoted := make([]string, len(selected[pkg]))
+		for i, name := range selected[pkg] {
+			quoted[i] = regexp.QuoteMeta(name)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out, err := runCmd(ctx, dir, nil, "go", append(args, "-run", "^("+strings.Join(quoted, "|")+")$", "./"+pkg)...)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && len(out) == 0 {
+				errs = append(errs, err)
+			}
+			outs = append(outs, out)
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return results{}, errs[0]
+	}
+	return parseGo(bytes.Join(outs, nil), module), nil
 }
 
 // modulePath reads the module path from dir's go.mod.
@@ -252,7 +295,7 @@ type pyRecord struct {
 
 // runPython runs the pytest suite of the copy in dir, or only the given
 // tests (pytest node ids).
-func runPython(ctx context.Context, dir string, only ...string) (results, error) {
+func runPython(ctx context.Context, dir string, all bool, only ...string) (results, error) {
 	f, err := os.CreateTemp("", "grade-pytest-*.json")
 	if err != nil {
 		return results{}, err
@@ -261,6 +304,9 @@ func runPython(ctx context.Context, dir string, only ...string) (results, error)
 	defer os.Remove(f.Name())
 	pyDir := filepath.Join(dir, "python")
 	targets := []string{"tests"}
+	if !all {
+		targets = append(targets, "-m", "exercise") // the tests that grade an exercise
+	}
 	if len(only) > 0 {
 		targets = only
 	}
@@ -395,7 +441,7 @@ func retryPython(ctx context.Context, dir string, r *results) ([]string, error) 
 	if len(tests) == 0 {
 		return nil, nil
 	}
-	again, err := runPython(ctx, dir, tests...)
+	again, err := runPython(ctx, dir, true, tests...)
 	if err != nil {
 		return nil, err
 	}
