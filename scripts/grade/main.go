@@ -2,18 +2,21 @@
 // copy, or the course itself) and prints a scoreboard: one row per exercise,
 // with its chapter, pass or fail, and a one-line reason.
 //
-//	go run ./scripts/grade [-junit FILE] [-json] [DIR]
+//	go run ./scripts/grade [-all] [-junit FILE] [-json] [DIR]
 //
 // The exercises are the "ANCHOR: exercise-…" regions of the chapters' Go
 // code and Python counterparts. A Go test grades an exercise when it calls
 // exercise.Graded (it logs "grades exercise-NAME"); a pytest test when it is
-// marked @pytest.mark.exercise("exercise-NAME"). Tests that grade no
-// exercise must pass too: any that fails is listed under the scoreboard.
+// marked @pytest.mark.exercise("exercise-NAME").
 //
-// Go packages are tested in parallel with -short (slow soak tests skip),
-// then the Python tests run. A test that failed for another reason than "not
-// done yet" runs once more; passing then, it counts and is listed as flaky. The exit status is 0 only when every
-// exercise and every other test passes.
+// By default only the tests that grade an exercise run (gradingTests finds
+// the Go ones by reading the test files; pytest selects -m exercise), in
+// short mode, Go packages in parallel, then Python. With -all every test
+// runs, as go test ./... and pytest would, and a failure of one that grades
+// no exercise is listed under the scoreboard. A test that failed for
+// another reason than "not done yet" runs once more; passing then, it
+// counts and is listed as flaky. The exit status is 0 only when everything
+// that ran passed.
 package main
 
 import (
