@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"runtime"
 	"strings"
@@ -105,8 +107,13 @@ func TestSignalShutdown(t *testing.T) {
 	require.NoError(t, err, stderr)
 	assert.Contains(t, stdout, "sent name=hello.txt size=5 ")
 	assert.Empty(t, stderr, "no progress bar when stderr is not a terminal")
-	// -debug-addr publishes the receiver's counters.
-	assert.JSONEq(t, `{"conns_open":0,"conns_idle":0,"receiving":0}`, string(testutil.DebugVars(t, p)["filexfer"]))
+	// -debug-addr publishes the receiver's counters. The sender is done once
+	// it reads OK; the receiver's handler sees its close a moment later.
+	require.Eventually(t, func() bool {
+		var got map[string]int
+		_ = json.Unmarshal(testutil.DebugVars(t, p)["filexfer"], &got)
+		return reflect.DeepEqual(got, map[string]int{"conns_open": 0, "conns_idle": 0, "receiving": 0})
+	}, 10*time.Second, 5*time.Millisecond, "the receiver's counters never all went back to 0")
 	require.NoError(t, p.Signal(syscall.SIGTERM, 10*time.Second))
 	assert.Contains(t, p.Output(), "msg=draining open=0 drain_timeout=10s")
 	assert.Contains(t, p.Output(), "msg=stopped")
