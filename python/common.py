@@ -176,6 +176,22 @@ def log(level: str, msg: str, **attrs: object) -> None:
     sys.stderr.flush()
 
 
+def since(start: float) -> str:
+    """The time since start (a time.monotonic() reading) as a log value, in
+    milliseconds with microseconds, close to Go's Duration rounded to µs."""
+    return f"{(time.monotonic() - start) * 1000:.3f}ms"
+
+
+def log_closed(peer: str, start: float, reason: str, err: object = None, **attrs: object) -> None:
+    """A connection's last line, as every server of the course writes it
+    (CONTRIBUTING.md): INFO, or WARN with err when it ended on an error.
+    attrs are the counts (bytes_in and bytes_out, or lines for a line server)."""
+    if err is None:
+        log("INFO", "closed", peer=peer, duration=since(start), **attrs, reason=reason)
+    else:
+        log("WARN", "closed", peer=peer, duration=since(start), **attrs, reason=reason, err=err)
+
+
 def sigterm_as_interrupt() -> None:
     """Make SIGTERM raise KeyboardInterrupt, so `kill` and Ctrl-C both take the
     graceful shutdown path of the ``except KeyboardInterrupt`` block."""
