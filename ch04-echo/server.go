@@ -83,9 +83,9 @@ func (s *Server) logClose(peer string, start time.Time, n byteCount, err error) 
 		"bytes_in", n.in, "bytes_out", n.out, "reason", reason}
 	if reason == "error" {
 		s.stats.errors.Add(1)
-		s.Log.Warn("close", append(attrs, "err", err)...)
+		s.Log.Warn("closed", append(attrs, "err", err)...)
 	} else {
-		s.Log.Info("close", attrs...)
+		s.Log.Info("closed", attrs...)
 	}
 	// ANCHOR_END: exercise-conn-log
 }

@@ -298,7 +298,7 @@ func TestTranscript(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, runClient(context.Background(),
 		clientConfig{addr: addr, msg: "hello, echo", timeout: 30 * time.Second}, nil, &out))
-	logs.WaitFor(t, "msg=close", 10*time.Second)
+	logs.WaitFor(t, "msg=closed", 10*time.Second)
 	got := "$ go run ./ch04-echo client -msg 'hello, echo'\n" + out.String() +
 		"\n# meanwhile, the server's log:\n" + logs.String()
 	testutil.Golden(t, "testdata/client-msg.txt", testutil.Normalize(got, "65432"))

@@ -43,6 +43,7 @@ from common import (
     format_addr,
     listen_error,
     log,
+    log_closed,
     parse_addr,
     parse_command,
     parse_duration,
@@ -81,10 +82,9 @@ class Open:
 
     def drain(self, timeout: float) -> None:
         with self.cond:
-            log("INFO", "draining", open=len(self.socks), timeout=f"{timeout}s")
+            log("INFO", "draining", open=len(self.socks), drain_timeout=f"{timeout:g}s")
             if not self.cond.wait_for(lambda: not self.socks, timeout):
-                n = len(self.socks)
-                log("WARN", "drain timeout: closing the remaining connections", open=n)
+                log("WARN", "drain timeout; closed the remaining connections", open=len(self.socks))
                 for sock in self.socks:
                     with contextlib.suppress(OSError):
                         sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked recv
@@ -133,16 +133,24 @@ class Metrics:
             self.accepted.inc()
             self.open.inc()
 
-    def closed(self, reason: str, echoed: int) -> None:
-        """A connection ended: every byte it echoed was read once and written once."""
+    def closed(self, reason: str, n_in: int, n_out: int) -> None:
+        """A connection ended, having received n_in bytes and sent n_out."""
         if self.on:
             self.open.dec()
             self.closed_.labels(reason).inc()
-            self.received.inc(echoed)
-            self.sent.inc(echoed)
+            self.received.inc(n_in)
+            self.sent.inc(n_out)
 
 
 METRICS = Metrics()
+
+
+def ended(peer: str, start: float, n_in: int, n_out: int, reason: str, err: object = None) -> None:
+    """A connection's last line (common.log_closed), then the metrics count it."""
+    log_closed(peer, start, reason, err, bytes_in=n_in, bytes_out=n_out)
+    METRICS.closed(reason, n_in, n_out)
+
+
 # ANCHOR_END: metrics
 
 
@@ -154,7 +162,7 @@ class EchoHandler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         sock: socket.socket = self.request
         peer = format_addr(self.client_address)
-        start, total = time.monotonic(), 0
+        start, n_in, n_out = time.monotonic(), 0, 0
         log("INFO", "open", peer=peer)
         METRICS.opened()
         # A timeout on every recv and sendall: a client that neither sends
@@ -165,23 +173,21 @@ class EchoHandler(socketserver.BaseRequestHandler):
             # recv returns b"" once the client has closed (or half-closed) its
             # side; everything before that has been echoed by then.
             while data := sock.recv(CHUNK):
+                n_in += len(data)
                 # sendall blocks while the client does not read: this thread
                 # stops reading, which pushes back on the client.
                 sock.sendall(data)
-                total += len(data)
+                n_out += len(data)
         except TimeoutError:
-            log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="idle")
-            METRICS.closed("idle", total)
+            ended(peer, start, n_in, n_out, "idle")
             return
         except OSError as err:
-            log("WARN", "close", peer=peer, bytes=total, reason="error", err=err)
-            METRICS.closed("error", total)
+            ended(peer, start, n_in, n_out, "error", err)
             return
         finally:
             self.server.open.remove(sock)  # type: ignore[attr-defined]
         # socketserver then shuts the socket down and closes it.
-        log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="eof")
-        METRICS.closed("eof", total)
+        ended(peer, start, n_in, n_out, "eof")
         # ANCHOR_END: threads-handler
 
 
@@ -216,7 +222,7 @@ class Conn:
         self.sock, self.peer = sock, peer
         self.out = bytearray()  # received, not yet echoed: at most CHUNK bytes
         self.eof = False  # the client has half-closed
-        self.total = 0
+        self.n_in = self.n_out = 0  # bytes received, bytes sent
         self.events = selectors.EVENT_READ
         self.start = self.last = time.monotonic()  # last: last byte moved
 
@@ -251,11 +257,7 @@ def serve_selectors(host: str, port: int) -> None:
         sel.unregister(c.sock)
         c.sock.close()
         conns.discard(c)
-        METRICS.closed(reason, c.total)
-        if err:
-            log("WARN", "close", peer=c.peer, bytes=c.total, reason=reason, err=err)
-        else:
-            log("INFO", "close", peer=c.peer, duration=_dur(c.start), bytes=c.total, reason=reason)
+        ended(c.peer, c.start, c.n_in, c.n_out, reason, err)
 
     def update(c: Conn) -> None:
         # Read only while nothing is waiting to go out: a client that does
@@ -294,7 +296,7 @@ def serve_selectors(host: str, port: int) -> None:
                     accept_at = None
                     ln.close()  # stop accepting; the clients still here finish
                     drain_until = time.monotonic() + DRAIN_TIMEOUT[0]
-                    log("INFO", "draining", open=len(conns), timeout=f"{DRAIN_TIMEOUT[0]}s")
+                    log("INFO", "draining", open=len(conns), drain_timeout=f"{DRAIN_TIMEOUT[0]:g}s")
                     continue
                 if key.data is None:  # the listener: a client is waiting
                     try:
@@ -323,11 +325,12 @@ def serve_selectors(host: str, port: int) -> None:
                     if not c.out:
                         data = c.sock.recv(CHUNK)
                         c.out += data
+                        c.n_in += len(data)
                         c.eof = not data
                     if c.out:  # try at once: usually the send buffer has room
                         sent = c.sock.send(c.out)
                         del c.out[:sent]
-                        c.total += sent
+                        c.n_out += sent
                     c.last = time.monotonic()
                 except (BlockingIOError, InterruptedError):
                     pass
@@ -340,7 +343,7 @@ def serve_selectors(host: str, port: int) -> None:
                 for c in [c for c in conns if now - c.last > idle]:
                     close(c, "idle")
         if conns:
-            log("WARN", "drain timeout: closing the remaining connections", open=len(conns))
+            log("WARN", "drain timeout; closed the remaining connections", open=len(conns))
     finally:
         signal.set_wakeup_fd(-1)
         for key in list(sel.get_map().values()):
@@ -362,10 +365,10 @@ HANDLERS: set[asyncio.Task[None]] = set()  # connections being served, for the d
 # ANCHOR: asyncio-handler
 async def handle_asyncio(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     peer = format_addr(writer.get_extra_info("peername"))
-    start, total = time.monotonic(), 0
+    start, n_in, n_out = time.monotonic(), 0, 0
     log("INFO", "open", peer=peer)
     METRICS.opened()
-    reason = "error"
+    reason, error = "error", None
     idle = IDLE_TIMEOUT[0] or None
     try:
         while True:
@@ -373,30 +376,28 @@ async def handle_asyncio(reader: asyncio.StreamReader, writer: asyncio.StreamWri
                 data = await reader.read(CHUNK)
             if not data:
                 break
+            n_in += len(data)
             writer.write(data)
             # drain waits while the send buffer is above its high-water mark:
             # without it, a client that never reads would grow it forever.
             async with asyncio.timeout(idle):
                 await writer.drain()
-            total += len(data)
+            n_out += len(data)
         writer.close()  # sends what is still buffered, then our FIN
         async with asyncio.timeout(idle):
             await writer.wait_closed()
         reason = "eof"
-        log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="eof")
     except TimeoutError:
         reason = "idle"
-        log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="idle")
     except OSError as err:
-        log("WARN", "close", peer=peer, bytes=total, reason="error", err=err)
+        error = err
     except asyncio.CancelledError:
         # The drain timeout cancelled us. Returning (instead of re-raising)
-        # keeps it to this one line: asyncio prints a traceback for each
-        # handler task that ends cancelled.
+        # keeps it to the one close line: asyncio prints a traceback for
+        # each handler task that ends cancelled.
         reason = "shutdown"
-        log("INFO", "close", peer=peer, duration=_dur(start), bytes=total, reason="shutdown")
     finally:
-        METRICS.closed(reason, total)
+        ended(peer, start, n_in, n_out, reason, error)
         # abort, not close: close() would wait to send what is buffered, forever
         # for a client that does not read. (After a clean close it does nothing.)
         writer.transport.abort()
@@ -456,11 +457,11 @@ async def serve_asyncio_main(host: str, port: int) -> None:
         failed = err
     ln.close()
     tasks = set(HANDLERS)
-    log("INFO", "draining", open=len(tasks), timeout=f"{DRAIN_TIMEOUT[0]}s")
+    log("INFO", "draining", open=len(tasks), drain_timeout=f"{DRAIN_TIMEOUT[0]:g}s")
     if tasks:
         _, pending = await asyncio.wait(tasks, timeout=DRAIN_TIMEOUT[0])
         if pending:
-            log("WARN", "drain timeout: closing the remaining connections", open=len(pending))
+            log("WARN", "drain timeout; closed the remaining connections", open=len(pending))
             for t in pending:
                 t.cancel()  # it logs one line and aborts its connection
             await asyncio.wait(pending)
@@ -471,10 +472,6 @@ async def serve_asyncio_main(host: str, port: int) -> None:
 
 
 # ANCHOR_END: asyncio
-
-
-def _dur(start: float) -> str:
-    return f"{(time.monotonic() - start) * 1000:.3f}ms"
 
 
 def serve(args: argparse.Namespace) -> None:

@@ -189,7 +189,7 @@ def test_idle_timeout_closes_silent_client(
         assert silent.recv(1) == b""  # closed by the server, well before our 10 s timeout
     # The log line is read from the server's stderr by another thread: poll.
     deadline = time.monotonic() + 10
-    while not any("reason=idle" in line for line in server.lines):
+    while not any("msg=closed" in line and "reason=idle" in line for line in server.lines):
         assert time.monotonic() < deadline, "no close line with reason=idle"
         time.sleep(0.01)
 
