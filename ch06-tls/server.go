@@ -75,10 +75,12 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.core.Shutdown(ct
 
 // ANCHOR: handle
 // handle runs one connection: the TLS handshake under a deadline, one log
-// line describing what was negotiated, then the echo loop. raw is wrapped
-// in a byte counter first, so the metrics count what crossed the network,
-// TLS records and handshakes included.
+// line describing what was negotiated, the echo loop, then the close line.
+// raw is wrapped in a byte counter first, so the metrics count what crossed
+// the network, TLS records and handshakes included; the close line counts
+// the plaintext echoed, as the Python twin does.
 func (s *Server) handle(accepted net.Conn) {
+	start := time.Now()
 	log := s.logger().With("peer", accepted.RemoteAddr().String())
 	raw := &telemetry.Conn{Conn: accepted}
 	defer s.count(raw)
@@ -94,16 +96,22 @@ func (s *Server) handle(accepted net.Conn) {
 	log.Info("handshake", stateAttrs(conn.ConnectionState())...)
 
 	n, err := echo(conn, orDefault(s.IdleTimeout, 5*time.Minute))
+	reason := "eof"
 	if err != nil {
-		s.Metrics.Closed(closeReason(err))
-		log.Info("closed", "bytes", n, "reason", closeReason(err), "err", err)
+		reason = closeReason(err)
+	} else {
+		// Send close_notify so the client knows the echo is complete and
+		// was not cut short by an attacker closing the TCP connection.
+		_ = conn.Close()
+	}
+	s.Metrics.Closed(reason)
+	attrs := []any{"duration", time.Since(start).Round(time.Microsecond),
+		"bytes_in", n.in, "bytes_out", n.out, "reason", reason}
+	if reason == "error" {
+		log.Warn("closed", append(attrs, "err", err)...)
 		return
 	}
-	// Send close_notify so the client knows the echo is complete and was
-	// not cut short by an attacker closing the TCP connection.
-	_ = conn.Close()
-	s.Metrics.Closed("eof")
-	log.Info("closed", "bytes", n, "reason", "eof")
+	log.Info("closed", attrs...)
 }
 
 // ANCHOR_END: handle
@@ -203,26 +211,31 @@ func closeReason(err error) string {
 	return "error"
 }
 
+// plainCount is the plaintext a connection read and wrote.
+type plainCount struct{ in, out int64 }
+
 // echo copies everything the client sends back to it until the client is
 // done (close_notify, read as io.EOF). Each read waits at most idle.
-func echo(conn *tls.Conn, idle time.Duration) (int64, error) {
+func echo(conn *tls.Conn, idle time.Duration) (plainCount, error) {
 	buf := make([]byte, 32*1024)
-	var total int64
+	var c plainCount
 	for {
 		_ = conn.SetReadDeadline(time.Now().Add(idle))
 		n, err := conn.Read(buf)
+		c.in += int64(n)
 		if n > 0 {
 			_ = conn.SetWriteDeadline(time.Now().Add(idle))
-			if _, werr := conn.Write(buf[:n]); werr != nil {
-				return total, werr
+			w, werr := conn.Write(buf[:n])
+			c.out += int64(w)
+			if werr != nil {
+				return c, werr
 			}
-			total += int64(n)
 		}
 		if errors.Is(err, io.EOF) {
-			return total, nil
+			return c, nil
 		}
 		if err != nil {
-			return total, err
+			return c, err
 		}
 	}
 }

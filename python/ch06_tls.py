@@ -38,6 +38,7 @@ from common import (
     format_addr,
     listen_error,
     log,
+    log_closed,
     parse_addr,
     parse_command,
     parse_duration,
@@ -107,7 +108,9 @@ def client_context(ca: str, cert: str | None, key: str | None) -> ssl.SSLContext
 def handle(
     raw: socket.socket, peer: str, ctx: ssl.SSLContext, hs_timeout: float, idle_timeout: float
 ) -> None:
-    """One connection: handshake under a timeout, log what was agreed, echo."""
+    """One connection: handshake under a timeout, log what was agreed, echo,
+    then the close line with the plaintext echoed (as the Go server's)."""
+    start = time.monotonic()
     with raw:
         # settimeout bounds each socket operation of the handshake, not the
         # whole of it: a client trickling a byte at a time could stretch it.
@@ -130,16 +133,19 @@ def handle(
                 client=subject(conn.getpeercert()),  # type: ignore[arg-type]
             )
             conn.settimeout(idle_timeout or None)  # close a silent client; 0: never
-            total = 0
+            n_in = n_out = 0
+            reason, err = "eof", None
             try:
                 while data := conn.recv(32 * 1024):  # b"" = the client's close_notify
+                    n_in += len(data)
                     conn.sendall(data)
-                    total += len(data)
+                    n_out += len(data)
                 conn.unwrap()  # answer with our close_notify: the echo is complete
+            except TimeoutError:
+                reason = "idle"
             except (OSError, ssl.SSLError) as e:
-                log("INFO", "closed", peer=peer, bytes=total, err=e)
-                return
-            log("INFO", "closed", peer=peer, bytes=total)
+                reason, err = "error", e
+            log_closed(peer, start, reason, err, bytes_in=n_in, bytes_out=n_out)
 
 
 # ANCHOR_END: handle
@@ -180,15 +186,22 @@ def serve(args: argparse.Namespace) -> None:
                 threads = [x for x in threads if x.is_alive()] + [t]
                 t.start()
     except KeyboardInterrupt:
-        log("INFO", "shutting down", drain_timeout=f"{args.drain_timeout:g}s")
+        pass
     except AcceptError as err:  # permanent: drain as for a signal, then exit 1
-        log("ERROR", "shutting down", err=err, drain_timeout=f"{args.drain_timeout:g}s")
+        log("ERROR", "accept failed", err=err)
         failed = err
     # Stop accepting (the listener is closed), give open connections until
     # the drain timeout, then exit: daemon threads die with us.
+    threads = [t for t in threads if t.is_alive()]
+    drain = f"{args.drain_timeout:g}s"
+    log("INFO", "draining", open=len(threads), drain_timeout=drain)
     deadline = time.monotonic() + args.drain_timeout
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
+    if any(t.is_alive() for t in threads):  # closed when the process exits
+        log("WARN", "drain timeout; closed the remaining connections", drain_timeout=drain)
+    if not failed:
+        log("INFO", "stopped")
     if failed:
         die(PROG, failed)
 
