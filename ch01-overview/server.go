@@ -80,29 +80,35 @@ func (s *Server) handle(conn net.Conn) {
 		s.printf("Received: %s\n", sc.Text())
 		lines++
 	}
-	s.logEnd(conn, sc.Err(), "peer", peer, "lines", lines, "duration", time.Since(start).Round(time.Microsecond))
+	s.logEnd(conn, sc.Err(), peer, start, lines)
 }
 
 // ANCHOR_END: handle
 
-// logEnd logs why a connection ended, telling the client too when it was
-// the client's fault.
-func (s *Server) logEnd(conn net.Conn, err error, attrs ...any) {
+// logEnd writes the connection's last line, with why it ended as reason,
+// and tells the client too when it was the client's fault.
+func (s *Server) logEnd(conn net.Conn, err error, peer string, start time.Time, lines int) {
 	var ne net.Error
+	reason := "error"
 	switch {
 	case err == nil:
-		s.Log.Info("connection closed", attrs...)
+		reason = "eof" // the client closed
 	case errors.Is(err, bufio.ErrTooLong):
 		fmt.Fprintf(conn, "error: line longer than %d bytes; closing\n", s.MaxLine)
 		lingeringClose(conn)
-		s.Log.Warn("line too long; connection closed", append(attrs, "max", s.MaxLine)...)
+		reason = "too_long"
 	case errors.As(err, &ne) && ne.Timeout():
-		s.Log.Info("idle timeout; connection closed", append(attrs, "idle", s.IdleTimeout)...)
+		reason = "idle"
 	case errors.Is(err, net.ErrClosed):
-		s.Log.Info("connection closed by shutdown", attrs...)
-	default:
-		s.Log.Warn("connection failed", append(attrs, "err", err)...)
+		reason = "shutdown" // closed by Shutdown when the drain timeout ran out
 	}
+	attrs := []any{"peer", peer, "duration", time.Since(start).Round(time.Microsecond),
+		"lines", lines, "reason", reason}
+	if reason == "too_long" || reason == "error" {
+		s.Log.Warn("closed", append(attrs, "err", err)...)
+		return
+	}
+	s.Log.Info("closed", attrs...)
 }
 
 // ANCHOR: lingering-close

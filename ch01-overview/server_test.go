@@ -341,8 +341,8 @@ func TestLogCountsLines(t *testing.T) {
 	_, err := io.WriteString(c, "one\ntwo\nthree\n")
 	require.NoError(t, err)
 	require.NoError(t, c.Close())
-	logs.WaitFor(t, `msg="connection closed"`, 10*time.Second)
-	assert.Contains(t, logs.String(), " lines=3 ")
+	logs.WaitFor(t, "msg=closed", 10*time.Second)
+	assert.Contains(t, logs.String(), " lines=3 reason=eof")
 }
 
 // TestLingeringCloseReadsWhatTheClientStillSends: after the error line the

@@ -30,6 +30,7 @@ from common import (
     format_addr,
     listen_error,
     log,
+    log_closed,
     parse_addr,
     parse_command,
     parse_duration,
@@ -64,15 +65,16 @@ class LineHandler(socketserver.StreamRequestHandler):
                 text = raw.rstrip(b"\n").removesuffix(b"\r")
                 if len(text) > limit or (not raw.endswith(b"\n") and len(raw) > limit):
                     self.refuse(limit)
-                    log("WARNING", "line too long; connection closed", peer=peer, max=limit)
+                    err = f"line longer than {limit} bytes"
+                    log_closed(peer, start, "too_long", err, lines=lines)
                     return
                 self.server.println(f"Received: {text.decode('utf-8', 'replace')}")
                 lines += 1
-            log("INFO", "connection closed", peer=peer, lines=lines, duration=_since(start))
+            log_closed(peer, start, "eof", lines=lines)
         except TimeoutError:
-            log("INFO", "idle timeout; connection closed", peer=peer, lines=lines)
+            log_closed(peer, start, "idle", lines=lines)
         except OSError as e:  # reset by peer, or closed by the drain timeout
-            log("WARNING", "connection failed", peer=peer, err=e)
+            log_closed(peer, start, "error", e, lines=lines)
         finally:
             self.server.track(self.connection, add=False)
 
@@ -134,14 +136,14 @@ class LineServer(BackoffMixin, socketserver.ThreadingTCPServer):
         """Wait for open connections to finish; close stragglers after timeout."""
         with self.conns_lock:
             if not self.conns_lock.wait_for(lambda: not self.conns, timeout):
-                log("WARNING", "drain timeout: closed remaining connections")
                 for c in list(self.conns):
                     c.shutdown(socket.SHUT_RDWR)
+                log(
+                    "WARN",
+                    "drain timeout; closed the remaining connections",
+                    drain_timeout=f"{timeout:g}s",
+                )
                 self.conns_lock.wait_for(lambda: not self.conns, 5.0)
-
-
-def _since(start: float) -> str:
-    return f"{(time.monotonic() - start) * 1000:.3f}ms"
 
 
 # ANCHOR: serve
@@ -153,8 +155,8 @@ def serve(addr: str, max_line: int, idle_timeout: float, drain: float) -> None:
         die(PROG, listen_error(addr, e))
     log("INFO", "listening", addr=format_addr(server.server_address))
     serve_until_signal(server)  # Ctrl-C or SIGTERM
-    log("INFO", "shutting down", drain=f"{drain}s")
     server.server_close()  # stop accepting
+    log("INFO", "draining", open=len(server.conns), drain_timeout=f"{drain:g}s")
     server.drain(drain)
     log("INFO", "stopped")
 

@@ -66,7 +66,7 @@ def test_idle_timeout(python_server: Callable[..., Server]) -> None:
     srv = python_server(SCRIPT, "serve", "--idle-timeout", "200ms")
     with connect(srv) as s:
         assert s.recv(1) == b"", "a silent client is disconnected"
-    srv.wait_for("idle timeout")
+    srv.wait_for("reason=idle")
 
 
 def test_sigterm_drains_and_exits_zero(python_server: Callable[..., Server]) -> None:
