@@ -282,6 +282,7 @@ func (s *RawServer) track(cfd int) bool {
 
 func (s *RawServer) handle(cfd int, peer string) {
 	defer s.handlers.Done()
+	start := time.Now()
 	s.Log.Info("accepted", "step", "4 accept", "peer", peer, "fd", cfd)
 	s.Log.Info("serving", "step", "5 read/write", "peer", peer)
 	lines, err := handleLines(fdStream(cfd), fdStream(cfd)) // step 5
@@ -289,11 +290,11 @@ func (s *RawServer) handle(cfd int, peer string) {
 	delete(s.conns, cfd) // forget it before close: the number may be reused
 	s.mu.Unlock()
 	unix.Close(cfd) // step 6: close() the connection's descriptor
-	attrs := []any{"step", "6 close", "peer", peer, "lines", lines}
+	reason := "eof"
 	if err != nil {
-		attrs = append(attrs, "err", err)
+		reason = "error"
 	}
-	s.Log.Info("closed", attrs...)
+	logClosed(s.Log, peer, start, lines, reason, err)
 }
 
 // ANCHOR: raw-shutdown

@@ -107,16 +107,31 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // handle serves one connection: step 5 (read/write), then step 6 (close).
 func (s *Server) handle(conn net.Conn) {
-	peer := conn.RemoteAddr().String()
+	start, peer := time.Now(), conn.RemoteAddr().String()
 	s.Log.Info("accepted", "step", "4 accept", "peer", peer)
 	s.Log.Info("serving", "step", "5 read/write", "peer", peer)
 	lines, err := handleLines(conn, conn)
 	conn.Close() // step 6: send our FIN (the kernel finishes the close)
-	if err != nil && !s.drained(err) {
-		s.Log.Info("closed", "step", "6 close", "peer", peer, "lines", lines, "err", err)
+	reason := "eof"
+	switch {
+	case err != nil && s.drained(err):
+		reason, err = "drained", nil // woken by Shutdown: not a failure
+	case err != nil:
+		reason = "error"
+	}
+	logClosed(s.Log, peer, start, lines, reason, err)
+}
+
+// logClosed writes a connection's last line (step 6): INFO, or WARN with
+// the error when the connection failed.
+func logClosed(log *slog.Logger, peer string, start time.Time, lines int, reason string, err error) {
+	attrs := []any{"step", "6 close", "peer", peer, "duration", time.Since(start).Round(time.Microsecond),
+		"lines", lines, "reason", reason}
+	if err != nil {
+		log.Warn("closed", append(attrs, "err", err)...)
 		return
 	}
-	s.Log.Info("closed", "step", "6 close", "peer", peer, "lines", lines)
+	log.Info("closed", attrs...)
 }
 
 // ANCHOR_END: serve

@@ -25,6 +25,7 @@ import contextlib
 import socket
 import sys
 import threading
+import time
 
 from common import (
     AcceptBackoff,
@@ -35,6 +36,7 @@ from common import (
     format_addr,
     listen_error,
     log,
+    log_closed,
     parse_addr,
     parse_command,
     parse_duration,
@@ -119,19 +121,16 @@ class Server:
     def handle(self, conn: socket.socket, peer: str) -> None:
         log("INFO", "accepted", step="4 accept", peer=peer)
         log("INFO", "serving", step="5 read/write", peer=peer)
-        lines, err = 0, ""
+        start, lines, err = time.monotonic(), 0, None
         try:
             lines = handle_lines(conn)  # step 5: read/write
         except OSError as e:
-            err = str(e)
+            err = e
         finally:
             with self.lock:
                 self.conns.discard(conn)
             conn.close()  # step 6: close()
-        if err:
-            log("INFO", "closed", step="6 close", peer=peer, lines=lines, err=err)
-        else:
-            log("INFO", "closed", step="6 close", peer=peer, lines=lines)
+        log_closed(peer, start, "error" if err else "eof", err, step="6 close", lines=lines)
 
     # ANCHOR_END: accept_loop
 
@@ -147,11 +146,18 @@ class Server:
         for t in threads:
             t.join(drain)
         with self.lock:
+            late = len(self.conns)
             for conn in self.conns:
                 with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
         for t in threads:
             t.join()
+        if late:
+            log(
+                "WARN",
+                "drain timeout; closed the remaining connections",
+                drain_timeout=f"{drain:g}s",
+            )
 
     # ANCHOR_END: shutdown
 
@@ -170,15 +176,17 @@ def serve(addr: str, drain: float) -> None:
     try:
         server.serve(sock)
     except KeyboardInterrupt:
-        log("INFO", "shutting down", drain=f"{drain}s")
+        pass
     except AcceptError as err:  # permanent: finish the connections, then exit 1
-        log("ERROR", "shutting down", err=err, drain=f"{drain}s")
+        log("ERROR", "accept failed", err=err)
         failed = err
     finally:
         sock.close()
+        log("INFO", "draining", open=len(server.conns), drain_timeout=f"{drain:g}s")
         server.shutdown(drain)
     if failed:
         die(PROG, failed)
+    log("INFO", "stopped")
 
 
 def client(addr: str, timeout: float) -> None:

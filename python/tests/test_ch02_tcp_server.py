@@ -102,7 +102,8 @@ def test_sigterm_drains_and_exits_zero(python_server: Callable[..., Server]) -> 
     assert conn.recv(1) == b"", "the idle connection was closed by the server"
     conn.close()
     log = "".join(srv.lines)
-    assert 'msg="shutting down"' in log
+    assert "msg=draining open=1 drain_timeout=" in log
+    assert "msg=stopped" in log
     for step in ("4 accept", "5 read/write", "6 close"):
         assert f'step="{step}"' in log
 
