@@ -108,13 +108,11 @@ def client_context(ca: str, cert: str | None, key: str | None) -> ssl.SSLContext
 def handle(
     raw: socket.socket, peer: str, ctx: ssl.SSLContext, hs_timeout: float, idle_timeout: float
 ) -> None:
-    """One connection: handshake under a timeout, log what was agreed, echo,
-    then the close line with the plaintext echoed (as the Go server's)."""
+    """Handshake under a timeout, log what was agreed, echo, log the close."""
     start = time.monotonic()
     with raw:
-        # settimeout bounds each socket operation of the handshake, not the
-        # whole of it: a client trickling a byte at a time could stretch it.
-        # The Go server's context deadline bounds the total.
+        # settimeout bounds each socket operation of the handshake, not all of
+        # it (a client trickling bytes could stretch it; Go bounds the total).
         raw.settimeout(hs_timeout)
         try:
             conn = ctx.wrap_socket(raw, server_side=True)  # runs the handshake
@@ -133,8 +131,7 @@ def handle(
                 client=subject(conn.getpeercert()),  # type: ignore[arg-type]
             )
             conn.settimeout(idle_timeout or None)  # close a silent client; 0: never
-            n_in = n_out = 0
-            reason, err = "eof", None
+            n_in, n_out, reason, err = 0, 0, "eof", None  # plaintext counts, as in Go
             try:
                 while data := conn.recv(32 * 1024):  # b"" = the client's close_notify
                     n_in += len(data)
