@@ -100,7 +100,7 @@ func (c *Client) emit(e Event) {
 	case StateConnecting:
 		attrs = append(attrs, "retry", e.Retry)
 	case StateWaiting:
-		attrs = append(attrs, "delay", e.Delay.Round(time.Millisecond).String(), "reason", e.Reason)
+		attrs = append(attrs, "retry_in", e.Delay.Round(time.Millisecond).String(), "reason", e.Reason)
 	case StateDialFailed:
 		attrs = append(attrs, "reason", e.Reason, "err", e.Err)
 	case StateDead, StateDisconnected:

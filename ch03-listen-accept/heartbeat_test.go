@@ -267,7 +267,7 @@ func TestClientDetectsDeadPeer(t *testing.T) {
 	rec.waitEvent(t, i, 10*time.Second, is(StateStopped))
 
 	log := regexp.MustCompile(`pongs=\d+`).ReplaceAllString(rec.log(), "pongs=N")
-	log = regexp.MustCompile(`delay=\S+`).ReplaceAllString(log, "delay=<dur>")
+	log = regexp.MustCompile(`retry_in=\S+`).ReplaceAllString(log, "retry_in=<dur>")
 	testutil.Golden(t, "testdata/dead-peer.golden", testutil.Normalize(log))
 }
 

@@ -180,7 +180,7 @@ class Client:
                     "INFO",
                     "waiting to reconnect",
                     addr=self.addr,
-                    delay=f"{delay * 1000:.0f}ms",
+                    retry_in=f"{delay * 1000:.0f}ms",
                     reason=reason,
                 )
                 stop.wait(delay)
@@ -233,7 +233,7 @@ def serve(args: argparse.Namespace) -> None:
             serve_until_signal(srv)  # Ctrl-C or SIGTERM
         except AcceptError as err:
             die(PROG, err)
-        log("INFO", "shutting down")
+        log("INFO", "stopped")
 
 
 def client(args: argparse.Namespace) -> None:

@@ -737,6 +737,7 @@ class Handler(socketserver.BaseRequestHandler):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = Conn(sock, rcv.idle_timeout)
         common.log("INFO", "connected", peer=peer)
+        began, reason = time.monotonic(), "error"  # for the close line
         try:
             while True:
                 name = ""
@@ -746,6 +747,7 @@ class Handler(socketserver.BaseRequestHandler):
                     h = read_header(conn.rf)
                     header_read = True
                     if h is None:
+                        reason = "eof"  # the sender is done
                         return
                     name = h.name
                     start = time.monotonic()
@@ -788,6 +790,7 @@ class Handler(socketserver.BaseRequestHandler):
                     common.log("WARN", "cut off", peer=peer, name=name)
                     return
                 except TimeoutError:
+                    reason = "idle"
                     common.log("WARN", "idle timeout", peer=peer, name=name)
                     refuse(sock, Reply("TIMEOUT", 0, f"no frame within {rcv.idle_timeout}s"))
                     return
@@ -796,7 +799,7 @@ class Handler(socketserver.BaseRequestHandler):
                     return
         finally:
             conn.rf.close()
-            common.log("INFO", "closed", peer=peer)
+            common.log_closed(peer, began, reason)
 
 
 def refuse(sock: socket.socket, r: Reply) -> None:
@@ -849,7 +852,7 @@ def serve(args: argparse.Namespace) -> None:
             common.serve_until_signal(srv)  # Ctrl-C or SIGTERM
         except common.AcceptError as e:
             common.die(PROG, e)
-        common.log("INFO", "shutting down")
+        common.log("INFO", "stopped")
 
 
 # ANCHOR: send
