@@ -111,3 +111,46 @@ func TestIdleMemTableConsistent(t *testing.T) {
 	assert.LessOrEqual(t, perConn["tuned"], 4.5)
 	assert.Less(t, perConn["tuned"], perConn["plain"])
 }
+
+func TestBenchCPUTableConsistent(t *testing.T) {
+	data, err := os.ReadFile("testdata/bench-cpu.md")
+	require.NoError(t, err)
+	text := string(data)
+	require.Regexp(t, "Made by the same run of `scripts/ch04-bench.sh`", text)
+	perEcho := map[string]float64{}    // server -> the client's µs of CPU per echo
+	serverEcho := map[string]float64{} // server -> its own µs of CPU per echo
+	used := map[string]float64{}       // server -> cores it and the client used
+	var c float64                      // the C reference's echoes/s
+	for _, r := range tableRows(t, text) {
+		require.Len(t, r, 6, "row %q", r)
+		rate, server, client := number(t, r[1]), number(t, r[2]), number(t, r[4])
+		serverEcho[r[0]] = number(t, r[3])
+		used[r[0]] = server + client
+		// µs per echo = cores / (echoes/s), from rounded cells.
+		assert.InDelta(t, 1e6*server/rate, number(t, r[3]), 0.06+0.01*number(t, r[3]), "row %q: server CPU per echo", r)
+		assert.InDelta(t, 1e6*client/rate, number(t, r[5]), 0.06+0.01*number(t, r[5]), "row %q: client CPU per echo", r)
+		perEcho[r[0]] = number(t, r[5])
+		if r[0] == "C epoll reference" {
+			c = rate
+		}
+	}
+	// The page: per echo, the C reference spends less CPU than the Go server.
+	assert.Less(t, serverEcho["C epoll reference"], serverEcho["Go"], "C's CPU per echo")
+	// The ceiling line: the client's cheapest echo, on 2 cores.
+	m := regexp.MustCompile(`against (.+?)\) cost ([\d.]+) µs of CPU: on (\d+) cores it can drive at most ([\d,]+) echoes/s.*?, ([\d.]+)× the C reference's ([\d,]+)`).FindStringSubmatch(text)
+	require.NotNil(t, m, "the ceiling line")
+	cheapest := number(t, m[2])
+	assert.Equal(t, perEcho[m[1]], cheapest, "the ceiling quotes its row")
+	for s, v := range perEcho {
+		assert.GreaterOrEqual(t, v, cheapest, "%s: the ceiling takes the cheapest echo", s)
+	}
+	// The page: the two processes together use less than all the cores, so
+	// CPU is not what sets the rate.
+	for s, u := range used {
+		assert.Less(t, u, number(t, m[3]), "%s: client and server fill the cores", s)
+	}
+	ceiling := number(t, m[4])
+	assert.InDelta(t, number(t, m[3])*1e6/cheapest, ceiling, 0.01*ceiling, "cores / CPU per echo")
+	assert.Equal(t, c, number(t, m[6]), "the C reference's rate is its row's")
+	assert.InDelta(t, ceiling/c, number(t, m[5]), 0.01)
+}

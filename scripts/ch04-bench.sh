@@ -15,6 +15,10 @@
 # the C reference, 2 cores): ping-pong 64 B over 50 connections at >= 1.2x the
 # C reference's echoes/s, bulk echo at >= 1.0x its throughput.
 #
+# It also measures where the CPU goes in the 50-connection ping-pong (each
+# server's and the client's cores, and CPU per echo) into OUTPUT-cpu.md:
+# the client shares the 2 cores, which caps every server's rate.
+#
 # Usage: scripts/ch04-bench.sh [output.md]   (default ch04-echo/testdata/bench.md)
 # BENCHTIME=1s sets each benchmark's duration and COUNT=5 the rounds; the
 # table shows medians. Run it on an otherwise idle machine. Exits 1 if a
@@ -68,21 +72,22 @@ go test ./ch04-echo -run '^$' -bench . -benchtime "$BENCHTIME" -count "$COUNT" |
 go build -o "$TMP/ch04-echo" ./ch04-echo
 go test -c -o "$TMP/ch04.test" ./ch04-echo
 SERVERS=(go go-tuned)
+declare -A SPID # server -> its process id, for its CPU time
 "$TMP/ch04-echo" serve -addr 127.0.0.1:0 2>"$TMP/go.log" &
-PIDS+=($!)
+PIDS+=($!); SPID[go]=$!
 "$TMP/ch04-echo" serve -addr 127.0.0.1:0 -tuned 2>"$TMP/go-tuned.log" &
-PIDS+=($!)
+PIDS+=($!); SPID[go-tuned]=$!
 if command -v cc >/dev/null; then
   cc -O2 -o "$TMP/epoll_echo" ch04-echo/cref/epoll_echo.c
   "$TMP/epoll_echo" 127.0.0.1 0 2>"$TMP/c.log" &
-  PIDS+=($!)
+  PIDS+=($!); SPID[c]=$!
   SERVERS+=(c)
 else
   echo "ch04-bench: cc not found: skipping the C reference (and the targets against it)" >&2
 fi
 for model in threads selectors asyncio; do
   python3 -u python/ch04_echo.py serve --model "$model" --addr 127.0.0.1:0 2>"$TMP/py-$model.log" &
-  PIDS+=($!)
+  PIDS+=($!); SPID[py-$model]=$!
   SERVERS+=("py-$model")
 done
 declare -A ADDR
@@ -95,6 +100,34 @@ for round in $(seq "$COUNT"); do
     echo "ch04-bench: round $round/$COUNT, server $s" >&2
     ECHO_ADDR=${ADDR[$s]} "$TMP/ch04.test" -test.run '^$' -test.bench 'PingPong64|Bulk/copy=buffer' \
       -test.benchtime "$BENCHTIME" | tee -a "$TMP/$s.txt" >&2
+  done
+done
+
+# Where the CPU goes in the 50-connection ping-pong: the client and the
+# server share the 2 cores, so a server's rate also depends on how much CPU
+# it leaves the client. cpu.py runs the client alone on that benchmark and
+# writes the cores each side used (CPU seconds / wall seconds).
+cat >"$TMP/cpu.py" <<'CPU'
+import json, os, resource, subprocess, sys, time
+out, pid, addr, test, benchtime = sys.argv[1:]
+def ticks():  # the server's user + system CPU time, in clock ticks
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+t0, w0 = ticks(), time.monotonic()
+bench = subprocess.run([test, "-test.run", "^$", "-test.bench", "PingPong64/conns=50", "-test.benchtime", benchtime],
+                       env={**os.environ, "ECHO_ADDR": addr}, capture_output=True, text=True, check=True).stdout
+wall = time.monotonic() - w0
+server = (ticks() - t0) / os.sysconf("SC_CLK_TCK")
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+rate = float(bench.split(" echoes/s")[0].split()[-1])
+with open(out, "a") as f:
+    f.write(json.dumps({"server_cores": server / wall, "client_cores": (ru.ru_utime + ru.ru_stime) / wall, "echoes": rate}) + "\n")
+CPU
+for round in $(seq "$COUNT"); do
+  for s in go go-tuned c py-selectors; do
+    [ -n "${SPID[$s]:-}" ] || continue
+    echo "ch04-bench: CPU round $round/$COUNT, server $s" >&2
+    python3 "$TMP/cpu.py" "$TMP/$s.cpu" "${SPID[$s]}" "${ADDR[$s]}" "$TMP/ch04.test" "$BENCHTIME"
   done
 done
 
@@ -180,6 +213,37 @@ text = ("\n".join(lines) + "\n\nTargets, on 2 cores (the script checks them on t
         "so it takes part of the CPU it measures.\n")
 open(out, "w").write(text)
 print(text)
+
+# Where the CPU goes, from cpu.py's runs: medians per server.
+cpu = {}
+for s in servers:
+    path = os.path.join(tmp, f"{s}.cpu")
+    if os.path.exists(path):
+        runs = [json.loads(l) for l in open(path)]
+        cpu[s] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+if cpu:
+    rows = ["| Server | Echoes/s | Server CPU | Server CPU per echo | Client CPU | Client CPU per echo |",
+            "|---|---|---|---|---|---|"]
+    for s, m in cpu.items():
+        rows.append(f"| {NAMES[s]} | {m['echoes']:,.0f} | {m['server_cores']:.2f} cores "
+                    f"| {1e6 * m['server_cores'] / m['echoes']:.1f} µs | {m['client_cores']:.2f} cores "
+                    f"| {1e6 * m['client_cores'] / m['echoes']:.1f} µs |")
+    ncpu = os.cpu_count()
+    # The client's cheapest echo: even a server that cost nothing leaves the
+    # client at most all the cores.
+    best = min(cpu, key=lambda s: cpu[s]["client_cores"] / cpu[s]["echoes"])
+    per_echo = cpu[best]["client_cores"] / cpu[best]["echoes"]
+    ceiling = ncpu / per_echo
+    note = (f"\nThe client's cheapest echo (against {NAMES[best]}) cost {1e6 * per_echo:.1f} µs of CPU: "
+            f"on {ncpu} cores it can drive at most {ceiling:,.0f} echoes/s, however little the server costs")
+    if "c" in cpu:
+        note += f", {ceiling / cpu['c']['echoes']:.2f}× the C reference's {cpu['c']['echoes']:,.0f}"
+    note += (f". Made by the same run of `scripts/ch04-bench.sh`: the 50-connection ping-pong alone, "
+             f"{count} interleaved rounds, medians; CPU is the processes' user + system time over the wall time.\n")
+    cpu_text = "\n".join(rows) + "\n" + note
+    cpu_out = out[:-3] + "-cpu.md" if out.endswith(".md") else out + "-cpu"
+    open(cpu_out, "w").write(cpu_text)
+    print(cpu_text)
 sys.exit(1 if failed else 0)
 PY
 echo "ch04-bench: wrote $OUT" >&2
