@@ -54,7 +54,7 @@ func (s *Server) handle(conn net.Conn) {
 	defer conn.Close()
 	peer := conn.RemoteAddr().String()
 	start := time.Now()
-	s.Log.Info("connection opened", "peer", peer)
+	s.Log.Info("accepted", "peer", peer)
 
 	sc := bufio.NewScanner(conn)
 	// ANCHOR: exercise-line-limit

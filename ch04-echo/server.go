@@ -67,7 +67,7 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) handle(c net.Conn) {
 	start := time.Now()
 	peer := c.RemoteAddr().String()
-	s.Log.Info("open", "peer", peer)
+	s.Log.Info("accepted", "peer", peer)
 	s.stats.total.Add(1)
 	var n byteCount
 	err := s.echo(c, &n)

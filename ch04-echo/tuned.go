@@ -17,7 +17,7 @@ import (
 // decides what it holds while it waits. Formatting a log line and setting a
 // deadline (a runtime timer update) each need more than 2 KiB. So the tuned
 // server does both in the accept loop's goroutine, whose stack is grown once
-// for all: tunedListener logs the open line and sets the first deadline as
+// for all: tunedListener logs the accepted line and sets the first deadline as
 // it accepts.
 type tunedListener struct {
 	net.Listener
@@ -31,7 +31,7 @@ func (l tunedListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.s.Log.Info("open", "peer", c.RemoteAddr().String())
+	l.s.Log.Info("accepted", "peer", c.RemoteAddr().String())
 	tc := &tunedConn{Conn: c, slack: l.s.IdleTimeout / 8}
 	if l.s.IdleTimeout > 0 {
 		tc.deadline = time.Now().Add(l.s.IdleTimeout)
@@ -65,7 +65,7 @@ func (c *tunedConn) SetDeadline(t time.Time) error {
 // ANCHOR_END: tuned-conn
 
 // ANCHOR: tuned-handle
-// handleTuned is handle without the open line (the listener wrote it). The
+// handleTuned is handle without the accepted line (the listener wrote it). The
 // close line is in logClose, a function of its own: handle's stack frame is
 // reserved for the connection's whole life, and the log call's temporaries
 // would make it almost twice as large.

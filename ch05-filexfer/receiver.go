@@ -243,7 +243,7 @@ func (s *Server) refuse(c net.Conn, r Reply) {
 // tell where the next frame starts. It returns why the connection ended.
 func (s *Server) handle(c *telemetry.Conn) (reason string) {
 	log := s.Log.With("peer", c.RemoteAddr().String())
-	log.Info("connected")
+	log.Info("accepted")
 	defer s.setIdle(c.Conn, false)
 	for {
 		h, reason := s.nextHeader(c, log)

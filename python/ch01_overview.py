@@ -49,7 +49,7 @@ class LineHandler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         peer = format_addr(self.client_address)
         start = time.monotonic()
-        log("INFO", "connection opened", peer=peer)
+        log("INFO", "accepted", peer=peer)
         self.server.track(self.connection, add=True)
         lines = 0
         try:

@@ -163,7 +163,7 @@ class EchoHandler(socketserver.BaseRequestHandler):
         sock: socket.socket = self.request
         peer = format_addr(self.client_address)
         start, n_in, n_out = time.monotonic(), 0, 0
-        log("INFO", "open", peer=peer)
+        log("INFO", "accepted", peer=peer)
         METRICS.opened()
         # A timeout on every recv and sendall: a client that neither sends
         # nor reads for that long is closed (Go's -idle-timeout).
@@ -315,7 +315,7 @@ def serve_selectors(host: str, port: int) -> None:
                     c = Conn(sock, format_addr(addr))
                     sel.register(sock, c.events, c)
                     conns.add(c)
-                    log("INFO", "open", peer=c.peer)
+                    log("INFO", "accepted", peer=c.peer)
                     METRICS.opened()
                     continue
                 # ANCHOR_END: selectors-events
@@ -366,7 +366,7 @@ HANDLERS: set[asyncio.Task[None]] = set()  # connections being served, for the d
 async def handle_asyncio(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     peer = format_addr(writer.get_extra_info("peername"))
     start, n_in, n_out = time.monotonic(), 0, 0
-    log("INFO", "open", peer=peer)
+    log("INFO", "accepted", peer=peer)
     METRICS.opened()
     reason, error = "error", None
     idle = IDLE_TIMEOUT[0] or None

@@ -736,7 +736,7 @@ class Handler(socketserver.BaseRequestHandler):
         # than let Nagle's algorithm wait for the peer's delayed ACK.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = Conn(sock, rcv.idle_timeout)
-        common.log("INFO", "connected", peer=peer)
+        common.log("INFO", "accepted", peer=peer)
         began, reason = time.monotonic(), "error"  # for the close line
         try:
             while True:

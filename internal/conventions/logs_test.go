@@ -32,6 +32,10 @@ const drainTimeoutMsg = "drain timeout; closed the remaining connections"
 
 // wrongMsgs are other messages for the table's events, with the one to use.
 var wrongMsgs = map[string]string{
+	"open":                          `"accepted" (a connection's first line)`,
+	"opened":                        `"accepted" (a connection's first line)`,
+	"connection opened":             `"accepted" (a connection's first line)`,
+	"new connection":                `"accepted" (a connection's first line)`,
 	"close":                         `"closed" (a connection's last line)`,
 	"closing":                       `"closed" (a connection's last line)`,
 	"connection closed":             `"closed" (a connection's last line)`,

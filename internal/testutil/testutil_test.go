@@ -16,10 +16,10 @@ import (
 )
 
 func TestNormalize(t *testing.T) {
-	in := "time=2026-11-24T17:00:00Z level=INFO msg=open peer=127.0.0.1:53122 duration=1.5ms\n" +
+	in := "time=2026-11-24T17:00:00Z level=INFO msg=accepted peer=127.0.0.1:53122 duration=1.5ms\n" +
 		"level=INFO msg=close peer=127.0.0.1:53122 server=127.0.0.1:9000\n" +
 		"dial 127.0.0.1:41000\n"
-	want := "level=INFO msg=open peer=127.0.0.1:PORT1 duration=<dur>\n" +
+	want := "level=INFO msg=accepted peer=127.0.0.1:PORT1 duration=<dur>\n" +
 		"level=INFO msg=close peer=127.0.0.1:PORT1 server=127.0.0.1:9000\n" +
 		"dial 127.0.0.1:PORT2\n"
 	assert.Equal(t, want, Normalize(in, "9000"))
