@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -108,7 +109,7 @@ func runGo(ctx context.Context, dir string, all bool, exercises map[string]bool)
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			out, err := runCmd(ctx, dir, nil, "go", append(args, "-run", "^("+strings.Join(quoted, "|")+")$", "./"+pkg)...)
+			out, err := runCmd(ctx, dir, nil, "go", slices.Concat(args, []string{"-run", "^(" + strings.Join(quoted, "|") + ")$", "./" + pkg})...)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && len(out) == 0 {
