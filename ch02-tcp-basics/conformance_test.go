@@ -79,39 +79,17 @@ func send(ctx context.Context, addr, text string, n int) ([]string, error) {
 	if _, err := io.WriteString(c, text); err != nil {
 		return nil, err
 	}
-	return replies(bufio.NewReader(c), n)
-}
-
-func replies(r *bufio.Reader, n int) ([]string, error) {
-	var got []string
-	for range n {
-		l, err := r.ReadString('\n')
-		if err != nil {
-			return got, fmt.Errorf("reply %d of %d (got %q so far): %w", len(got)+1, n, got, err)
-		}
-		got = append(got, strings.TrimSuffix(l, "\n"))
-	}
-	return got, nil
-}
-
-func expect(got []string, err error, want ...string) error {
-	if err != nil {
-		return err
-	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		return fmt.Errorf("got replies %q, want %q", got, want)
-	}
-	return nil
+	return testutil.ReadLines(bufio.NewReader(c), n)
 }
 
 func checkOneLine(ctx context.Context, addr string) error {
 	got, err := send(ctx, addr, "hello\n", 1)
-	return expect(got, err, "echo: hello")
+	return testutil.SameLines(got, err, "echo: hello")
 }
 
 func checkManyLines(ctx context.Context, addr string) error {
 	got, err := send(ctx, addr, "a\nbb\nccc\n", 3)
-	return expect(got, err, "echo: a", "echo: bb", "echo: ccc")
+	return testutil.SameLines(got, err, "echo: a", "echo: bb", "echo: ccc")
 }
 
 func checkSplit(ctx context.Context, addr string) error {
@@ -138,13 +116,13 @@ func checkSplit(ctx context.Context, addr string) error {
 			return err
 		}
 	}
-	got, err := replies(r, 1)
-	return expect(got, err, "echo: split line")
+	got, err := testutil.ReadLines(r, 1)
+	return testutil.SameLines(got, err, "echo: split line")
 }
 
 func checkCRLF(ctx context.Context, addr string) error {
 	got, err := send(ctx, addr, "telnet\r\n\n", 2)
-	return expect(got, err, "echo: telnet", "echo: ")
+	return testutil.SameLines(got, err, "echo: telnet", "echo: ")
 }
 
 func checkHalfClose(ctx context.Context, addr string) error {
@@ -214,7 +192,7 @@ func checkConcurrent(ctx context.Context, addr string) error {
 		wg.Go(func() {
 			line := strings.Repeat(string(rune('a'+i)), i+1)
 			got, err := send(ctx, addr, line+"\n"+line+"\n", 2)
-			if err := expect(got, err, "echo: "+line, "echo: "+line); err != nil {
+			if err := testutil.SameLines(got, err, "echo: "+line, "echo: "+line); err != nil {
 				errs <- fmt.Errorf("client %d: %w", i+1, err)
 			}
 		})

@@ -71,41 +71,22 @@ func askOn(c net.Conn, r *bufio.Reader, lines ...string) ([]string, error) {
 	if _, err := io.WriteString(c, strings.Join(lines, "\n")+"\n"); err != nil {
 		return nil, fmt.Errorf("write: %w", err)
 	}
-	var got []string
-	for range lines {
-		l, err := r.ReadString('\n')
-		if err != nil {
-			return got, fmt.Errorf("answer %d of %d (got %q so far): %w", len(got)+1, len(lines), got, err)
-		}
-		got = append(got, strings.TrimSuffix(l, "\n"))
-	}
-	return got, nil
-}
-
-// want compares answers with what the protocol says.
-func want(got []string, err error, expected ...string) error {
-	if err != nil {
-		return err
-	}
-	if strings.Join(got, "\n") != strings.Join(expected, "\n") {
-		return fmt.Errorf("got answers %q, want %q", got, expected)
-	}
-	return nil
+	return testutil.ReadLines(r, len(lines))
 }
 
 func checkPing(ctx context.Context, addr string) error {
 	got, err := ask(ctx, addr, "PING")
-	return want(got, err, "PONG")
+	return testutil.SameLines(got, err, "PONG")
 }
 
 func checkPingToken(ctx context.Context, addr string) error {
 	got, err := ask(ctx, addr, "PING 42", "PING a-b")
-	return want(got, err, "PONG 42", "PONG a-b")
+	return testutil.SameLines(got, err, "PONG 42", "PONG a-b")
 }
 
 func checkCRLF(ctx context.Context, addr string) error {
 	got, err := ask(ctx, addr, "PING 7\r")
-	return want(got, err, "PONG 7")
+	return testutil.SameLines(got, err, "PONG 7")
 }
 
 func checkUnknown(ctx context.Context, addr string) error {
@@ -116,11 +97,11 @@ func checkUnknown(ctx context.Context, addr string) error {
 	defer c.Close()
 	r := bufio.NewReader(c)
 	got, err := askOn(c, r, "HELLO")
-	if err := want(got, err, "ERR unknown command"); err != nil {
+	if err := testutil.SameLines(got, err, "ERR unknown command"); err != nil {
 		return err
 	}
 	got, err = askOn(c, r, "PING after")
-	if err := want(got, err, "PONG after"); err != nil {
+	if err := testutil.SameLines(got, err, "PONG after"); err != nil {
 		return fmt.Errorf("after an unknown command: %w", err)
 	}
 	return nil
@@ -128,7 +109,7 @@ func checkUnknown(ctx context.Context, addr string) error {
 
 func checkPipelined(ctx context.Context, addr string) error {
 	got, err := ask(ctx, addr, "PING 1", "PING", "HELLO")
-	return want(got, err, "PONG 1", "PONG", "ERR unknown command")
+	return testutil.SameLines(got, err, "PONG 1", "PONG", "ERR unknown command")
 }
 
 func checkSplitLine(ctx context.Context, addr string) error {
@@ -154,7 +135,7 @@ func checkSplitLine(ctx context.Context, addr string) error {
 		return err
 	}
 	l, err := r.ReadString('\n')
-	return want([]string{strings.TrimSuffix(l, "\n")}, err, "PONG 7")
+	return testutil.SameLines([]string{strings.TrimSuffix(l, "\n")}, err, "PONG 7")
 }
 
 func checkConcurrent50(ctx context.Context, addr string) error {
@@ -181,7 +162,7 @@ func checkConcurrent50(ctx context.Context, addr string) error {
 				token := fmt.Sprint(i)
 				got, err := askOn(c, bufio.NewReader(c), "PING "+token)
 				connected.Done()
-				if err := want(got, err, "PONG "+token); err != nil {
+				if err := testutil.SameLines(got, err, "PONG "+token); err != nil {
 					return err
 				}
 				select { // hold the connection until every client was answered

@@ -249,3 +249,29 @@ func DialCtx(ctx context.Context, addr string) (*net.TCPConn, error) {
 	}
 	return c.(*net.TCPConn), nil
 }
+
+// ReadLines reads n lines from r for a check, without their "\n"; on an
+// error it returns the lines read so far and says how far it got.
+func ReadLines(r *bufio.Reader, n int) ([]string, error) {
+	var got []string
+	for range n {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			return got, fmt.Errorf("line %d of %d (got %q so far): %w", len(got)+1, n, got, err)
+		}
+		got = append(got, strings.TrimSuffix(l, "\n"))
+	}
+	return got, nil
+}
+
+// SameLines is a check's verdict on lines read: err if reading failed, an
+// error naming both if got is not want, else nil.
+func SameLines(got []string, err error, want ...string) error {
+	if err != nil {
+		return err
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		return fmt.Errorf("got %q, want %q", got, want)
+	}
+	return nil
+}

@@ -1,12 +1,14 @@
 package testutil
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -113,4 +115,16 @@ func TestRepoPath(t *testing.T) {
 	assert.Equal(t, filepath.Join(RepoRoot(t), "go.mod"), RepoPath(t, "X", "go.mod"), "relative to the repository root")
 	abs := filepath.Join(RepoRoot(t), "go.mod")
 	assert.Equal(t, abs, RepoPath(t, "X", abs))
+}
+
+func TestReadLinesAndSameLines(t *testing.T) {
+	got, err := ReadLines(bufio.NewReader(strings.NewReader("a\nb\nc")), 2)
+	require.NoError(t, err)
+	assert.NoError(t, SameLines(got, err, "a", "b"))
+	assert.EqualError(t, SameLines(got, err, "a", "x"), `got ["a" "b"], want ["a" "x"]`)
+
+	got, err = ReadLines(bufio.NewReader(strings.NewReader("a\nb")), 2)
+	assert.Equal(t, []string{"a"}, got, "the lines read before the error")
+	assert.ErrorIs(t, err, io.EOF)
+	assert.ErrorContains(t, SameLines(got, err, "a", "b"), `line 2 of 2 (got ["a"] so far)`)
 }
