@@ -21,17 +21,6 @@ import (
 	"github.com/tcp-in-go/course/internal/testutil"
 )
 
-func scrape(t *testing.T, url string) (int, string) {
-	t.Helper()
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(url)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, string(b)
-}
-
 // TestMetrics: echo traffic shows up as the metrics the operations chapter
 // documents, and a scrape passes promtool's lint rules.
 func TestMetrics(t *testing.T) {
@@ -66,7 +55,7 @@ func TestMetrics(t *testing.T) {
 	}
 	var body string
 	require.True(t, testutil.Eventually(5*time.Second, func() bool {
-		_, body = scrape(t, url+"/metrics")
+		_, body = testutil.Get(t, url+"/metrics")
 		for _, w := range want {
 			if !strings.Contains(body, w+"\n") {
 				return false
@@ -97,7 +86,7 @@ func TestReadyzDuringDrain(t *testing.T) {
 	// "listening" is logged as Serve starts; /readyz turns 200 once Serve
 	// holds the listener, a moment later (a probe polls, and so do we).
 	require.True(t, testutil.Eventually(10*time.Second, func() bool {
-		code, _ := scrape(t, url+"/readyz")
+		code, _ := testutil.Get(t, url+"/readyz")
 		return code == http.StatusOK
 	}), "/readyz must turn ready once the server serves")
 	c := testutil.Dial(t, echoAddr)
@@ -109,10 +98,10 @@ func TestReadyzDuringDrain(t *testing.T) {
 
 	require.NoError(t, p.Cmd.Process.Signal(syscall.SIGTERM))
 	require.True(t, testutil.Eventually(10*time.Second, func() bool {
-		code, _ := scrape(t, url+"/readyz")
+		code, _ := testutil.Get(t, url+"/readyz")
 		return code == http.StatusServiceUnavailable
 	}), "/readyz must fail once the drain begins")
-	code, _ := scrape(t, url+"/healthz")
+	code, _ := testutil.Get(t, url+"/healthz")
 	assert.Equal(t, http.StatusOK, code, "alive while draining")
 	_, err = net.DialTimeout("tcp", echoAddr, time.Second)
 	assert.Error(t, err, "the listener is closed during the drain")

@@ -51,17 +51,27 @@ func Scrape(t testing.TB, base string) map[string]float64 {
 	return samples
 }
 
-// Status returns the HTTP status of a GET of url (a health check).
-func Status(t testing.TB, url string) int {
+// Get GETs url and returns its HTTP status and body.
+func Get(t testing.TB, url string) (int, string) {
 	t.Helper()
 	c := http.Client{Timeout: 5 * time.Second}
 	resp, err := c.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+// Status returns the HTTP status of a GET of url (a health check).
+func Status(t testing.TB, url string) int {
+	t.Helper()
+	code, _ := Get(t, url)
+	return code
 }
 
 // CheckReadyBeforeRefused checks the order a load balancer needs when a
