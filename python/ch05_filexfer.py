@@ -221,7 +221,8 @@ def traced(
 ) -> Iterator[tuple[Any, str]]:
     """A span for one file, a child of the traceparent ``parent`` (from the
     header, or the TRACEPARENT variable); yields it and the traceparent to
-    send on. Without opentelemetry there is no span (None) and the parent
+    send on, and records the file's result on it: "ok", or the refusal's
+    status. Without opentelemetry there is no span (None) and the parent
     is passed on unchanged, so a trace still crosses this program."""
     if otel_trace is None:
         yield None, parent
@@ -232,7 +233,12 @@ def traced(
     with tracer.start_as_current_span(name, context=ctx, attributes=attrs) as span:  # type: ignore[arg-type]
         carrier: dict[str, str] = {}
         prop.inject(carrier)
-        yield span, carrier.get("traceparent", parent)
+        try:
+            yield span, carrier.get("traceparent", parent)
+        except ProtoError as e:
+            span.set_attribute("filexfer.result", e.status.lower())
+            raise
+        span.set_attribute("filexfer.result", "ok")
 
 
 def tracing_note() -> None:
@@ -755,15 +761,8 @@ class Handler(socketserver.BaseRequestHandler):
                         "filexfer.receive",
                         h.traceparent,
                         **{"network.peer.address": peer, "filexfer.name": name},
-                    ) as (span, _):
-                        try:
-                            rep = rcv.receive(conn, h)
-                        except ProtoError as e:
-                            if span is not None:
-                                span.set_attribute("filexfer.result", e.status.lower())
-                            raise
-                        if span is not None:
-                            span.set_attribute("filexfer.result", "ok")
+                    ):
+                        rep = rcv.receive(conn, h)
                     conn.reply(rep)
                     elapsed = f"{(time.monotonic() - start) * 1000:.0f}ms"
                     extra = {"traceparent": h.traceparent} if h.traceparent else {}
@@ -878,19 +877,9 @@ def send_file(
     sock: socket.socket, rf: BinaryIO, path: Path, name: str, args: argparse.Namespace, resume: bool
 ) -> str:
     size = path.stat().st_size
-    with traced("filexfer.send", os.environ.get("TRACEPARENT", ""), **{"filexfer.name": name}) as (
-        span,
-        tp,
-    ):
-        try:
-            info = send_data(sock, rf, path, name, size, args, resume, tp)
-        except ProtoError as e:
-            if span is not None:
-                span.set_attribute("filexfer.result", e.status.lower())
-            raise
-        if span is not None:
-            span.set_attribute("filexfer.result", "ok")
-        return info
+    parent = os.environ.get("TRACEPARENT", "")
+    with traced("filexfer.send", parent, **{"filexfer.name": name}) as (_, tp):
+        return send_data(sock, rf, path, name, size, args, resume, tp)
 
 
 def send_data(

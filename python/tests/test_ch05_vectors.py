@@ -118,16 +118,27 @@ def test_traced_span_joins_the_senders_trace() -> None:
     tp.add_span_processor(SimpleSpanProcessor(exp))
     parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     with fx.traced("filexfer.receive", parent, tracer_provider=tp, **{"filexfer.name": "a"}) as (
-        span,
+        _,
         onward,
     ):
-        span.set_attribute("filexfer.result", "ok")
+        pass  # the file arrived: traced records result "ok"
     (s,) = exp.get_finished_spans()
     assert s.name == "filexfer.receive"
     assert f"{s.context.trace_id:032x}" == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert s.parent is not None and f"{s.parent.span_id:016x}" == "00f067aa0ba902b7"
     assert s.attributes == {"filexfer.name": "a", "filexfer.result": "ok"}
     assert onward == f"00-{s.context.trace_id:032x}-{s.context.span_id:016x}-01"
+
+    # A refused file: the result is the refusal's status, and the error goes on.
+    with (
+        pytest.raises(fx.ProtoError),
+        fx.traced("filexfer.receive", parent, tracer_provider=tp, **{"filexfer.name": "b"}),
+    ):
+        raise fx.ProtoError("BAD_NAME", "no")
+    assert exp.get_finished_spans()[-1].attributes == {
+        "filexfer.name": "b",
+        "filexfer.result": "bad_name",
+    }
 
 
 def test_traced_without_sdk_forwards_the_parent() -> None:
