@@ -53,17 +53,6 @@ func TestConformancePython(t *testing.T) {
 	testutil.RunChecks(t, p.Addr, overviewChecks, false, map[string]string{"LongLineRefused": "exercise-linger-py"})
 }
 
-// readToEOF reads until the server closes; a deadline instead means it did
-// not.
-func readToEOF(c net.Conn) ([]byte, error) {
-	got, err := io.ReadAll(c)
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return got, fmt.Errorf("no EOF after the client's FIN (got %q): the server kept the connection open", got)
-	}
-	return got, err
-}
-
 func checkQuietOnLines(ctx context.Context, addr string) error {
 	c, err := testutil.DialCtx(ctx, addr)
 	if err != nil {
@@ -79,7 +68,7 @@ func checkQuietOnLines(ctx context.Context, addr string) error {
 	if err := c.CloseWrite(); err != nil {
 		return err
 	}
-	got, err := readToEOF(c)
+	got, err := testutil.ReadToEOF(c)
 	if err != nil {
 		return err
 	}
@@ -98,7 +87,7 @@ func checkClosesAfterFIN(ctx context.Context, addr string) error {
 	if err := c.CloseWrite(); err != nil {
 		return err
 	}
-	_, err = readToEOF(c)
+	_, err = testutil.ReadToEOF(c)
 	return err
 }
 
@@ -120,7 +109,7 @@ func checkLongLineRefused(ctx context.Context, addr string) error {
 	case !strings.HasPrefix(line, "error: "):
 		return fmt.Errorf("got %q, want an %q line", line, "error: ...")
 	}
-	if _, err := readToEOF(c); err != nil && !isReset(err) {
+	if _, err := testutil.ReadToEOF(c); err != nil && !isReset(err) {
 		return fmt.Errorf("after the error line: %w", err)
 	}
 	return nil
@@ -157,7 +146,7 @@ func checkConcurrent100(ctx context.Context, addr string) error {
 		if err := conns[i].CloseWrite(); err != nil {
 			return fmt.Errorf("client %d: %w", i+1, err)
 		}
-		if _, err := readToEOF(conns[i]); err != nil {
+		if _, err := testutil.ReadToEOF(conns[i]); err != nil {
 			return fmt.Errorf("client %d of 100, with the others still open: %w", i+1, err)
 		}
 	}

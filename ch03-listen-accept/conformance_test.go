@@ -19,7 +19,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -139,48 +138,11 @@ func checkSplitLine(ctx context.Context, addr string) error {
 }
 
 func checkConcurrent50(ctx context.Context, addr string) error {
-	const clients = 50
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		connected sync.WaitGroup
-		wg        sync.WaitGroup
-		errs      = make(chan error, clients)
-	)
-	connected.Add(clients)
-	all := make(chan struct{})
-	go func() { connected.Wait(); close(all) }()
-	for i := range clients {
-		wg.Go(func() {
-			err := func() error {
-				c, err := testutil.DialCtx(ctx, addr)
-				if err != nil {
-					connected.Done()
-					return err
-				}
-				defer c.Close()
-				token := fmt.Sprint(i)
-				got, err := askOn(c, bufio.NewReader(c), "PING "+token)
-				connected.Done()
-				if err := testutil.SameLines(got, err, "PONG "+token); err != nil {
-					return err
-				}
-				select { // hold the connection until every client was answered
-				case <-all:
-					return nil
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}()
-			if err != nil {
-				errs <- fmt.Errorf("client %d: %w", i, err)
-				cancel()
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
+	return testutil.Together(ctx, addr, 50, func(c *net.TCPConn, i int) error {
+		token := fmt.Sprint(i)
+		got, err := askOn(c, bufio.NewReader(c), "PING "+token)
+		return testutil.SameLines(got, err, "PONG "+token)
+	})
 }
 
 func checkLongLine(ctx context.Context, addr string) error {

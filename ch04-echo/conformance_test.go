@@ -27,7 +27,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -98,18 +97,6 @@ func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // dial connects with the check's context and bounds every read and write on
 // the connection by the context's deadline.
-func dial(ctx context.Context, addr string) (*net.TCPConn, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.SetDeadline(dl)
-	}
-	return c.(*net.TCPConn), nil
-}
-
 func random(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
@@ -141,19 +128,8 @@ func diff(sent, got []byte) error {
 	return nil
 }
 
-// readToEOF reads until the server closes; a deadline instead of EOF means
-// the server kept the connection open.
-func readToEOF(c net.Conn) ([]byte, error) {
-	got, err := io.ReadAll(c)
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return got, fmt.Errorf("no EOF after %d bytes: the server did not close after the client's FIN (%w)", len(got), err)
-	}
-	return got, err
-}
-
 func checkSingleByte(ctx context.Context, addr string) error {
-	c, err := dial(ctx, addr)
+	c, err := testutil.DialCtx(ctx, addr)
 	if err != nil {
 		return err
 	}
@@ -162,7 +138,7 @@ func checkSingleByte(ctx context.Context, addr string) error {
 }
 
 func checkEmpty(ctx context.Context, addr string) error {
-	c, err := dial(ctx, addr)
+	c, err := testutil.DialCtx(ctx, addr)
 	if err != nil {
 		return err
 	}
@@ -170,7 +146,7 @@ func checkEmpty(ctx context.Context, addr string) error {
 	if err := c.CloseWrite(); err != nil {
 		return err
 	}
-	got, err := readToEOF(c)
+	got, err := testutil.ReadToEOF(c)
 	if err != nil {
 		return err
 	}
@@ -178,7 +154,7 @@ func checkEmpty(ctx context.Context, addr string) error {
 }
 
 func checkAllBytes(ctx context.Context, addr string) error {
-	c, err := dial(ctx, addr)
+	c, err := testutil.DialCtx(ctx, addr)
 	if err != nil {
 		return err
 	}
@@ -218,7 +194,7 @@ func streamEcho(c *net.TCPConn, data []byte, chunk int) error {
 }
 
 func checkStream(ctx context.Context, addr string) error {
-	c, err := dial(ctx, addr)
+	c, err := testutil.DialCtx(ctx, addr)
 	if err != nil {
 		return err
 	}
@@ -234,52 +210,13 @@ func checkConcurrent(ctx context.Context, addr string) error {
 }
 
 func concurrentClients(ctx context.Context, addr string, clients int) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		echoed sync.WaitGroup
-		done   sync.WaitGroup
-		errs   = make(chan error, clients)
-	)
-	echoed.Add(clients)
-	allEchoed := make(chan struct{})
-	go func() { echoed.Wait(); close(allEchoed) }()
-	for i := range clients {
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			err := func() error {
-				c, err := dial(ctx, addr)
-				if err != nil {
-					echoed.Done()
-					return err
-				}
-				defer c.Close()
-				err = roundTrip(c, append([]byte(fmt.Sprintf("client %d: ", i)), random(200)...))
-				echoed.Done()
-				if err != nil {
-					return err
-				}
-				select {
-				case <-allEchoed:
-					return nil
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}()
-			if err != nil {
-				errs <- fmt.Errorf("client %d: %w", i, err)
-				cancel() // fail fast: release the others
-			}
-		}()
-	}
-	done.Wait()
-	close(errs)
-	return <-errs // the first error, or nil
+	return testutil.Together(ctx, addr, clients, func(c *net.TCPConn, i int) error {
+		return roundTrip(c, append([]byte(fmt.Sprintf("client %d: ", i)), random(200)...))
+	})
 }
 
 func checkHalfClose(ctx context.Context, addr string) error {
-	c, err := dial(ctx, addr)
+	c, err := testutil.DialCtx(ctx, addr)
 	if err != nil {
 		return err
 	}
@@ -291,7 +228,7 @@ func checkHalfClose(ctx context.Context, addr string) error {
 	if err := c.CloseWrite(); err != nil {
 		return err
 	}
-	got, err := readToEOF(c)
+	got, err := testutil.ReadToEOF(c)
 	if err != nil {
 		return err
 	}
@@ -303,7 +240,7 @@ func checkHalfClose(ctx context.Context, addr string) error {
 // burst the kernel coalesces, and reads with odd buffer sizes: TCP is a byte
 // stream, and an echo server must not care where the writes began and ended.
 func checkOddSizes(ctx context.Context, addr string) error {
-	c, err := dial(ctx, addr)
+	c, err := testutil.DialCtx(ctx, addr)
 	if err != nil {
 		return err
 	}
@@ -353,7 +290,7 @@ func checkNeverReads(ctx context.Context, addr string) error {
 		stall = 2 * time.Second
 		limit = 128 << 20
 	)
-	c, err := dial(ctx, addr)
+	c, err := testutil.DialCtx(ctx, addr)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package testutil
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -274,4 +275,62 @@ func SameLines(got []string, err error, want ...string) error {
 		return fmt.Errorf("got %q, want %q", got, want)
 	}
 	return nil
+}
+
+// ReadToEOF reads until the server closes; a deadline instead of EOF means
+// the server kept the connection open, and the error says so.
+func ReadToEOF(c net.Conn) ([]byte, error) {
+	got, err := io.ReadAll(c)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return got, fmt.Errorf("no EOF after %d bytes: the server did not close after the client's FIN (%w)", len(got), err)
+	}
+	return got, err
+}
+
+// Together runs clients at once against addr: each dials, has its exchange
+// with the server, then keeps its connection open until every client has
+// had its own, so that the server holds them all at the same moment. It
+// returns the first error (naming its client), and then cancels the others.
+func Together(ctx context.Context, addr string, clients int, exchange func(c *net.TCPConn, i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		answered sync.WaitGroup
+		done     sync.WaitGroup
+		errs     = make(chan error, clients)
+	)
+	answered.Add(clients)
+	all := make(chan struct{})
+	go func() { answered.Wait(); close(all) }()
+	for i := range clients {
+		done.Go(func() {
+			err := func() error {
+				c, err := DialCtx(ctx, addr)
+				if err != nil {
+					answered.Done()
+					return err
+				}
+				defer c.Close()
+				err = exchange(c, i)
+				answered.Done()
+				if err != nil {
+					return err
+				}
+				select { // hold the connection until every client was answered
+				case <-all:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}()
+			if err != nil {
+				errs <- fmt.Errorf("client %d: %w", i, err)
+				cancel() // fail fast: release the others
+			}
+		})
+	}
+	done.Wait()
+	close(errs)
+	return <-errs // the first error, or nil
 }
