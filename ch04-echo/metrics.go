@@ -23,7 +23,7 @@ func (s *Server) observe(m *telemetry.Metrics) {
 
 // countClose counts a connection that ended, by the reason its log line gives.
 func (s *Server) countClose(err error) {
-	s.metrics.Closed(closeReason(err, s.core.Draining())) // a nil *Metrics does nothing
+	s.metrics.Closed(telemetry.CloseReason(err, s.core.Draining())) // a nil *Metrics does nothing
 }
 
 // writeBack is c.Write, timed when metrics are on.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -78,7 +77,7 @@ func (s *Server) handle(c net.Conn) {
 // logClose writes the connection's close line and counts errors.
 func (s *Server) logClose(peer string, start time.Time, n byteCount, err error) {
 	// ANCHOR: exercise-conn-log
-	reason := closeReason(err, s.core.Draining())
+	reason := telemetry.CloseReason(err, s.core.Draining())
 	attrs := []any{"peer", peer, "duration", time.Since(start).Round(time.Microsecond),
 		"bytes_in", n.in, "bytes_out", n.out, "reason", reason}
 	if reason == "error" {
@@ -91,26 +90,6 @@ func (s *Server) logClose(peer string, start time.Time, n byteCount, err error) 
 }
 
 // ANCHOR_END: handle
-
-// ANCHOR: close-reason
-// closeReason names why a connection ended, for the close log line.
-func closeReason(err error, draining bool) string {
-	var ne net.Error
-	switch {
-	case err == nil:
-		return "eof" // the client closed (or half-closed) and got everything back
-	case errors.As(err, &ne) && ne.Timeout() && draining:
-		return "drained"
-	case errors.As(err, &ne) && ne.Timeout():
-		return "idle"
-	case errors.Is(err, net.ErrClosed):
-		return "shutdown" // closed by Shutdown when the drain timeout ran out
-	default:
-		return "error"
-	}
-}
-
-// ANCHOR_END: close-reason
 
 // byteCount counts one connection's traffic.
 type byteCount struct{ in, out int64 }

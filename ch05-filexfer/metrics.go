@@ -73,17 +73,3 @@ func result(err error) string {
 	}
 	return "lost" // the connection failed: reset, closed by a drain that ran out
 }
-
-// closeReason is why a connection ended after err: the sender went quiet
-// (idle), Shutdown closed it when the drain ran out (shutdown), or anything
-// else (error).
-func closeReason(err error) string {
-	var ne net.Error
-	switch {
-	case errors.Is(err, net.ErrClosed):
-		return "shutdown"
-	case errors.As(err, &ne) && ne.Timeout():
-		return "idle"
-	}
-	return "error"
-}

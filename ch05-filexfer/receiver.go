@@ -257,11 +257,11 @@ func (s *Server) handle(c *telemetry.Conn) (reason string) {
 			if keep {
 				continue
 			}
-			return closeReason(err)
+			return telemetry.CloseReason(err, false)
 		}
 		if err := s.reply(c, rep); err != nil {
 			log.Warn("reply", "name", h.Name, "err", err)
-			return closeReason(err)
+			return telemetry.CloseReason(err, false)
 		}
 	}
 }
@@ -292,7 +292,7 @@ func (s *Server) nextHeader(c *telemetry.Conn, log *slog.Logger) (Header, string
 	}
 	if err != nil {
 		s.fail(c, log, "", err, false)
-		return Header{}, closeReason(err)
+		return Header{}, telemetry.CloseReason(err, false)
 	}
 	return h, ""
 }

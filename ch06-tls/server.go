@@ -98,7 +98,7 @@ func (s *Server) handle(accepted net.Conn) {
 	n, err := echo(conn, orDefault(s.IdleTimeout, 5*time.Minute))
 	reason := "eof"
 	if err != nil {
-		reason = closeReason(err)
+		reason = telemetry.CloseReason(err, false)
 	} else {
 		// Send close_notify so the client knows the echo is complete and
 		// was not cut short by an attacker closing the TCP connection.
@@ -195,20 +195,6 @@ func stateAttrs(st tls.ConnectionState) []any {
 // count adds a connection's bytes to the metrics when it ends.
 func (s *Server) count(c *telemetry.Conn) {
 	s.Metrics.Transferred(c.Counts())
-}
-
-// closeReason is why the echo loop ended with err: the client went quiet
-// (idle), Shutdown closed it when the drain ran out (shutdown), or anything
-// else (error).
-func closeReason(err error) string {
-	var ne net.Error
-	switch {
-	case errors.Is(err, net.ErrClosed):
-		return "shutdown"
-	case errors.As(err, &ne) && ne.Timeout():
-		return "idle"
-	}
-	return "error"
 }
 
 // plainCount is the plaintext a connection read and wrote.

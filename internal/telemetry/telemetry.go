@@ -110,6 +110,27 @@ func (m *Metrics) Closed(reason string) {
 
 // ANCHOR_END: closed
 
+// CloseReason names why a connection ended after err, for its closed log
+// line and Closed: the client closed and got everything (eof, err nil); a
+// deadline ran out while the server drained (drained) or otherwise (idle);
+// Shutdown closed it when the drain timeout ran out (shutdown); anything
+// else (error).
+func CloseReason(err error, draining bool) string {
+	var ne net.Error
+	switch {
+	case err == nil:
+		return "eof"
+	case errors.As(err, &ne) && ne.Timeout() && draining:
+		return "drained"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "idle"
+	case errors.Is(err, net.ErrClosed):
+		return "shutdown"
+	default:
+		return "error"
+	}
+}
+
 // BytesFrom exports the byte counters from counts the server keeps anyway
 // (atomic counters it updates on every read and write), so that metrics add
 // nothing to its hot path. Call it once, before the first scrape.

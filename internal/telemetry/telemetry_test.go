@@ -177,3 +177,30 @@ func gatherCount(m *Metrics, name string, want uint64) error {
 	}
 	return fmt.Errorf("%s not registered", name)
 }
+
+// timeoutErr is what a connection's read returns when its deadline passes.
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+func TestCloseReason(t *testing.T) {
+	deadline := fmt.Errorf("read: %w", timeoutErr{})
+	closed := fmt.Errorf("read: %w", net.ErrClosed)
+	for _, tc := range []struct {
+		err      error
+		draining bool
+		want     string
+	}{
+		{nil, false, "eof"},
+		{nil, true, "eof"},
+		{deadline, false, "idle"},
+		{deadline, true, "drained"},
+		{closed, false, "shutdown"},
+		{closed, true, "shutdown"},
+		{io.ErrUnexpectedEOF, false, "error"},
+	} {
+		assert.Equal(t, tc.want, CloseReason(tc.err, tc.draining), "%v, draining=%v", tc.err, tc.draining)
+	}
+}
