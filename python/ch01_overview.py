@@ -33,7 +33,6 @@ from common import (
     log_closed,
     parse_addr,
     parse_command,
-    parse_duration,
     serve_until_signal,
 )
 
@@ -199,20 +198,8 @@ def main(argv: list[str] | None = None) -> None:
         default=4096,
         help="longest line accepted, in bytes; a longer one closes the connection",
     )
-    s.add_argument(
-        "--idle-timeout",
-        type=parse_duration,
-        default="5m",
-        metavar="DURATION",
-        help="close a connection silent for this long",
-    )
-    s.add_argument(
-        "--drain-timeout",
-        type=parse_duration,
-        default="10s",
-        metavar="DURATION",
-        help="on Ctrl-C, how long open connections may finish",
-    )
+    s.add_duration("--idle-timeout", "5m", "close a connection silent for this long")
+    s.add_duration("--drain-timeout", "10s", "on Ctrl-C, how long open connections may finish")
     c = sub.add_parser("client", help="send --msg, or stdin, to the server")
     c.add_argument("--addr", default="127.0.0.1:9000", help="server address")
     c.add_argument("--msg", help="send this line; without it, send stdin")

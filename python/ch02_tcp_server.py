@@ -39,7 +39,6 @@ from common import (
     log_closed,
     parse_addr,
     parse_command,
-    parse_duration,
     sigterm_as_interrupt,
 )
 
@@ -208,22 +207,12 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command")
     s = sub.add_parser("serve", help="line server: the six steps, a thread each (default)")
     s.add_argument("--addr", default=DEFAULT_ADDR, help="address to listen on (HOST:PORT)")
-    s.add_argument(
-        "--drain-timeout",
-        type=parse_duration,
-        default="10s",
-        metavar="DURATION",
-        help="on SIGINT/SIGTERM, how long connections may take to finish",
+    s.add_duration(
+        "--drain-timeout", "10s", "on SIGINT/SIGTERM, how long connections may take to finish"
     )
     c = sub.add_parser("client", help="send each line of stdin, print each reply")
     c.add_argument("--addr", default=DEFAULT_ADDR, help="server address (HOST:PORT)")
-    c.add_argument(
-        "--timeout",
-        type=parse_duration,
-        default="5s",
-        metavar="DURATION",
-        help="dial timeout, and read timeout per reply",
-    )
+    c.add_duration("--timeout", "5s", "dial timeout, and read timeout per reply")
     args = parse_command(parser, argv, "serve")
     try:
         parse_addr(args.addr)

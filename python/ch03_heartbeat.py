@@ -38,7 +38,6 @@ from common import (
     log,
     parse_addr,
     parse_command,
-    parse_duration,
     serve_until_signal,
     sigterm_as_interrupt,
 )
@@ -251,13 +250,7 @@ def main(argv: list[str] | None = None) -> None:
     sub = p.add_subparsers(dest="command")
     s = sub.add_parser("serve", help="heartbeat server: answers PING with PONG (default)")
     s.add_argument("--addr", default=DEFAULT_ADDR, help="address to listen on")
-    s.add_argument(
-        "--interval",
-        type=parse_duration,
-        default="5s",
-        metavar="DURATION",
-        help="heartbeat interval expected from clients",
-    )
+    s.add_duration("--interval", "5s", "heartbeat interval expected from clients")
     s.add_argument(
         "--misses", type=int, default=3, help="missed intervals before a client is declared dead"
     )
@@ -266,19 +259,9 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument(
         "--count", type=int, default=0, help="exit after this many PONGs (0: run until interrupted)"
     )
-    c.add_argument(
-        "--interval",
-        type=parse_duration,
-        default="5s",
-        metavar="DURATION",
-        help="time between PINGs",
-    )
-    c.add_argument(
-        "--max-backoff",
-        type=parse_duration,
-        default=None,
-        metavar="DURATION",
-        help="longest wait between reconnection attempts (default 10*interval)",
+    c.add_duration("--interval", "5s", "time between PINGs")
+    c.add_duration(
+        "--max-backoff", None, "longest wait between reconnection attempts (default 10*interval)"
     )
     c.add_argument(
         "--misses", type=int, default=3, help="missed intervals before the server is declared dead"

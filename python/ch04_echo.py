@@ -46,7 +46,6 @@ from common import (
     log_closed,
     parse_addr,
     parse_command,
-    parse_duration,
     serve_until_signal,
     sigterm_as_interrupt,
 )
@@ -574,19 +573,11 @@ def main(argv: list[str] | None = None) -> None:
         "--addr", default=DEFAULT_ADDR, help="listen address (:PORT for all interfaces)"
     )
     p_serve.add_argument("--model", choices=MODELS, default="threads", help="concurrency model")
-    p_serve.add_argument(
-        "--idle-timeout",
-        type=parse_duration,
-        default="5m",
-        metavar="DURATION",
-        help="close a client that neither sends nor reads this long (0: never)",
+    p_serve.add_duration(
+        "--idle-timeout", "5m", "close a client that neither sends nor reads this long (0: never)"
     )
-    p_serve.add_argument(
-        "--drain-timeout",
-        type=parse_duration,
-        default="10s",
-        metavar="DURATION",
-        help="on SIGINT/SIGTERM, how long open connections may finish",
+    p_serve.add_duration(
+        "--drain-timeout", "10s", "on SIGINT/SIGTERM, how long open connections may finish"
     )
     p_serve.add_argument(
         "--metrics-addr",
@@ -596,13 +587,7 @@ def main(argv: list[str] | None = None) -> None:
     p_client = sub.add_parser("client", help="send --msg or stdin and print the echo")
     p_client.add_argument("--addr", default=DEFAULT_ADDR, help="server address HOST:PORT")
     p_client.add_argument("--msg", help="send this line instead of stdin")
-    p_client.add_argument(
-        "--timeout",
-        type=parse_duration,
-        default="1m",
-        metavar="DURATION",
-        help="give up after this long",
-    )
+    p_client.add_duration("--timeout", "1m", "give up after this long")
     args = parse_command(parser, argv, "serve")
     if args.command == "client":
         client(args)

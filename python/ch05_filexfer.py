@@ -994,23 +994,11 @@ def main(argv: list[str] | None = None) -> None:
     sp.add_argument("--addr", default=DEFAULT_ADDR, help="address to listen on")
     sp.add_argument("--dir", default="received", help="directory to receive files into")
     sp.add_argument("--max-conns", type=int, default=64, help="most connections served at once")
-    sp.add_argument(
-        "--idle-timeout",
-        type=common.parse_duration,
-        default="30s",
-        metavar="DURATION",
-        help="drop a sender silent this long",
-    )
+    sp.add_duration("--idle-timeout", "30s", "drop a sender silent this long")
     sp.add_argument(
         "--max-size", type=int, default=64 << 30, help="largest file accepted, in bytes"
     )
-    sp.add_argument(
-        "--partial-ttl",
-        type=common.parse_duration,
-        default="24h",
-        metavar="DURATION",
-        help="remove unfinished partial files after this long",
-    )
+    sp.add_duration("--partial-ttl", "24h", "remove unfinished partial files after this long")
     cp = sub.add_parser("send", help="send files and directories to a receiver")
     cp.add_argument("--addr", default=DEFAULT_ADDR, help="receiver address")
     cp.add_argument(
@@ -1030,13 +1018,7 @@ def main(argv: list[str] | None = None) -> None:
         default=3,
         help="retry a cut-off or damaged transfer this often, resuming each time",
     )
-    cp.add_argument(
-        "--timeout",
-        type=common.parse_duration,
-        default="30s",
-        metavar="DURATION",
-        help="dial timeout and longest wait for the receiver",
-    )
+    cp.add_duration("--timeout", "30s", "dial timeout and longest wait for the receiver")
     cp.add_argument("files", nargs="+", help="files and directories to send")
     args = common.parse_command(ap, argv, "serve")
     if args.cmd == "send":

@@ -41,7 +41,6 @@ from common import (
     log_closed,
     parse_addr,
     parse_command,
-    parse_duration,
     sigterm_as_interrupt,
 )
 
@@ -294,26 +293,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=None,
         help="require client certificates signed by this CA (mutual TLS)",
     )
-    s.add_argument(
-        "--handshake-timeout",
-        type=parse_duration,
-        default="10s",
-        metavar="DURATION",
-        help="close clients that do not finish the handshake in time",
+    s.add_duration(
+        "--handshake-timeout", "10s", "close clients that do not finish the handshake in time"
     )
-    s.add_argument(
-        "--idle-timeout",
-        type=parse_duration,
-        default="5m",
-        metavar="DURATION",
-        help="close a client silent this long (0: never)",
-    )
-    s.add_argument(
-        "--drain-timeout",
-        type=parse_duration,
-        default="10s",
-        metavar="DURATION",
-        help="on SIGINT/SIGTERM, how long open connections may finish",
+    s.add_duration("--idle-timeout", "5m", "close a client silent this long (0: never)")
+    s.add_duration(
+        "--drain-timeout", "10s", "on SIGINT/SIGTERM, how long open connections may finish"
     )
 
     c = sub.add_parser("client", help="TLS client: show the handshake, echo stdin")
@@ -334,13 +319,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         default="",
         help="append TLS secrets to this file for Wireshark (DEBUG ONLY: it decrypts the traffic)",
     )
-    c.add_argument(
-        "--timeout",
-        type=parse_duration,
-        default="10s",
-        metavar="DURATION",
-        help="dial and handshake timeout",
-    )
+    c.add_duration("--timeout", "10s", "dial and handshake timeout")
 
     args = parse_command(parser, argv, "serve")
     try:

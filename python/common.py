@@ -112,6 +112,11 @@ class CommandParser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", GoHelpFormatter)
         super().__init__(*args, **kwargs)
 
+    def add_duration(self, flag: str, default: str | None, help: str) -> None:
+        """An option that takes a Go duration ("5s", "1m30s"), as every
+        duration option of the course does."""
+        self.add_argument(flag, type=parse_duration, default=default, metavar="DURATION", help=help)
+
 
 def parse_command(
     parser: argparse.ArgumentParser, argv: Sequence[str] | None, default: str
