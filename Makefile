@@ -86,7 +86,7 @@ fuzz:
 	  done; \
 	done
 
-# The reliability suite (internal/soak, and every test named Soak*): floods,
+# The reliability suite (tests/soak, and every test named Soak*): floods,
 # silent and non-reading clients, servers out of file descriptors, against Go
 # and Python. Loopback only; prints a table of figures. SOAK=full (default)
 # or SOAK=short (under a minute, run by CI). Never part of `go test ./...`.
@@ -109,10 +109,10 @@ clean:
 # A student's starting copy: exercise solutions replaced by stubs.
 STARTER_DIR ?= ../tcp-course-starter
 starter:
-	$(GO) run ./scripts/starter -out $(STARTER_DIR)
+	$(GO) run ./tools/starter -out $(STARTER_DIR)
 
 # The scoreboard of a copy of the course (GRADE_DIR: a student's; default
 # this one), with JUnit XML for autograders: make grade GRADE_DIR=../alice
 GRADE_DIR ?= .
 grade:
-	$(GO) run ./scripts/grade -junit grade.xml $(GRADE_DIR)
+	$(GO) run ./tools/grade -junit grade.xml $(GRADE_DIR)

@@ -26,7 +26,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcp-in-go/course/internal/testutil"
+	"github.com/tcp-in-go/course/tests/testutil"
 )
 
 var overviewChecks = []testutil.Check{

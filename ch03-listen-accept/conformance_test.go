@@ -24,7 +24,7 @@ import (
 	"time"
 
 	"github.com/tcp-in-go/course/internal/exercise"
-	"github.com/tcp-in-go/course/internal/testutil"
+	"github.com/tcp-in-go/course/tests/testutil"
 )
 
 var heartbeatChecks = []testutil.Check{

@@ -22,7 +22,7 @@ import (
 	"github.com/tcp-in-go/course/internal/cli"
 	"github.com/tcp-in-go/course/internal/faultproxy"
 	"github.com/tcp-in-go/course/internal/serve"
-	"github.com/tcp-in-go/course/internal/testutil"
+	"github.com/tcp-in-go/course/tests/testutil"
 
 	"github.com/tcp-in-go/course/internal/exercise"
 )

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/tcp-in-go/course/internal/telemetry"
-	"github.com/tcp-in-go/course/internal/testutil"
+	"github.com/tcp-in-go/course/tests/testutil"
 )
 
 func benchAddr(b *testing.B, srv *Server) string {

@@ -22,7 +22,7 @@ import (
 
 	"github.com/tcp-in-go/course/internal/debugserver"
 	"github.com/tcp-in-go/course/internal/serve"
-	"github.com/tcp-in-go/course/internal/testutil"
+	"github.com/tcp-in-go/course/tests/testutil"
 
 	"github.com/tcp-in-go/course/internal/exercise"
 )

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tcp-in-go/course/internal/testutil"
+	"github.com/tcp-in-go/course/tests/testutil"
 )
 
 // TestConformanceTuned grades the tuned variant and its splice mode with

@@ -33,7 +33,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcp-in-go/course/internal/testutil"
+	"github.com/tcp-in-go/course/tests/testutil"
 )
 
 // receiverChecks is the rubric; dir is the receiver's directory when the

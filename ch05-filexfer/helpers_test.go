@@ -16,7 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/tcp-in-go/course/internal/faultproxy"
-	"github.com/tcp-in-go/course/internal/testutil"
+	"github.com/tcp-in-go/course/tests/testutil"
 )
 
 // startServer runs a receiver in-process on 127.0.0.1:0 into a fresh

@@ -16,7 +16,7 @@ import (
 
 	"github.com/tcp-in-go/course/internal/cli"
 	"github.com/tcp-in-go/course/internal/telemetry"
-	"github.com/tcp-in-go/course/internal/testutil"
+	"github.com/tcp-in-go/course/tests/testutil"
 )
 
 // startMetrics serves s's metrics on 127.0.0.1:0, as -metrics-addr does,

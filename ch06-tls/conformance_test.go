@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcp-in-go/course/internal/testutil"
+	"github.com/tcp-in-go/course/tests/testutil"
 )
 
 // tlsChecks is what any implementation of this chapter's server must do,

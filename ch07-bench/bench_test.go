@@ -10,7 +10,7 @@ import (
 
 // BenchmarkGeneratorPingPong: one op is one verified 64-byte echo over 50
 // connections to the in-process reference echo server (client and server
-// share the process and the cores; scripts/ch07-report separates them for the book).
+// share the process and the cores; scripts/report separates them for the book).
 func BenchmarkGeneratorPingPong(b *testing.B) {
 	addr, _ := startEcho(b)
 	b.SetBytes(64)

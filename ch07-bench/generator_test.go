@@ -15,7 +15,7 @@ import (
 	"github.com/tcp-in-go/course/internal/cli"
 	"github.com/tcp-in-go/course/internal/exercise"
 	"github.com/tcp-in-go/course/internal/faultproxy"
-	"github.com/tcp-in-go/course/internal/testutil"
+	"github.com/tcp-in-go/course/tests/testutil"
 )
 
 func TestPingPongCountsExactly(t *testing.T) {

@@ -10,7 +10,7 @@
 //	go run ./ch07-bench minimal -addr ...  # the hand-written client the generator is measured against
 //
 // The tables and charts of the book's results page are made by
-// scripts/ch07-report, which runs this program against every echo server of
+// scripts/report, which runs this program against every echo server of
 // the course.
 //
 // It is a client, so it has no default port: -addr is required.

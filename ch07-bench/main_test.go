@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/tcp-in-go/course/internal/faultproxy"
-	"github.com/tcp-in-go/course/internal/testutil"
+	"github.com/tcp-in-go/course/tests/testutil"
 	"go.uber.org/goleak"
 )
 

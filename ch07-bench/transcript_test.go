@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/tcp-in-go/course/internal/cli"
-	"github.com/tcp-in-go/course/internal/testutil"
+	"github.com/tcp-in-go/course/tests/testutil"
 )
 
 // TestTranscriptHelp writes the flag reference the book shows

@@ -70,7 +70,7 @@ func TestClaimsRegister(t *testing.T) {
 // courseOnly are directories of the course's own tooling that a student's
 // starter copy (make starter) does not have: rows citing them are checked
 // where the directory exists.
-var courseOnly = map[string]bool{"scripts/starter": true}
+var courseOnly = map[string]bool{"tools/starter": true}
 
 var (
 	groupRE    = regexp.MustCompile("^`([a-z0-9/-]+)` (Test[A-Za-z0-9_]+(?:, Test[A-Za-z0-9_]+)*)$")

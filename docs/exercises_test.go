@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tcp-in-go/course/internal/exercise/stub"
+	"github.com/tcp-in-go/course/tools/stub"
 )
 
 // render returns a page as the book shows it: exercise listings through the

@@ -3,7 +3,7 @@
 //
 // In the course, each exercise's solution sits in the chapter's code between
 // "// ANCHOR: exercise-NAME" and "// ANCHOR_END: exercise-NAME". The starter
-// generator (scripts/starter, with the stub package) replaces it with
+// generator (tools/starter, with the stub package) replaces it with
 //
 //	exercise.TODO("exercise-NAME")
 //

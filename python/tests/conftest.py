@@ -30,7 +30,7 @@ LISTENING = re.compile(r"msg=listening .*?addr=(\S+)")
 # yet — see PAGE#exercises" (with "pass" or a neutral return), which never
 # raises: while it is in python/*.py the marked tests fail at once with that
 # message, and no other test does. With GRADE_REPORT=FILE (set by
-# scripts/grade) every test's outcome and exercises are written to FILE.
+# tools/grade) every test's outcome and exercises are written to FILE.
 _report: list[dict[str, object]] = []
 _STUB = re.compile(r"^\s*(?:pass\s+)?# TODO\((exercise-[\w-]+)\): (not done yet — see \S+)", re.M)
 _GO_STUB = re.compile(r'^\s*exercise\.TODO\("(exercise-[\w-]+)"\)', re.M)

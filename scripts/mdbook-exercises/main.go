@@ -25,7 +25,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/tcp-in-go/course/internal/exercise/stub"
+	"github.com/tcp-in-go/course/tools/stub"
 )
 
 func main() {

@@ -1,10 +1,10 @@
 // Command starter writes a student's starting copy of the course: every
 // exercise solution (a region between "ANCHOR: exercise-NAME" and
 // "ANCHOR_END: exercise-NAME" in a chapter's Go code or a Python
-// counterpart) is replaced by its stub (internal/exercise/stub), so the same
+// counterpart) is replaced by its stub (tools/stub), so the same
 // tests that pass on the course grade the student's work.
 //
-//	go run ./scripts/starter -out ../tcp-course-starter
+//	go run ./tools/starter -out ../tcp-course-starter
 //
 // The copy is a git repository of its own, with a README for the student.
 // The course's own tooling (this command, CI workflows) stays behind.
@@ -20,7 +20,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/tcp-in-go/course/internal/exercise/stub"
+	"github.com/tcp-in-go/course/tools/stub"
 )
 
 func main() {
@@ -28,7 +28,7 @@ func main() {
 	solutions := flag.Bool("solutions", false, "keep the solutions (the instructor's copy, graded all green)")
 	flag.Parse()
 	if *out == "" || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "usage: go run ./scripts/starter -out DIR [-solutions]")
+		fmt.Fprintln(os.Stderr, "usage: go run ./tools/starter -out DIR [-solutions]")
 		os.Exit(2)
 	}
 	names, err := Write(".", *out, *solutions)
@@ -40,7 +40,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "starter: wrote %s with the solutions of its %d exercises\n", *out, len(names))
 		return
 	}
-	fmt.Fprintf(os.Stderr, "starter: wrote %s with %d exercises to solve; grade them with: cd %s && go run ./scripts/grade\n",
+	fmt.Fprintf(os.Stderr, "starter: wrote %s with %d exercises to solve; grade them with: cd %s && go run ./tools/grade\n",
 		*out, len(names), *out)
 }
 
@@ -51,7 +51,7 @@ var studentREADME []byte
 
 // left out of the copy: the course's own tooling and CI.
 func left(name string) bool {
-	for _, p := range []string{".ci/", ".github/", "scripts/starter/"} {
+	for _, p := range []string{".ci/", ".github/", "tools/starter/"} {
 		if strings.HasPrefix(name, p) {
 			return true
 		}

@@ -44,7 +44,9 @@ func RequireTool(t testing.TB, name string) string {
 	return path
 }
 
-// RepoRoot returns the repository root (the directory holding go.mod).
+// RepoRoot returns the repository root: the directory whose go.mod is the
+// course's own module. Tests of the nested modules (deploy/,
+// scripts/report/) find it too, above their own go.mod.
 func RepoRoot(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
@@ -52,12 +54,13 @@ func RepoRoot(t testing.TB) string {
 		t.Fatal(err)
 	}
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		if mod, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
+			strings.HasPrefix(string(mod), "module github.com/tcp-in-go/course\n") {
 			return dir
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatal("go.mod not found above the working directory")
+			t.Fatal("the course's go.mod (module github.com/tcp-in-go/course) not found above the working directory")
 		}
 		dir = parent
 	}

@@ -2,7 +2,7 @@
 // copy, or the course itself) and prints a scoreboard: one row per exercise,
 // with its chapter, pass or fail, and a one-line reason.
 //
-//	go run ./scripts/grade [-all] [-junit FILE] [-json] [DIR]
+//	go run ./tools/grade [-all] [-junit FILE] [-json] [DIR]
 //
 // The exercises are the "ANCHOR: exercise-…" regions of the chapters' Go
 // code and Python counterparts. A Go test grades an exercise when it calls
@@ -36,13 +36,13 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/tcp-in-go/course/internal/exercise/stub"
+	"github.com/tcp-in-go/course/tools/stub"
 )
 
 func main() {
 	fs := flag.NewFlagSet("grade", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: go run ./scripts/grade [flags] [DIR]\n\nGrades the copy of the course in DIR (default .).\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "usage: go run ./tools/grade [flags] [DIR]\n\nGrades the copy of the course in DIR (default .).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	junit := fs.String("junit", "", "also write the scoreboard as JUnit XML to `FILE`")

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tcp-in-go/course/internal/testutil"
+	"github.com/tcp-in-go/course/tests/testutil"
 )
 
 // Every command a page shows must run as shown: the program exists, the

@@ -13,10 +13,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tcp-in-go/course/internal/exercise/stub"
+	"github.com/tcp-in-go/course/tools/stub"
 )
 
-// board is the part of scripts/grade's -json output these tests read.
+// board is the part of tools/grade's -json output these tests read.
 type board struct {
 	Exercises []struct {
 		Exercise, Lang, Reason string
@@ -34,7 +34,7 @@ type board struct {
 func grade(t *testing.T, dir string, flags ...string) (board, time.Duration) {
 	t.Helper()
 	start := time.Now()
-	args := append([]string{"run", "./scripts/grade", "-json", "-timeout", "12m"}, flags...) // minutes on a loaded 2-core machine
+	args := append([]string{"run", "./tools/grade", "-json", "-timeout", "12m"}, flags...) // minutes on a loaded 2-core machine
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer

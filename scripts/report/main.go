@@ -5,8 +5,8 @@
 // ch07-bench load generator (also a process of its own, printing -json) and
 // writes what it measured.
 //
-//	go run ./scripts/ch07-report                  # the whole matrix (a few minutes)
-//	go run ./scripts/ch07-report -conns 1,10 -sizes 64 -duration 1s -idle-conns 0
+//	go run ./scripts/report                  # the whole matrix (a few minutes)
+//	go run ./scripts/report -conns 1,10 -sizes 64 -duration 1s -idle-conns 0
 //
 // scripts/ch07-figures.sh runs it together with the pprof and Locust figures.
 package main
@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	res.command = strings.Join(append([]string{"go run ./scripts/ch07-report"}, args...), " ")
+	res.command = strings.Join(append([]string{"go run ./scripts/report"}, args...), " ")
 	return res.write(o.out)
 }
 
