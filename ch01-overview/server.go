@@ -10,8 +10,6 @@ import (
 	"net"
 	"sync"
 	"time"
-
-	"github.com/tcp-in-go/course/internal/serve"
 )
 
 // Server prints "Received: <line>" for every line its clients send.
@@ -23,28 +21,131 @@ type Server struct {
 	Log         *slog.Logger  // events, one line each (stderr)
 
 	outMu sync.Mutex // one printed line at a time, whole
-	core  serve.Core // the accept loop and the Serve/Shutdown contract
+
+	mu       sync.Mutex            // guards the three fields below
+	ln       net.Listener          // closed by Shutdown
+	conns    map[net.Conn]struct{} // the connections being served
+	shutting bool                  // Shutdown has begun
+	wg       sync.WaitGroup        // one count per connection being served
 }
+
+// ErrServerClosed is what Serve returns after Shutdown, as net/http's
+// Server does: the loop ended because it was asked to. It wraps
+// net.ErrClosed, the error of the closed listener that ended it.
+var ErrServerClosed = fmt.Errorf("server closed: %w", net.ErrClosed)
 
 // ANCHOR: serve
-// Serve accepts connections on ln until Shutdown, handling each in its own
-// goroutine: a slow or silent client never holds up the others. The loop
-// itself is the course's one accept loop, internal/serve, whose contract
-// chapter 3 explains: it returns serve.ErrServerClosed after Shutdown, and
-// waits out errors such as "too many open files" instead of dying.
+// Serve is the accept loop: it waits for the next client, hands it to a
+// goroutine of its own, and goes back to waiting, so a slow or silent
+// client never holds up the others. It runs until Shutdown closes ln.
 func (s *Server) Serve(ln net.Listener) error {
-	s.core.Log = s.Log
-	return s.core.Serve(ln, s.handle)
+	if !s.setListener(ln) {
+		return ErrServerClosed // Shutdown came first
+	}
+	wait := time.Duration(0) // after a failed Accept, how long to wait
+	for {
+		conn, err := ln.Accept()
+		if errors.Is(err, net.ErrClosed) {
+			return ErrServerClosed // Shutdown closed the listener
+		}
+		if err != nil {
+			// Out of file descriptors, or a client that gave up while it
+			// waited in the queue: not the end of the server. Wait a little
+			// (longer each time in a row, at most a second) and try again,
+			// rather than spin or die.
+			wait = min(max(2*wait, 5*time.Millisecond), time.Second)
+			s.Log.Warn("accept failed; backing off", "err", err, "retry_in", wait)
+			time.Sleep(wait)
+			continue
+		}
+		wait = 0
+		if !s.track(conn) {
+			conn.Close() // accepted just as Shutdown began
+			return ErrServerClosed
+		}
+		go s.serveConn(conn)
+	}
 }
 
-// Shutdown stops accepting, then waits for open connections to finish. If ctx
-// ends first, it closes them and returns ctx's error.
-func (s *Server) Shutdown(ctx context.Context) error { return s.core.Shutdown(ctx) }
+// ANCHOR_END: serve
+
+// ANCHOR: track
+// track records a new connection so that Shutdown can wait for it, unless
+// Shutdown has begun. Both check and record under s.mu: either Shutdown
+// sees the connection, or the connection sees the shutdown.
+func (s *Server) track(conn net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutting {
+		return false
+	}
+	if s.conns == nil {
+		s.conns = map[net.Conn]struct{}{}
+	}
+	s.conns[conn] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+// serveConn is a connection's goroutine: the handler, then forget it.
+func (s *Server) serveConn(conn net.Conn) {
+	defer s.wg.Done()
+	s.handle(conn)
+	s.mu.Lock()
+	delete(s.conns, conn)
+	s.mu.Unlock()
+}
+
+// ANCHOR_END: track
+
+func (s *Server) setListener(ln net.Listener) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutting {
+		ln.Close()
+		return false
+	}
+	s.ln = ln
+	return true
+}
+
+// ANCHOR: shutdown
+// Shutdown stops accepting (closing the listener makes Accept fail, which
+// ends Serve), then waits for the connections being served to finish. If
+// ctx ends first, it closes them, waits for their goroutines to return,
+// and returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shutting = true
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	for conn := range s.conns {
+		conn.Close() // a handler blocked in Read returns at once
+	}
+	s.mu.Unlock()
+	<-done
+	return ctx.Err()
+}
+
+// ANCHOR_END: shutdown
 
 // OpenConns is the number of connections being served (cli.Serve logs it).
-func (s *Server) OpenConns() int { return s.core.OpenConns() }
-
-// ANCHOR_END: serve
+func (s *Server) OpenConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
 
 // ANCHOR: handle
 // handle reads lines until the client closes. bufio.Scanner collects bytes

@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/tests/testutil"
 
 	"github.com/tcp-in-go/course/internal/exercise"
@@ -222,7 +221,7 @@ func TestGracefulShutdownLetsClientsFinish(t *testing.T) {
 		defer cancel()
 		shut <- srv.Shutdown(ctx)
 	}()
-	assert.ErrorIs(t, <-served, serve.ErrServerClosed, "Serve returns once the listener is closed")
+	assert.ErrorIs(t, <-served, ErrServerClosed, "Serve returns once the listener is closed")
 	_, err = net.DialTimeout("tcp", ln.Addr().String(), time.Second)
 	assert.Error(t, err, "no new connections after Shutdown")
 

@@ -294,7 +294,7 @@ func (s *RawServer) handle(cfd int, peer string) {
 	if err != nil {
 		reason = "error"
 	}
-	logClosed(s.Log, peer, start, lines, reason, err)
+	serve.LogClosed(s.Log, peer, start, reason, err, "step", "6 close", "lines", lines)
 }
 
 // ANCHOR: raw-shutdown

@@ -73,12 +73,12 @@ func trimCR(line []byte) []byte {
 type Server struct {
 	Log *slog.Logger
 
-	core serve.Core // the accept loop and the Serve/Shutdown contract
+	core *serve.Core // the accept loop and the Serve/Shutdown contract
 }
 
 // NewServer returns a server that logs to log.
 func NewServer(log *slog.Logger) *Server {
-	return &Server{Log: log}
+	return &Server{Log: log, core: serve.New(serve.Config{Log: log, AcceptedAttrs: []any{"step", "4 accept"}})}
 }
 
 // ANCHOR: listen
@@ -101,47 +101,20 @@ func listenSteps(ctx context.Context, addr string) (net.Listener, error) {
 // own (internal/serve, explained in chapter 3): it waits out temporary
 // errors such as EMFILE and returns serve.ErrServerClosed after Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	s.core.Log = s.Log
 	return s.core.Serve(ln, s.handle)
 }
 
-// handle serves one connection: step 5 (read/write), then step 6 (close).
-func (s *Server) handle(conn net.Conn) {
-	start, peer := time.Now(), conn.RemoteAddr().String()
-	s.Log.Info("accepted", "step", "4 accept", "peer", peer)
-	s.Log.Info("serving", "step", "5 read/write", "peer", peer)
+// handle serves one connection: step 5 (read/write). The Core has logged
+// step 4 (accepted) and writes the closed line when handle returns; step 6,
+// close, sends our FIN (the kernel finishes the close).
+func (s *Server) handle(conn net.Conn) serve.End {
+	s.Log.Info("serving", "step", "5 read/write", "peer", conn.RemoteAddr().String())
 	lines, err := handleLines(conn, conn)
-	conn.Close() // step 6: send our FIN (the kernel finishes the close)
-	reason := "eof"
-	switch {
-	case err != nil && s.drained(err):
-		reason, err = "drained", nil // woken by Shutdown: not a failure
-	case err != nil:
-		reason = "error"
-	}
-	logClosed(s.Log, peer, start, lines, reason, err)
-}
-
-// logClosed writes a connection's last line (step 6): INFO, or WARN with
-// the error when the connection failed.
-func logClosed(log *slog.Logger, peer string, start time.Time, lines int, reason string, err error) {
-	attrs := []any{"step", "6 close", "peer", peer, "duration", time.Since(start).Round(time.Microsecond),
-		"lines", lines, "reason", reason}
-	if err != nil {
-		log.Warn("closed", append(attrs, "err", err)...)
-		return
-	}
-	log.Info("closed", attrs...)
+	conn.Close() // step 6
+	return serve.End{Err: err, Attrs: []any{"step", "6 close", "lines", lines}}
 }
 
 // ANCHOR_END: serve
-
-// drained reports whether err is what Shutdown causes on purpose: the read
-// deadline it sets, or the close when the drain time is over.
-func (s *Server) drained(err error) bool {
-	var ne net.Error
-	return s.core.Draining() && (errors.Is(err, net.ErrClosed) || errors.As(err, &ne) && ne.Timeout())
-}
 
 // ANCHOR: shutdown
 // Shutdown stops the server gracefully: it closes the listener (no new

@@ -64,12 +64,12 @@ type Server struct {
 	Misses   int
 	Log      *slog.Logger
 
-	core serve.Core // the accept loop and the Serve/Shutdown contract (serve.go)
+	core *serve.Core // the accept loop and the Serve/Shutdown contract
 }
 
 // NewServer returns a server with the given interval and misses.
 func NewServer(interval time.Duration, misses int, log *slog.Logger) *Server {
-	return &Server{Interval: interval, Misses: misses, Log: log}
+	return &Server{Interval: interval, Misses: misses, Log: log, core: serve.New(serve.Config{Log: log})}
 }
 
 // ANCHOR: server
@@ -77,7 +77,6 @@ func NewServer(interval time.Duration, misses int, log *slog.Logger) *Server {
 // accept loop (internal/serve, whose contract this chapter teaches): it
 // returns serve.ErrServerClosed after Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	s.core.Log = s.Log
 	return s.core.Serve(ln, s.handle)
 }
 
@@ -98,11 +97,8 @@ func (s *Server) OpenConns() int { return s.core.OpenConns() }
 // ANCHOR: handle
 // handle serves one connection: every line read is answered; a read deadline
 // of Misses intervals, pushed forward after each line, declares a silent
-// client dead.
-func (s *Server) handle(c net.Conn) {
-	defer c.Close()
-	log := s.Log.With("peer", c.RemoteAddr().String())
-	log.Info("connected")
+// client dead. The Core logs the connection's accepted and closed lines.
+func (s *Server) handle(c net.Conn) serve.End {
 	sc := bufio.NewScanner(c)
 	sc.Buffer(make([]byte, 0, 64), maxLine) // a longer line is an error, not a bigger buffer
 	w := bufio.NewWriter(c)
@@ -116,29 +112,28 @@ func (s *Server) handle(c net.Conn) {
 		_ = c.SetWriteDeadline(time.Now().Add(silence))
 		_, _ = w.WriteString(answer + "\n") // an error sticks in w: Flush reports it
 		if err := w.Flush(); err != nil {
-			log.Info("disconnected", "reason", Classify(err), "err", err)
-			return
+			return serve.End{Err: err, Reason: string(Classify(err))}
 		}
 		if !ok {
-			log.Warn("bad line", "line", strings.TrimSpace(sc.Text()))
+			s.Log.Warn("bad line", "peer", c.RemoteAddr().String(), "line", strings.TrimSpace(sc.Text()))
 		}
 	}
-	logEnd(log, sc.Err(), silence)
+	return s.ended(sc.Err(), silence)
 }
 
 // ANCHOR_END: handle
 
 // ANCHOR: log-end
-// logEnd logs why a connection ended: Scan's error, nil at a clean end of
-// stream.
-func logEnd(log *slog.Logger, err error, silence time.Duration) {
+// ended says why a connection ended, from Scan's error (nil at a clean end
+// of stream): a peer silent for Misses intervals is dead.
+func (s *Server) ended(err error, silence time.Duration) serve.End {
 	switch Classify(cmp.Or(err, io.EOF)) {
 	case KindTimeout:
-		log.Warn("peer dead", "silent_for", silence)
+		return serve.End{Reason: "dead", Attrs: []any{"silent_for", silence}}
 	case KindEOF:
-		log.Info("disconnected", "reason", KindEOF)
+		return serve.End{}
 	default:
-		log.Info("disconnected", "reason", Classify(err), "err", err)
+		return serve.End{Err: err, Reason: string(Classify(err))}
 	}
 }
 

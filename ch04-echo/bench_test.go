@@ -17,15 +17,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcp-in-go/course/internal/telemetry"
 	"github.com/tcp-in-go/course/tests/testutil"
 )
 
-func benchAddr(b *testing.B, srv *Server) string {
+func benchAddr(b *testing.B, cfg Config) string {
 	if addr := os.Getenv("ECHO_ADDR"); addr != "" {
 		return addr
 	}
-	srv.Log = quietLog()
+	srv := newServer(cfg)
 	return testutil.StartServer(b, srv.Serve, srv.Shutdown)
 }
 
@@ -35,7 +34,7 @@ func benchAddr(b *testing.B, srv *Server) string {
 func BenchmarkPingPong64(b *testing.B) {
 	for _, conns := range []int{1, 50} {
 		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
-			pingPong(b, benchAddr(b, &Server{IdleTimeout: 5 * time.Minute}), conns) // as deployed: deadlines on
+			pingPong(b, benchAddr(b, Config{IdleTimeout: 5 * time.Minute}), conns) // as deployed: deadlines on
 		})
 	}
 }
@@ -82,11 +81,7 @@ func pingPong(b *testing.B, addr string, conns int) {
 func BenchmarkEchoWithMetrics(b *testing.B) {
 	for _, on := range []bool{false, true} {
 		b.Run(fmt.Sprintf("metrics=%v", on), func(b *testing.B) {
-			srv := &Server{IdleTimeout: 5 * time.Minute}
-			if on {
-				srv.observe(telemetry.New(0))
-			}
-			srv.Log = quietLog()
+			srv := newServer(Config{IdleTimeout: 5 * time.Minute, Metrics: on})
 			pingPong(b, testutil.StartServer(b, srv.Serve, srv.Shutdown), 50)
 		})
 	}
@@ -102,7 +97,7 @@ func BenchmarkBulk(b *testing.B) {
 			if mode == "splice" && os.Getenv("ECHO_ADDR") != "" {
 				b.Skip("splice is a mode of this package's server")
 			}
-			addr := benchAddr(b, &Server{IdleTimeout: 5 * time.Minute, Tuned: mode == "splice", Splice: mode == "splice"})
+			addr := benchAddr(b, Config{IdleTimeout: 5 * time.Minute, Tuned: mode == "splice", Splice: mode == "splice"})
 			c := testutil.Dial(b, addr).(*net.TCPConn)
 			const chunk = 64 << 10
 			b.SetBytes(chunk)

@@ -61,7 +61,7 @@ func TestConformance(t *testing.T) {
 	addr := testutil.ExternalAddr(t, "ECHO_ADDR")
 	external := addr != ""
 	if !external {
-		srv := &Server{IdleTimeout: time.Minute, Log: quietLog()}
+		srv := newServer(Config{IdleTimeout: time.Minute, Log: quietLog()})
 		addr = testutil.StartServer(t, srv.Serve, srv.Shutdown)
 	}
 	runConformance(t, addr, external)

@@ -46,7 +46,7 @@ func serveCmd(ctx context.Context, args []string) error {
 		return cli.Usagef("-max-conns, -idle-timeout and -drain-timeout must not be negative")
 	}
 	log := slog.Default()
-	srv := &Server{MaxConns: *maxConns, IdleTimeout: *idle, Log: log, Tuned: *tuned}
+	srv := NewServer(Config{MaxConns: *maxConns, IdleTimeout: *idle, Log: log, Tuned: *tuned, Metrics: *metricsAddr != ""})
 	if *debugAddr != "" {
 		_, stop, err := debugserver.Start(ctx, *debugAddr, "echo", func() any { return srv.Stats() }, log)
 		if err != nil {
@@ -55,9 +55,7 @@ func serveCmd(ctx context.Context, args []string) error {
 		defer stop()
 	}
 	if *metricsAddr != "" {
-		m := telemetry.New(*maxConns)
-		srv.observe(m) // before Serve: see metrics.go
-		_, stop, err := telemetry.Start(ctx, *metricsAddr, m, srv.core.Ready, log)
+		_, stop, err := telemetry.Start(ctx, *metricsAddr, srv.Metrics(), srv.core.Ready, log)
 		if err != nil {
 			return err
 		}

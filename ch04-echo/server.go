@@ -22,71 +22,75 @@ const drainQuiet = 250 * time.Millisecond
 
 // ANCHOR: server-type
 // Server is an RFC 862 echo server: every byte a client sends comes back
-// unchanged and in order, until the client closes. The zero value is ready to
-// use (no connection limit, no idle timeout, logs to stderr).
+// unchanged and in order, until the client closes. Build it with NewServer.
 type Server struct {
+	cfg   Config
+	core  *serve.Core // the accept loop, the connection limit, Shutdown
+	serve serve.Handler
+	stats counters
+
+	metrics   *telemetry.Metrics // nil unless Config.Metrics (metrics.go)
+	roundTrip *telemetry.Echo
+}
+
+// Config is what a Server is built with: the serve command's flags.
+type Config struct {
 	MaxConns    int           // connections served at once; 0 means no limit
 	IdleTimeout time.Duration // close a peer that neither sends nor reads this long; 0 means never
-	Log         *slog.Logger  // one line per connection opened and closed
+	Log         *slog.Logger  // the accept loop's and each connection's lines; nil: stderr
 
 	// Tuned selects the variant of tuned.go, which keeps an idle
 	// connection's memory to a minimum; Splice (with Tuned) echoes with
-	// splice(2). The chapter's "Going further" section measures both.
+	// splice(2). The chapter's "Going further" page measures both.
 	Tuned, Splice bool
+	// Metrics turns on the metrics (-metrics-addr): Server.Metrics
+	// returns them for the HTTP endpoint (metrics.go).
+	Metrics bool
+}
 
-	core  serve.Core // the accept loop, the connection limit, Shutdown
-	stats counters
-
-	metrics   *telemetry.Metrics // nil unless -metrics-addr (metrics.go)
-	roundTrip *telemetry.Echo
+// NewServer returns a server built once and for all by cfg: everything
+// Serve and Shutdown read is set here, so they may run in any order.
+func NewServer(cfg Config) *Server {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	s := &Server{cfg: cfg}
+	s.serve = s.handle
+	if cfg.Tuned {
+		s.serve = s.handleTuned
+	}
+	var obs serve.Observer
+	if cfg.Metrics {
+		obs = s.observe() // metrics.go: wraps s.serve to time each echo
+	}
+	s.core = serve.New(serve.Config{Log: cfg.Log, MaxConns: cfg.MaxConns, Observer: obs})
+	return s
 }
 
 // ANCHOR_END: server-type
 
 // ANCHOR: serve
 // Serve accepts connections on ln and echoes each in a goroutine of its own,
-// with the accept loop of chapter 3 (internal/serve). It returns
+// with the accept loop of chapter 3 (internal/serve), which also writes
+// each connection's accepted and closed lines. It returns
 // serve.ErrServerClosed after Shutdown, or the listener's permanent error.
 func (s *Server) Serve(ln net.Listener) error {
-	if s.Log == nil {
-		s.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if s.cfg.Tuned {
+		ln = s.tunedListener(ln)
 	}
-	s.core.Log, s.core.MaxConns = s.Log, s.MaxConns
-	if s.Tuned {
-		return s.core.Serve(s.tunedListener(ln), s.handleTuned)
-	}
-	return s.core.Serve(ln, s.handle)
+	return s.core.Serve(ln, s.serve)
 }
 
 // ANCHOR_END: serve
 
 // ANCHOR: handle
-// handle serves one connection: a line when it opens, the echo, a line when
-// it closes, with the peer, how long it lasted and how many bytes it echoed.
-func (s *Server) handle(c net.Conn) {
-	start := time.Now()
-	peer := c.RemoteAddr().String()
-	s.Log.Info("accepted", "peer", peer)
+// handle serves one connection: the echo, then what its closed line
+// reports besides why it ended: how many bytes went each way.
+func (s *Server) handle(c net.Conn) serve.End {
 	s.stats.total.Add(1)
 	var n byteCount
 	err := s.echo(c, &n)
-	s.logClose(peer, start, n, err)
-	s.countClose(err)
-}
-
-// logClose writes the connection's close line and counts errors.
-func (s *Server) logClose(peer string, start time.Time, n byteCount, err error) {
-	// ANCHOR: exercise-conn-log
-	reason := telemetry.CloseReason(err, s.core.Draining())
-	attrs := []any{"peer", peer, "duration", time.Since(start).Round(time.Microsecond),
-		"bytes_in", n.in, "bytes_out", n.out, "reason", reason}
-	if reason == "error" {
-		s.stats.errors.Add(1)
-		s.Log.Warn("closed", append(attrs, "err", err)...)
-	} else {
-		s.Log.Info("closed", attrs...)
-	}
-	// ANCHOR_END: exercise-conn-log
+	return serve.End{Err: err, Attrs: []any{"bytes_in", n.in, "bytes_out", n.out}}
 }
 
 // ANCHOR_END: handle
@@ -128,7 +132,7 @@ func (s *Server) echo(c net.Conn, n *byteCount) error {
 			// buffer. A client that never reads fills it and Write blocks:
 			// we stop reading, the client's own writes block in turn, and
 			// nothing piles up in this process (back-pressure).
-			w, werr := s.writeBack(c, buf[:r]) // c.Write, timed with metrics on
+			w, werr := c.Write(buf[:r])
 			n.out += int64(w)
 			s.stats.out.Add(int64(w))
 			if werr != nil {
@@ -185,8 +189,8 @@ func (s *Server) giveBack(large *[]byte) {
 // much shorter.
 func (s *Server) refreshDeadline(c net.Conn) {
 	// ANCHOR: exercise-idle-deadline
-	if s.IdleTimeout > 0 {
-		_ = c.SetDeadline(time.Now().Add(s.IdleTimeout))
+	if s.cfg.IdleTimeout > 0 {
+		_ = c.SetDeadline(time.Now().Add(s.cfg.IdleTimeout))
 	}
 	// ANCHOR_END: exercise-idle-deadline
 	// Checked after setting the idle deadline: if Shutdown started in
@@ -222,12 +226,11 @@ type Stats struct {
 	ConnsTotal int64 `json:"conns_total"`
 	BytesIn    int64 `json:"bytes_in"`
 	BytesOut   int64 `json:"bytes_out"`
-	Errors     int64 `json:"errors"`
 	LargeBufs  int64 `json:"large_bufs"`    // 64 KiB buffers lent to streaming connections now
 	Borrows    int64 `json:"large_borrows"` // ...and in all
 }
 
-type counters struct{ total, in, out, errors, largeBufs, borrows atomic.Int64 }
+type counters struct{ total, in, out, largeBufs, borrows atomic.Int64 }
 
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
@@ -236,7 +239,6 @@ func (s *Server) Stats() Stats {
 		ConnsTotal: s.stats.total.Load(),
 		BytesIn:    s.stats.in.Load(),
 		BytesOut:   s.stats.out.Load(),
-		Errors:     s.stats.errors.Load(),
 		LargeBufs:  s.stats.largeBufs.Load(),
 		Borrows:    s.stats.borrows.Load(),
 	}

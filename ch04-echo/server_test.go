@@ -30,10 +30,15 @@ import (
 // startServer runs srv in-process on 127.0.0.1:0 until the test ends.
 func startServer(t *testing.T, srv *Server) string {
 	t.Helper()
-	if srv.Log == nil {
-		srv.Log = quietLog()
-	}
 	return testutil.StartServer(t, srv.Serve, srv.Shutdown)
+}
+
+// newServer is NewServer with a quiet log unless the test gives one.
+func newServer(cfg Config) *Server {
+	if cfg.Log == nil {
+		cfg.Log = quietLog()
+	}
+	return NewServer(cfg)
 }
 
 func echoOnce(t *testing.T, c net.Conn, msg string) {
@@ -42,7 +47,7 @@ func echoOnce(t *testing.T, c net.Conn, msg string) {
 }
 
 func TestClientResetMidStream(t *testing.T) {
-	srv := &Server{}
+	srv := newServer(Config{})
 	addr := startServer(t, srv)
 
 	c := testutil.Dial(t, addr).(*net.TCPConn)
@@ -56,7 +61,7 @@ func TestClientResetMidStream(t *testing.T) {
 }
 
 func TestThousandClientsAtOnce(t *testing.T) {
-	addr := startServer(t, &Server{})
+	addr := startServer(t, newServer(Config{}))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	require.NoError(t, concurrentClients(ctx, addr, 1000))
@@ -69,12 +74,13 @@ func TestThousandClientsAtOnce(t *testing.T) {
 func TestIdleTimeoutFreesSilentClients(t *testing.T) {
 	exercise.Graded(t, "exercise-idle-deadline")
 	const idle = time.Second
-	for name, srv := range map[string]*Server{
+	for name, cfg := range map[string]Config{
 		"plain": {IdleTimeout: idle},
 		"tuned": {Tuned: true, IdleTimeout: idle},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			srv := newServer(cfg)
 			addr := startServer(t, srv)
 
 			start := time.Now() // before Dial: the server's clock starts at accept, after this
@@ -101,7 +107,7 @@ func TestIdleTimeoutFreesSilentClients(t *testing.T) {
 // ANCHOR_END: test-idle
 
 func TestMaxConnsQueuesExtraClients(t *testing.T) {
-	srv := &Server{MaxConns: 2}
+	srv := newServer(Config{MaxConns: 2})
 	addr := startServer(t, srv)
 	c1, c2 := testutil.Dial(t, addr), testutil.Dial(t, addr)
 	echoOnce(t, c1, "one")
@@ -131,7 +137,7 @@ func TestMaxConnsQueuesExtraClients(t *testing.T) {
 // TestShutdownClosesStragglers: a client that never reads keeps its
 // connection busy; when the drain window ends, Shutdown closes it.
 func TestShutdownClosesStragglers(t *testing.T) {
-	srv := &Server{Log: quietLog()}
+	srv := newServer(Config{Log: quietLog()})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	served := make(chan error, 1)
@@ -194,7 +200,7 @@ func TestSIGTERMDrains(t *testing.T) {
 }
 
 func TestDebugEndpoint(t *testing.T) {
-	srv := &Server{}
+	srv := newServer(Config{})
 	addr := startServer(t, srv)
 	c := testutil.Dial(t, addr)
 	echoOnce(t, c, "count me")
@@ -230,7 +236,7 @@ func TestDebugEndpoint(t *testing.T) {
 // connection waits again, the buffer is back in the pool.
 func TestIdleConnectionHoldsNoLargeBuffer(t *testing.T) {
 	exercise.Graded(t, "exercise-pool")
-	srv := &Server{}
+	srv := newServer(Config{})
 	addr := startServer(t, srv)
 	c := testutil.Dial(t, addr).(*net.TCPConn)
 	require.NoError(t, roundTrip(c, random(4<<20)))
@@ -243,7 +249,7 @@ func TestIdleConnectionHoldsNoLargeBuffer(t *testing.T) {
 }
 
 func TestClientCommand(t *testing.T) {
-	addr := startServer(t, &Server{})
+	addr := startServer(t, newServer(Config{}))
 	ctx := context.Background()
 
 	in := random(300 << 10)
@@ -293,7 +299,7 @@ func TestClientHalfCloses(t *testing.T) {
 func TestTranscript(t *testing.T) {
 	exercise.Graded(t, "exercise-conn-log")
 	var logs testutil.LogBuffer
-	srv := &Server{Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	srv := newServer(Config{Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	addr := startServer(t, srv)
 	var out bytes.Buffer
 	require.NoError(t, runClient(context.Background(),
@@ -318,7 +324,7 @@ func TestClientProgressLine(t *testing.T) {
 // TestHold: the memory script's helper opens n connections, each echoed once,
 // holds them until cancelled, then closes them all.
 func TestHold(t *testing.T) {
-	srv := &Server{}
+	srv := newServer(Config{})
 	addr := startServer(t, srv)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"time"
+
+	"github.com/tcp-in-go/course/internal/serve"
 )
 
 // ANCHOR: tuned-listener
@@ -17,8 +19,8 @@ import (
 // decides what it holds while it waits. Formatting a log line and setting a
 // deadline (a runtime timer update) each need more than 2 KiB. So the tuned
 // server does both in the accept loop's goroutine, whose stack is grown once
-// for all: tunedListener logs the accepted line and sets the first deadline as
-// it accepts.
+// for all: the Core logs the accepted line there (internal/serve), and
+// tunedListener sets the first deadline as it accepts.
 type tunedListener struct {
 	net.Listener
 	s *Server
@@ -31,10 +33,10 @@ func (l tunedListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.s.Log.Info("accepted", "peer", c.RemoteAddr().String())
-	tc := &tunedConn{Conn: c, slack: l.s.IdleTimeout / 8}
-	if l.s.IdleTimeout > 0 {
-		tc.deadline = time.Now().Add(l.s.IdleTimeout)
+	idle := l.s.cfg.IdleTimeout
+	tc := &tunedConn{Conn: c, slack: idle / 8}
+	if idle > 0 {
+		tc.deadline = time.Now().Add(idle)
 		_ = c.SetDeadline(tc.deadline)
 	}
 	return tc, nil
@@ -65,23 +67,35 @@ func (c *tunedConn) SetDeadline(t time.Time) error {
 // ANCHOR_END: tuned-conn
 
 // ANCHOR: tuned-handle
-// handleTuned is handle without the accepted line (the listener wrote it). The
-// close line is in logClose, a function of its own: handle's stack frame is
-// reserved for the connection's whole life, and the log call's temporaries
-// would make it almost twice as large.
-func (s *Server) handleTuned(c net.Conn) {
-	start := time.Now()
-	peer := c.RemoteAddr().String()
+// handleTuned is handle, with splice(2) when asked for. The Core writes the
+// closed line after it returns, in a frame of its own: handleTuned's frame
+// is reserved for the connection's whole life, and the log call's
+// temporaries would make it almost twice as large.
+func (s *Server) handleTuned(c net.Conn) serve.End {
 	s.stats.total.Add(1)
 	var n byteCount
 	var err error
-	if s.Splice {
-		err = s.echoSplice(c.(*tunedConn).Conn, &n)
+	if s.cfg.Splice {
+		err = s.echoSplice(tcpConn(c), &n)
 	} else {
 		err = s.echo(c, &n)
 	}
-	s.logClose(peer, start, n, err)
-	s.countClose(err)
+	return serve.End{Err: err, Attrs: []any{"bytes_in", n.in, "bytes_out", n.out}}
+}
+
+// tcpConn unwraps c down to the *net.TCPConn that splice needs: the tuned
+// connection, and the timing wrapper when metrics are on, both hold it.
+func tcpConn(c net.Conn) net.Conn {
+	for {
+		switch w := c.(type) {
+		case *tunedConn:
+			c = w.Conn
+		case interface{ NetConn() net.Conn }:
+			c = w.NetConn()
+		default:
+			return c
+		}
+	}
 }
 
 // ANCHOR_END: tuned-handle

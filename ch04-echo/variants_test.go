@@ -21,13 +21,13 @@ func TestConformanceTuned(t *testing.T) {
 	if os.Getenv("ECHO_ADDR") != "" {
 		t.Skip("ECHO_ADDR is set: grading that server only")
 	}
-	for name, srv := range map[string]*Server{
+	for name, srv := range map[string]Config{
 		"tuned":  {Tuned: true, IdleTimeout: time.Minute},
 		"splice": {Tuned: true, Splice: true, IdleTimeout: time.Minute},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			runConformance(t, startServer(t, srv), false)
+			runConformance(t, startServer(t, newServer(srv)), false)
 		})
 	}
 }
@@ -57,12 +57,12 @@ func TestEchoAllocatesNothing(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates on its own")
 	}
-	for name, srv := range map[string]*Server{
+	for name, srv := range map[string]Config{
 		"plain": {IdleTimeout: time.Minute},
 		"tuned": {Tuned: true, IdleTimeout: time.Minute},
 	} {
 		t.Run(name, func(t *testing.T) {
-			c := testutil.Dial(t, startServer(t, srv))
+			c := testutil.Dial(t, startServer(t, newServer(srv)))
 			for _, size := range []int{64, 4 << 10} {
 				msg, got := random(size), make([]byte, size)
 				echo := func() {

@@ -52,7 +52,7 @@ func serveCmd(ctx context.Context, args []string) error {
 	}
 	s.Log = slog.Default()
 	if *metricsAddr != "" {
-		s.Metrics = telemetry.New(s.MaxConns)
+		s.Metrics = telemetry.New(s.MaxConns, nil)
 		_, stop, err := telemetry.Start(ctx, *metricsAddr, s.Metrics, s.Ready, s.Log)
 		if err != nil {
 			return err

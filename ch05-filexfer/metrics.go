@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/tcp-in-go/course/internal/telemetry"
 )
 
@@ -16,28 +14,27 @@ import (
 // every server of the course exports (internal/telemetry). A nil
 // *xferMetrics (metrics off) records nothing.
 type xferMetrics struct {
-	duration prometheus.Histogram   // filexfer_transfer_duration_seconds
-	size     prometheus.Histogram   // filexfer_transfer_size_bytes
-	results  *prometheus.CounterVec // filexfer_transfers_total{result}
+	duration *telemetry.Histogram  // filexfer_transfer_duration_seconds
+	size     *telemetry.Histogram  // filexfer_transfer_size_bytes
+	results  *telemetry.CounterVec // filexfer_transfers_total{result}
 }
 
 func newXferMetrics(m *telemetry.Metrics) *xferMetrics {
 	if m == nil {
 		return nil
 	}
-	f := m.Factory()
-	x := &xferMetrics{
+	f := m.Registry
+	return &xferMetrics{
 		duration: f.Histogram("filexfer_transfer_duration_seconds",
 			"Time from a file's header to its verified commit, for files received whole.",
-			prometheus.ExponentialBuckets(0.001, 4, 12)), // 1 ms .. 70 min
+			telemetry.ExponentialBuckets(0.001, 4, 12)), // 1 ms .. 70 min
 		size: f.Histogram("filexfer_transfer_size_bytes",
 			"Size of each file received whole.",
-			prometheus.ExponentialBuckets(1024, 4, 14)), // 1 KiB .. 64 GiB
+			telemetry.ExponentialBuckets(1024, 4, 14)), // 1 KiB .. 64 GiB
 		results: f.CounterVec("filexfer_transfers_total",
-			"Files offered, by outcome: ok, a refusal's status (exists, bad_name, crc_mismatch...), cut_off, lost.", "result"),
+			"Files offered, by outcome: ok, a refusal's status (exists, bad_name, crc_mismatch...), cut_off, lost.",
+			"result", "ok"), // ok exported as 0 before the first file
 	}
-	x.results.WithLabelValues("ok") // exported as 0 before the first file
-	return x
 }
 
 // done records one file's outcome.

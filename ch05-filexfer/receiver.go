@@ -45,7 +45,8 @@ type Server struct {
 
 	oldVersion bool // tests: refuse version 2 as a receiver from before it would
 
-	core      serve.Core // the accept loop and the connections (chapter 3)
+	setup     sync.Once   // builds core from the fields, once
+	core      *serve.Core // the accept loop and the connections (chapter 3)
 	xfer      *xferMetrics
 	root      *os.Root
 	slots     chan struct{}
@@ -66,11 +67,23 @@ func (s *Server) Stats() map[string]int {
 
 // OpenConns is the number of connections being served (logged when
 // draining starts).
-func (s *Server) OpenConns() int { return s.core.OpenConns() }
+func (s *Server) OpenConns() int { s.initCore(); return s.core.OpenConns() }
 
 // Ready reports whether the receiver accepts new senders: false from the
 // moment a drain begins (/readyz).
-func (s *Server) Ready() bool { return s.core.Ready() }
+func (s *Server) Ready() bool { s.initCore(); return s.core.Ready() }
+
+// initCore builds the Core from the fields, once, whichever of Serve and
+// Shutdown runs first: both may run at any time (a signal can come first).
+func (s *Server) initCore() {
+	s.setup.Do(func() {
+		log := s.Log
+		if log == nil {
+			log = slog.Default()
+		}
+		s.core = serve.New(serve.Config{Log: log, Observer: s.Metrics.Observer()})
+	})
+}
 
 // Defaults for the Server's limits.
 const (
@@ -129,8 +142,7 @@ func (s *Server) init() error {
 // Core's limit (which leaves extra clients waiting in the accept queue):
 // here a sender over the limit is accepted and told BUSY, so it knows.
 func (s *Server) Serve(ln net.Listener) error {
-	s.core.Log = s.Log
-	s.core.Observer = s.Metrics.Observer()
+	s.initCore()
 	s.mu.Lock()
 	if s.core.Draining() { // Shutdown ran first: open nothing
 		s.mu.Unlock()
@@ -149,8 +161,7 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // serveConn is a connection's goroutine: a slot, then handle.
-func (s *Server) serveConn(raw net.Conn) {
-	start := time.Now()
+func (s *Server) serveConn(raw net.Conn) serve.End {
 	c := &telemetry.Conn{Conn: raw} // counts the bytes
 	reason := "refused"
 	select {
@@ -160,20 +171,12 @@ func (s *Server) serveConn(raw net.Conn) {
 	default:
 		s.refuse(c, Reply{Status: StatusBusy, Msg: fmt.Sprintf("too many connections (limit %d)", s.MaxConns)})
 	}
-	s.ended(c, reason, start)
+	in, out := c.Counts()
+	s.Metrics.Transferred(in, out)
+	return serve.End{Reason: reason, Attrs: []any{"bytes_in", in, "bytes_out", out}}
 }
 
 // ANCHOR_END: serve
-
-// ended logs a connection's last line, why it ended and how many bytes it
-// carried, and counts the same in the metrics.
-func (s *Server) ended(c *telemetry.Conn, reason string, start time.Time) {
-	in, out := c.Counts()
-	s.Log.Info("closed", "peer", c.RemoteAddr().String(), "reason", reason,
-		"duration", time.Since(start).Round(time.Millisecond), "bytes_in", in, "bytes_out", out)
-	s.Metrics.Closed(reason)
-	s.Metrics.Transferred(in, out)
-}
 
 // ANCHOR: shutdown
 // Shutdown stops accepting, wakes the connections that are between files
@@ -181,6 +184,7 @@ func (s *Server) ended(c *telemetry.Conn, reason string, start time.Time) {
 // transfers in progress finish until ctx is done, then closes what is left:
 // their partial files stay, resumable.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.initCore()
 	s.core.BeginShutdown()
 	s.core.Each(func(c net.Conn) {
 		if s.isIdle(c) {
@@ -243,7 +247,6 @@ func (s *Server) refuse(c net.Conn, r Reply) {
 // tell where the next frame starts. It returns why the connection ended.
 func (s *Server) handle(c *telemetry.Conn) (reason string) {
 	log := s.Log.With("peer", c.RemoteAddr().String())
-	log.Info("accepted")
 	defer s.setIdle(c.Conn, false)
 	for {
 		h, reason := s.nextHeader(c, log)
@@ -257,11 +260,11 @@ func (s *Server) handle(c *telemetry.Conn) (reason string) {
 			if keep {
 				continue
 			}
-			return telemetry.CloseReason(err, false)
+			return serve.Reason(err, false)
 		}
 		if err := s.reply(c, rep); err != nil {
 			log.Warn("reply", "name", h.Name, "err", err)
-			return telemetry.CloseReason(err, false)
+			return serve.Reason(err, false)
 		}
 	}
 }
@@ -292,7 +295,7 @@ func (s *Server) nextHeader(c *telemetry.Conn, log *slog.Logger) (Header, string
 	}
 	if err != nil {
 		s.fail(c, log, "", err, false)
-		return Header{}, telemetry.CloseReason(err, false)
+		return Header{}, serve.Reason(err, false)
 	}
 	return h, ""
 }

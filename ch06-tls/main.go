@@ -61,7 +61,7 @@ func serveCmd(ctx context.Context, args []string) error {
 		defer stop()
 	}
 	if *metricsAddr != "" {
-		srv.Metrics = telemetry.New(0) // no -max-conns here
+		srv.Metrics = telemetry.New(0, nil) // no -max-conns here
 		_, stop, err := telemetry.Start(ctx, *metricsAddr, srv.Metrics, srv.Ready, srv.Log)
 		if err != nil {
 			return err

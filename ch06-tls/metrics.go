@@ -9,8 +9,6 @@ import (
 	"net"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/tcp-in-go/course/internal/telemetry"
 )
 
@@ -19,8 +17,8 @@ import (
 // of the course exports (internal/telemetry). A nil *tlsMetrics (metrics
 // off) records nothing.
 type tlsMetrics struct {
-	handshakes *prometheus.CounterVec // tls_handshakes_total{version}
-	failures   *prometheus.CounterVec // tls_handshake_failures_total{reason}
+	handshakes *telemetry.CounterVec // tls_handshakes_total{version}
+	failures   *telemetry.CounterVec // tls_handshake_failures_total{reason}
 }
 
 // failureReasons are the only values of the reason label: every distinct
@@ -31,15 +29,11 @@ func newTLSMetrics(m *telemetry.Metrics) *tlsMetrics {
 	if m == nil {
 		return nil
 	}
-	f := m.Factory()
-	t := &tlsMetrics{
-		handshakes: f.CounterVec("tls_handshakes_total", "TLS handshakes completed, by protocol version (1.2, 1.3).", "version"),
-		failures:   f.CounterVec("tls_handshake_failures_total", "TLS handshakes that failed, by reason: "+strings.Join(failureReasons, ", ")+".", "reason"),
+	return &tlsMetrics{
+		handshakes: m.Registry.CounterVec("tls_handshakes_total", "TLS handshakes completed, by protocol version (1.2, 1.3).", "version"),
+		// Every reason is exported as 0 before the first failure, so rate() works.
+		failures: m.Registry.CounterVec("tls_handshake_failures_total", "TLS handshakes that failed, by reason: "+strings.Join(failureReasons, ", ")+".", "reason", failureReasons...),
 	}
-	for _, r := range failureReasons { // exported as 0 before the first failure, so rate() works
-		t.failures.WithLabelValues(r)
-	}
-	return t
 }
 
 func (t *tlsMetrics) handshake(st tls.ConnectionState) {

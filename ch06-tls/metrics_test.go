@@ -36,7 +36,7 @@ func TestMetrics(t *testing.T) {
 	p := newPKI(t)
 	var srv *Server
 	addr, _ := startServer(t, p.serverConfig(t, true), func(s *Server) {
-		s.Metrics = telemetry.New(0)
+		s.Metrics = telemetry.New(0, nil)
 		s.HandshakeTimeout = 200 * time.Millisecond
 		srv = s
 	})
@@ -105,7 +105,7 @@ func TestMetrics(t *testing.T) {
 // clients, while an open connection keeps the drain going.
 func TestReadyzBeforeRefusing(t *testing.T) {
 	p := newPKI(t)
-	srv := &Server{TLSConfig: p.serverConfig(t, false), Log: slog.New(slog.NewTextHandler(&testutil.LogBuffer{}, nil)), Metrics: telemetry.New(0)}
+	srv := &Server{TLSConfig: p.serverConfig(t, false), Log: slog.New(slog.NewTextHandler(&testutil.LogBuffer{}, nil)), Metrics: telemetry.New(0, nil)}
 	base := startMetrics(t, srv)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

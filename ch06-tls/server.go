@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/tcp-in-go/course/internal/serve"
@@ -27,19 +28,29 @@ type Server struct {
 	// (-metrics-addr); nil means metrics off.
 	Metrics *telemetry.Metrics
 
-	core serve.Core // the accept loop and the connections (chapter 3)
-	tlsm *tlsMetrics
+	setup sync.Once   // builds core and tlsm from the fields, once
+	core  *serve.Core // the accept loop and the connections (chapter 3)
+	tlsm  *tlsMetrics
+}
+
+// init builds the Core from the fields, once, whichever of Serve and
+// Shutdown runs first: both may run at any time (a signal can come first).
+func (s *Server) init() {
+	s.setup.Do(func() {
+		s.core = serve.New(serve.Config{Log: s.logger(), Observer: s.Metrics.Observer()})
+		s.tlsm = newTLSMetrics(s.Metrics)
+	})
 }
 
 // Stats is what -debug-addr publishes (expvar "tls").
 func (s *Server) Stats() map[string]int { return map[string]int{"conns_open": s.OpenConns()} }
 
 // OpenConns is the number of connections being served.
-func (s *Server) OpenConns() int { return s.core.OpenConns() }
+func (s *Server) OpenConns() int { s.init(); return s.core.OpenConns() }
 
 // Ready reports whether the server accepts new clients: false from the
 // moment a drain begins (/readyz).
-func (s *Server) Ready() bool { return s.core.Ready() }
+func (s *Server) Ready() bool { s.init(); return s.core.Ready() }
 
 func (s *Server) logger() *slog.Logger {
 	if s.Log != nil {
@@ -61,15 +72,11 @@ func orDefault(d, def time.Duration) time.Duration {
 // returns serve.ErrServerClosed. Shutdown stops accepting and lets the
 // echoes finish until its context ends, then closes the rest.
 func (s *Server) Serve(ln net.Listener) error {
-	s.core.Log = s.logger()
-	s.core.Observer = s.Metrics.Observer()
-	if s.tlsm == nil {
-		s.tlsm = newTLSMetrics(s.Metrics)
-	}
+	s.init()
 	return s.core.Serve(ln, s.handle)
 }
 
-func (s *Server) Shutdown(ctx context.Context) error { return s.core.Shutdown(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error { s.init(); return s.core.Shutdown(ctx) }
 
 // ANCHOR_END: serve
 
@@ -79,8 +86,7 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.core.Shutdown(ct
 // raw is wrapped in a byte counter first, so the metrics count what crossed
 // the network, TLS records and handshakes included; the close line counts
 // the plaintext echoed, as the Python twin does.
-func (s *Server) handle(accepted net.Conn) {
-	start := time.Now()
+func (s *Server) handle(accepted net.Conn) serve.End {
 	log := s.logger().With("peer", accepted.RemoteAddr().String())
 	raw := &telemetry.Conn{Conn: accepted}
 	defer s.count(raw)
@@ -88,30 +94,20 @@ func (s *Server) handle(accepted net.Conn) {
 	conn := tls.Server(raw, s.TLSConfig)
 	if err := s.handshake(conn); err != nil {
 		s.tlsm.failed(err)
-		s.Metrics.Closed("error")
-		s.handshakeFailed(log, raw, err)
-		return
+		log.Warn("handshake failed", "err", err)
+		s.handshakeFailed(raw, err)
+		return serve.End{Err: err, Reason: "error"} // the why: tls_handshake_failures_total
 	}
 	s.tlsm.handshake(conn.ConnectionState())
 	log.Info("handshake", stateAttrs(conn.ConnectionState())...)
 
 	n, err := echo(conn, orDefault(s.IdleTimeout, 5*time.Minute))
-	reason := "eof"
-	if err != nil {
-		reason = telemetry.CloseReason(err, false)
-	} else {
+	if err == nil {
 		// Send close_notify so the client knows the echo is complete and
 		// was not cut short by an attacker closing the TCP connection.
 		_ = conn.Close()
 	}
-	s.Metrics.Closed(reason)
-	attrs := []any{"duration", time.Since(start).Round(time.Microsecond),
-		"bytes_in", n.in, "bytes_out", n.out, "reason", reason}
-	if reason == "error" {
-		log.Warn("closed", append(attrs, "err", err)...)
-		return
-	}
-	log.Info("closed", attrs...)
+	return serve.End{Err: err, Attrs: []any{"bytes_in", n.in, "bytes_out", n.out}}
 }
 
 // ANCHOR_END: handle
@@ -137,7 +133,7 @@ func (s *Server) handshake(conn *tls.Conn) error {
 // TLS at all (someone typed into nc, or sent plain HTTP), crypto/tls hands
 // back the raw connection in a RecordHeaderError, and the server answers in
 // plain text, as net/http does, so the client learns what went wrong.
-func (s *Server) handshakeFailed(log *slog.Logger, raw net.Conn, err error) {
+func (s *Server) handshakeFailed(raw net.Conn, err error) {
 	// ANCHOR: exercise-plaintext-hint
 	var rhe tls.RecordHeaderError
 	if errors.As(err, &rhe) && rhe.Conn != nil {
@@ -145,7 +141,6 @@ func (s *Server) handshakeFailed(log *slog.Logger, raw net.Conn, err error) {
 		_, _ = io.WriteString(raw, "this port speaks TLS; plaintext is refused\n")
 	}
 	// ANCHOR_END: exercise-plaintext-hint
-	log.Warn("handshake failed", "err", err)
 	lingerClose(raw)
 }
 

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -33,8 +34,8 @@ const streamModule = "/usr/lib/nginx/modules/ngx_stream_module.so"
 // the baseline of the benchmarks.
 func startPlainEcho(t testing.TB) string {
 	t.Helper()
-	var core serve.Core
-	echo := func(c net.Conn) { _, _ = io.Copy(c, c) }
+	core := serve.New(serve.Config{Log: slog.New(slog.DiscardHandler)})
+	echo := func(c net.Conn) serve.End { _, err := io.Copy(c, c); return serve.End{Err: err} }
 	return testutil.StartServer(t, func(ln net.Listener) error { return core.Serve(ln, echo) },
 		func(ctx context.Context) error {
 			core.BeginShutdown()

@@ -34,7 +34,7 @@ type EchoServer struct {
 	// MaxConns bounds the connections served at once (0: no limit).
 	MaxConns int
 
-	core      serve.Core
+	core      *serve.Core
 	setupOnce sync.Once
 	total     atomic.Int64 // connections accepted so far
 }
@@ -43,7 +43,7 @@ type EchoServer struct {
 // Shutdown runs first (a test may shut a server down before its Serve
 // goroutine has started).
 func (s *EchoServer) setup() {
-	s.setupOnce.Do(func() { s.core.Log, s.core.MaxConns = s.Log, s.MaxConns })
+	s.setupOnce.Do(func() { s.core = serve.New(serve.Config{Log: s.Log, MaxConns: s.MaxConns}) })
 }
 
 // Serve accepts connections on ln until Shutdown, then returns
@@ -54,22 +54,25 @@ func (s *EchoServer) Serve(ln net.Listener) error {
 }
 
 // ANCHOR: echo
-func (s *EchoServer) handle(c net.Conn) {
+func (s *EchoServer) handle(c net.Conn) serve.End {
 	s.total.Add(1)
 	if s.Splice {
-		_, _ = io.Copy(c, c) // every byte back, until the client closes
-		return
+		_, err := io.Copy(c, c) // every byte back, until the client closes
+		return serve.End{Err: err}
 	}
 	buf := make([]byte, 16<<10)
 	for {
 		n, err := c.Read(buf)
 		if n > 0 {
 			if _, werr := c.Write(buf[:n]); werr != nil {
-				return
+				return serve.End{Err: werr}
 			}
 		}
+		if err == io.EOF {
+			return serve.End{} // the client closed
+		}
 		if err != nil {
-			return // io.EOF: the client closed; anything else: broken
+			return serve.End{Err: err}
 		}
 	}
 }
@@ -87,13 +90,13 @@ func (s *EchoServer) Shutdown(ctx context.Context) error {
 
 // OpenConns is the number of connections being served (cli.Serve logs it
 // when draining).
-func (s *EchoServer) OpenConns() int { return s.core.OpenConns() }
+func (s *EchoServer) OpenConns() int { s.setup(); return s.core.OpenConns() }
 
 // vars is what -debug-addr publishes under /debug/vars as "echo", named so
 // that the generator's -expvar sampling finds them.
 func (s *EchoServer) vars() any {
 	return map[string]int64{
-		"conns_open":  int64(s.core.OpenConns()),
+		"conns_open":  int64(s.OpenConns()),
 		"conns_total": s.total.Load(),
 		"goroutines":  int64(runtime.NumGoroutine()),
 	}

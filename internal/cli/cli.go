@@ -155,7 +155,9 @@ func LogListening(log *slog.Logger, ln net.Listener, attrs ...any) {
 }
 
 // Server is a server with the course's Serve/Shutdown contract
-// (internal/serve): Serve returns serve.ErrServerClosed after Shutdown.
+// (internal/serve): Serve returns serve.ErrServerClosed after Shutdown. A
+// server with an accept loop of its own (chapter 1's) may instead return
+// an error that wraps net.ErrClosed, the closed listener's.
 type Server interface {
 	Serve(ln net.Listener) error
 	Shutdown(ctx context.Context) error
@@ -183,7 +185,7 @@ func Serve(ctx context.Context, log *slog.Logger, ln net.Listener, srv Server, d
 	if err := srv.Shutdown(dctx); err != nil {
 		log.Warn("drain timeout; closed the remaining connections", "drain_timeout", drain)
 	}
-	if err := <-served; !errors.Is(err, serve.ErrServerClosed) {
+	if err := <-served; !closed(err) {
 		return err
 	}
 	log.Info("stopped")
@@ -191,6 +193,11 @@ func Serve(ctx context.Context, log *slog.Logger, ln net.Listener, srv Server, d
 }
 
 // ANCHOR_END: serve
+
+// closed reports whether err is what Serve returns after Shutdown.
+func closed(err error) bool {
+	return errors.Is(err, serve.ErrServerClosed) || errors.Is(err, net.ErrClosed)
+}
 
 // ListenAndServe opens addr with Listen, then runs Serve.
 func ListenAndServe(ctx context.Context, log *slog.Logger, addr string, srv Server, drain time.Duration, attrs ...any) error {

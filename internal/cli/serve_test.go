@@ -22,7 +22,10 @@ import (
 type echoServer struct{ core serve.Core }
 
 func (s *echoServer) Serve(ln net.Listener) error {
-	return s.core.Serve(ln, func(c net.Conn) { _, _ = io.Copy(c, c) })
+	return s.core.Serve(ln, func(c net.Conn) serve.End {
+		_, err := io.Copy(c, c)
+		return serve.End{Err: err}
+	})
 }
 func (s *echoServer) Shutdown(ctx context.Context) error { return s.core.Shutdown(ctx) }
 func (s *echoServer) OpenConns() int                     { return s.core.OpenConns() }

@@ -5,7 +5,6 @@ package debugserver
 
 import (
 	"context"
-	"errors"
 	"expvar"
 	"fmt"
 	"log/slog"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tcp-in-go/course/internal/httpserve"
 )
 
 // expvar names are global to the process and can be published only once, but
@@ -67,24 +68,15 @@ func Start(ctx context.Context, addr, name string, vars func() any, log *slog.Lo
 
 	// ANCHOR: debug-serve
 
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", addr)
+	// Bounded like every listener of the course (internal/httpserve): a
+	// CPU profile streams for 30 s, so writes get two minutes.
+	lim := httpserve.Limits{MaxConns: 8, ReadTimeout: 5 * time.Second, WriteTimeout: 2 * time.Minute, IdleTimeout: 30 * time.Second}
+	bound, stop, err = httpserve.Start(ctx, "debug", addr, mux, lim, log)
 	if err != nil {
-		return "", nil, fmt.Errorf("-debug-addr: %w", err)
+		return "", nil, err
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			log.Error("debug server", "err", err)
-		}
-	}()
-	log.Info("debug listening", "addr", ln.Addr().String(), "vars", "/debug/vars", "pprof", "/debug/pprof/")
-	return ln.Addr().String(), func() {
-		hs.Close()
-		<-done
-	}, nil
+	log.Info("debug listening", "addr", bound, "vars", "/debug/vars", "pprof", "/debug/pprof/")
+	return bound, stop, nil
 	// ANCHOR_END: debug-serve
 }
 

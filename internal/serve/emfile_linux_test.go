@@ -75,15 +75,14 @@ func TestEMFILEChild(t *testing.T) {
 
 	// ANCHOR: test-emfile-check
 	retries := make(chan error, 100)
-	core := Core{Log: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+	core := New(Config{Log: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 		OnRetry: func(err error, _ time.Duration) {
 			select {
 			case retries <- err:
 			default:
 			}
-		}}
-	served := make(chan error, 1)
-	go func() { served <- core.Serve(ln, func(c net.Conn) { _, _ = io.Copy(c, c) }) }()
+		}})
+	wait := served(t, core, ln)
 	for range 3 {
 		select {
 		case err := <-retries:
@@ -104,7 +103,7 @@ func TestEMFILEChild(t *testing.T) {
 	assert.Equal(t, "ping", string(got))
 	client.Close()
 	require.NoError(t, core.Shutdown(t.Context()))
-	require.ErrorIs(t, <-served, ErrServerClosed)
+	require.ErrorIs(t, wait(), ErrServerClosed)
 }
 
 // ANCHOR_END: test-emfile-check

@@ -13,8 +13,14 @@
 //     refused by the closed listener), then waits for the connections to
 //     finish, and closes the stragglers when its context ends.
 //
-// A chapter's server keeps a Core and hands it a handler:
+// The Core also writes each connection's two log lines, accepted and closed,
+// and names why the connection ended once: that one reason feeds both the
+// closed line and the Observer (the metrics), so they cannot disagree.
 //
+// A chapter's server builds its Core once, in its constructor, with
+// everything it will need (New), and hands it a handler:
+//
+//	s.core = serve.New(serve.Config{Log: log, MaxConns: n, Observer: obs})
 //	func (s *Server) Serve(ln net.Listener) error          { return s.core.Serve(ln, s.handle) }
 //	func (s *Server) Shutdown(ctx context.Context) error   { return s.core.Shutdown(ctx) }
 package serve
@@ -46,32 +52,55 @@ const (
 // safe for concurrent use.
 type Observer interface {
 	Accepted()                   // a connection was accepted and is being served
-	Done()                       // its handler returned and it was closed
+	Closed(reason string)        // it ended (reason as in its closed line) and was closed
 	AcceptFailed(temporary bool) // Accept returned an error
 	LimitReached()               // MaxConns connections are open; Accept waits
 	Draining()                   // shutdown began
 	DrainTimedOut()              // Wait gave up and closed the connections left
 }
 
-// Core is the part of a server that accepts and tracks connections. The
-// zero value is ready to use. Set its fields when the server is built,
-// before Serve or Shutdown can run: Shutdown reads Observer, and may run
-// before Serve does.
-type Core struct {
+// Config is everything a Core needs, given once to New.
+type Config struct {
 	// Log receives the accept loop's warnings (retries, the connection
-	// limit). nil means slog.Default().
+	// limit) and each connection's accepted and closed lines. nil means
+	// slog.Default().
 	Log *slog.Logger
 	// MaxConns bounds the connections served at once; 0 means no limit.
 	// At the limit the loop stops calling Accept, so new clients wait in
 	// the kernel's accept queue (their handshake done, nobody reading) until
 	// a connection ends.
 	MaxConns int
+	// Observer, if set, sees the loop's events: metrics hang here
+	// (internal/telemetry). nil costs nothing.
+	Observer Observer
+	// AcceptedAttrs are added to each connection's accepted line (chapter 2
+	// names the step of the server's life it teaches).
+	AcceptedAttrs []any
 	// OnRetry, if set, sees each temporary accept error and the wait chosen
 	// for it (tests use it).
 	OnRetry func(err error, delay time.Duration)
-	// Observer, if set, sees the loop's events: metrics hang here
-	// (internal/telemetry). Set it before Serve.
-	Observer Observer
+}
+
+// Handler serves one connection and reports how it ended. The Core closes
+// the connection after it returns.
+type Handler func(conn net.Conn) End
+
+// End is how a connection ended, as its handler saw it.
+type End struct {
+	// Err is the error that ended the connection; nil means the peer
+	// closed its side and got everything it asked for.
+	Err error
+	// Reason is the chapter's own name for the end (too_long, busy, ...);
+	// "" lets Reason name it from Err.
+	Reason string
+	// Attrs are added to the closed line: bytes_in and bytes_out, lines...
+	Attrs []any
+}
+
+// Core is the part of a server that accepts and tracks connections. Build
+// it with New; the zero value works too, with Config's zero values.
+type Core struct {
+	cfg Config // read-only after New: Serve and Shutdown may race
 
 	initOnce sync.Once
 	done     chan struct{} // closed when shutdown begins
@@ -83,13 +112,25 @@ type Core struct {
 	conns conntrack.Set
 }
 
+// New returns a Core configured once and for all by cfg.
+func New(cfg Config) *Core {
+	c := &Core{cfg: cfg}
+	c.init()
+	return c
+}
+
 func (c *Core) init() {
-	c.initOnce.Do(func() { c.done = make(chan struct{}) })
+	c.initOnce.Do(func() {
+		c.done = make(chan struct{})
+		if c.cfg.MaxConns > 0 {
+			c.slots = make(chan struct{}, c.cfg.MaxConns)
+		}
+	})
 }
 
 func (c *Core) log() *slog.Logger {
-	if c.Log != nil {
-		return c.Log
+	if c.cfg.Log != nil {
+		return c.cfg.Log
 	}
 	return slog.Default()
 }
@@ -99,7 +140,7 @@ func (c *Core) log() *slog.Logger {
 // its own for each. When handle returns, the connection is closed and
 // forgotten. Serve returns ErrServerClosed after Shutdown, or the first
 // permanent accept error; either way it has closed ln.
-func (c *Core) Serve(ln net.Listener, handle func(net.Conn)) error {
+func (c *Core) Serve(ln net.Listener, handle Handler) error {
 	if !c.register(ln) {
 		return ErrServerClosed // Shutdown ran first
 	}
@@ -140,23 +181,24 @@ func (c *Core) register(ln net.Listener) bool {
 		return false
 	}
 	c.ln = ln
-	if c.MaxConns > 0 && c.slots == nil { // read here, by Serve's goroutine only
-		c.slots = make(chan struct{}, c.MaxConns)
-	}
 	return true
 }
 
 // start registers conn before its goroutine starts, so that Shutdown waits
 // for it, and refuses it once Shutdown has begun.
-func (c *Core) start(conn net.Conn, handle func(net.Conn)) bool {
+func (c *Core) start(conn net.Conn, handle Handler) bool {
 	if !c.conns.Add(conn) {
 		conn.Close()
 		c.release()
 		return false
 	}
-	if c.Observer != nil {
-		c.Observer.Accepted()
+	if c.cfg.Observer != nil {
+		c.cfg.Observer.Accepted()
 	}
+	// Logged here, on the accept loop's goroutine: formatting a line grows
+	// a stack past 2 KiB, and a connection's goroutine would keep the
+	// bigger stack for its whole life.
+	c.log().Info("accepted", append([]any{"peer", conn.RemoteAddr().String()}, c.cfg.AcceptedAttrs...)...)
 	go c.run(conn, handle)
 	return true
 }
@@ -189,8 +231,8 @@ func (c *Core) retry(err error, b *backoff) error {
 	if c.Draining() {
 		return ErrServerClosed
 	}
-	if c.Observer != nil {
-		c.Observer.AcceptFailed(Temporary(err))
+	if c.cfg.Observer != nil {
+		c.cfg.Observer.AcceptFailed(Temporary(err))
 	}
 	if !Temporary(err) {
 		return err
@@ -200,8 +242,8 @@ func (c *Core) retry(err error, b *backoff) error {
 		b.since = time.Now()
 		c.log().Warn("accept failed; backing off", "err", err, "retry_in", b.delay, "max_delay", MaxRetryDelay)
 	}
-	if c.OnRetry != nil {
-		c.OnRetry(err, b.delay)
+	if c.cfg.OnRetry != nil {
+		c.cfg.OnRetry(err, b.delay)
 	}
 	t := time.NewTimer(b.delay)
 	defer t.Stop()
@@ -235,9 +277,9 @@ func (c *Core) acquire() bool {
 		return true
 	default:
 	}
-	c.log().Warn("connection limit reached; new clients wait in the accept queue", "max_conns", c.MaxConns)
-	if c.Observer != nil {
-		c.Observer.LimitReached()
+	c.log().Warn("connection limit reached; new clients wait in the accept queue", "max_conns", c.cfg.MaxConns)
+	if c.cfg.Observer != nil {
+		c.cfg.Observer.LimitReached()
 	}
 	select {
 	case c.slots <- struct{}{}:
@@ -253,21 +295,33 @@ func (c *Core) release() {
 	}
 }
 
-// run is a connection's goroutine: the handler, then the bookkeeping. One
-// deferred call keeps this frame small: a goroutine starts with a 2 KiB
-// stack, and ch04's tuned server keeps idle connections within it.
-func (c *Core) run(conn net.Conn, handle func(net.Conn)) {
+// run is a connection's goroutine: the handler, then the closed line and
+// the bookkeeping. One deferred call keeps this frame small: a goroutine
+// starts with a 2 KiB stack, and ch04's tuned server keeps idle
+// connections within it.
+func (c *Core) run(conn net.Conn, handle Handler) {
 	defer c.finish(conn)
-	handle(conn)
+	start := time.Now()
+	c.ended(conn, start, handle(conn))
+}
+
+// ended names why conn ended, once, and gives that one reason to both the
+// closed line and the Observer.
+func (c *Core) ended(conn net.Conn, start time.Time, end End) {
+	reason := end.Reason
+	if reason == "" {
+		reason = Reason(end.Err, c.Draining())
+	}
+	LogClosed(c.log(), conn.RemoteAddr().String(), start, reason, end.Err, end.Attrs...)
+	if c.cfg.Observer != nil {
+		c.cfg.Observer.Closed(reason)
+	}
 }
 
 // finish closes conn and forgets it; Remove comes last, as Shutdown's Wait
 // ends with it.
 func (c *Core) finish(conn net.Conn) {
 	conn.Close()
-	if c.Observer != nil {
-		c.Observer.Done()
-	}
 	c.release()
 	c.conns.Remove(conn)
 }
@@ -294,8 +348,8 @@ func (c *Core) BeginShutdown() (first bool) {
 		return false
 	}
 	c.draining.Store(true)
-	if c.Observer != nil {
-		c.Observer.Draining()
+	if c.cfg.Observer != nil {
+		c.cfg.Observer.Draining()
 	}
 	close(c.done)
 	if c.ln != nil {
@@ -311,8 +365,8 @@ func (c *Core) BeginShutdown() (first bool) {
 // returns ctx.Err().
 func (c *Core) Wait(ctx context.Context) error {
 	err := c.conns.Wait(ctx)
-	if err != nil && c.Observer != nil {
-		c.Observer.DrainTimedOut()
+	if err != nil && c.cfg.Observer != nil {
+		c.cfg.Observer.DrainTimedOut()
 	}
 	return err
 }

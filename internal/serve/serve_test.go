@@ -31,7 +31,29 @@ func bounded(t *testing.T) context.Context {
 }
 
 // echo is the handler the tests serve: it copies until the client closes.
-func echo(c net.Conn) { _, _ = io.Copy(c, c) }
+func echo(c net.Conn) End {
+	_, err := io.Copy(c, c)
+	return End{Err: err}
+}
+
+// served runs core.Serve(ln, echo) and returns a function that waits for
+// its result, failing the test (instead of hanging it) if Serve has not
+// returned within 10 s.
+func served(t *testing.T, core *Core, ln net.Listener) (wait func() error) {
+	t.Helper()
+	ch := make(chan error, 1)
+	go func() { ch <- core.Serve(ln, echo) }()
+	return func() error {
+		t.Helper()
+		select {
+		case err := <-ch:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatal("Serve did not return within 10 s")
+			return nil
+		}
+	}
+}
 
 func listen(t *testing.T) net.Listener {
 	t.Helper()
@@ -60,10 +82,9 @@ func roundTrip(t *testing.T, c net.Conn, msg string) {
 }
 
 func TestServeReturnsErrServerClosedAfterShutdown(t *testing.T) {
-	var core Core
+	core := New(Config{})
 	ln := listen(t)
-	served := make(chan error, 1)
-	go func() { served <- core.Serve(ln, echo) }()
+	wait := served(t, core, ln)
 	c := dial(t, ln.Addr().String())
 	roundTrip(t, c, "hello")
 	c.Close()
@@ -71,7 +92,7 @@ func TestServeReturnsErrServerClosedAfterShutdown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, core.Shutdown(ctx))
-	require.ErrorIs(t, <-served, ErrServerClosed)
+	require.ErrorIs(t, wait(), ErrServerClosed)
 
 	// The listener is closed: new clients are refused.
 	_, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second)
@@ -86,10 +107,9 @@ func TestServeReturnsErrServerClosedAfterShutdown(t *testing.T) {
 }
 
 func TestShutdownWaitsThenClosesStragglers(t *testing.T) {
-	var core Core
+	core := New(Config{})
 	ln := listen(t)
-	served := make(chan error, 1)
-	go func() { served <- core.Serve(ln, echo) }()
+	wait := served(t, core, ln)
 	c := dial(t, ln.Addr().String())
 	roundTrip(t, c, "x") // the connection is registered and being served
 	require.Equal(t, 1, core.OpenConns())
@@ -99,7 +119,7 @@ func TestShutdownWaitsThenClosesStragglers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	require.ErrorIs(t, core.Shutdown(ctx), context.DeadlineExceeded)
-	require.ErrorIs(t, <-served, ErrServerClosed)
+	require.ErrorIs(t, wait(), ErrServerClosed)
 	_, err := c.Read(make([]byte, 1))
 	require.ErrorIs(t, err, io.EOF)
 	require.Equal(t, 0, core.OpenConns())
@@ -148,7 +168,7 @@ func TestTemporaryErrorsBackOff(t *testing.T) {
 	var mu sync.Mutex
 	var delays []time.Duration
 	var logs bytes.Buffer
-	core := Core{
+	core := New(Config{
 		Log: slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil)),
 		OnRetry: func(err error, d time.Duration) {
 			assert.ErrorIs(t, err, syscall.EMFILE)
@@ -156,9 +176,8 @@ func TestTemporaryErrorsBackOff(t *testing.T) {
 			delays = append(delays, d)
 			mu.Unlock()
 		},
-	}
-	served := make(chan error, 1)
-	go func() { served <- core.Serve(fl, echo) }()
+	})
+	wait := served(t, core, fl)
 	c := dial(t, fl.Addr().String())
 	roundTrip(t, c, "served after the errors")
 	c.Close()
@@ -173,7 +192,7 @@ func TestTemporaryErrorsBackOff(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, core.Shutdown(ctx))
-	require.ErrorIs(t, <-served, ErrServerClosed)
+	require.ErrorIs(t, wait(), ErrServerClosed)
 	ms := time.Millisecond
 	mu.Lock()
 	assert.Equal(t, []time.Duration{5 * ms, 10 * ms, 20 * ms, 40 * ms, 80 * ms, 5 * ms}, delays)
@@ -200,17 +219,16 @@ func TestBackoffIsCapped(t *testing.T) {
 	fl := &fakeListener{Listener: listen(t), errs: errs}
 	var mu sync.Mutex
 	var delays []time.Duration
-	core := Core{Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		OnRetry: func(_ error, d time.Duration) { mu.Lock(); delays = append(delays, d); mu.Unlock() }}
-	served := make(chan error, 1)
+	core := New(Config{Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OnRetry: func(_ error, d time.Duration) { mu.Lock(); delays = append(delays, d); mu.Unlock() }})
 	start := time.Now()
-	go func() { served <- core.Serve(fl, echo) }()
+	wait := served(t, core, fl)
 	c := dial(t, fl.Addr().String())
 	roundTrip(t, c, "after nine errors")
 	waited := time.Since(start)
 	c.Close()
 	require.NoError(t, core.Shutdown(bounded(t)))
-	require.ErrorIs(t, <-served, ErrServerClosed)
+	require.ErrorIs(t, wait(), ErrServerClosed)
 	mu.Lock()
 	defer mu.Unlock()
 	require.Len(t, delays, 9)
@@ -225,8 +243,8 @@ func TestBackoffIsCapped(t *testing.T) {
 func TestPermanentErrorEndsServe(t *testing.T) {
 	boom := errors.New("listener broken")
 	fl := &fakeListener{Listener: listen(t), errs: []error{boom}}
-	var core Core
-	err := core.Serve(fl, echo)
+	core := New(Config{Log: slog.New(slog.DiscardHandler)})
+	err := served(t, core, fl)()
 	require.ErrorIs(t, err, boom, "a permanent error is returned, not retried")
 	_, aerr := fl.Listener.Accept()
 	require.ErrorIs(t, aerr, net.ErrClosed, "Serve closes its listener when it returns")
@@ -240,25 +258,30 @@ func TestShutdownInterruptsBackoff(t *testing.T) {
 	}
 	fl := &fakeListener{Listener: listen(t), errs: errs}
 	retried := make(chan time.Duration, 100)
-	core := Core{Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		OnRetry: func(_ error, d time.Duration) { retried <- d }}
-	served := make(chan error, 1)
-	go func() { served <- core.Serve(fl, echo) }()
-	for d := range retried { // wait until the loop sleeps for a long time
-		if d >= 320*time.Millisecond {
-			break
+	core := New(Config{Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OnRetry: func(_ error, d time.Duration) { retried <- d }})
+	wait := served(t, core, fl)
+	// Wait until the loop starts a long sleep (640 ms, the eighth retry),
+	// then shut down: Serve must return long before that sleep would end.
+	var sleepStart time.Time
+	for sleepStart.IsZero() {
+		select {
+		case d := <-retried:
+			if d >= 640*time.Millisecond {
+				sleepStart = time.Now()
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the loop never reached a 640 ms wait")
 		}
 	}
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	require.NoError(t, core.Shutdown(ctx))
-	require.ErrorIs(t, <-served, ErrServerClosed)
-	assert.Less(t, time.Since(start), 300*time.Millisecond, "Shutdown must not wait out the backoff")
+	require.NoError(t, core.Shutdown(bounded(t)))
+	require.ErrorIs(t, wait(), ErrServerClosed)
+	assert.Less(t, time.Since(sleepStart), 320*time.Millisecond,
+		"Shutdown must interrupt the 640 ms wait, not sit it out")
 }
 
 func TestDrainingBeforeListenerCloses(t *testing.T) {
-	var core Core
+	core := New(Config{})
 	var closes, closesWhileDraining atomic.Int32
 	fl := &fakeListener{Listener: listen(t)}
 	fl.onClose = func() {
@@ -267,14 +290,13 @@ func TestDrainingBeforeListenerCloses(t *testing.T) {
 			closesWhileDraining.Add(1)
 		}
 	}
-	served := make(chan error, 1)
-	go func() { served <- core.Serve(fl, echo) }()
+	wait := served(t, core, fl)
 	c := dial(t, fl.Addr().String())
 	roundTrip(t, c, "up") // Serve has registered fl
 	c.Close()
 	assert.False(t, core.Draining())
 	require.NoError(t, core.Shutdown(bounded(t)))
-	require.ErrorIs(t, <-served, ErrServerClosed)
+	require.ErrorIs(t, wait(), ErrServerClosed)
 	assert.Positive(t, closes.Load())
 	assert.Equal(t, closes.Load(), closesWhileDraining.Load(), "Draining must be true before the listener closes")
 	select {
@@ -289,10 +311,9 @@ func TestDrainingBeforeListenerCloses(t *testing.T) {
 // limit is logged once per episode, not per client.
 func TestMaxConns(t *testing.T) {
 	var logs bytes.Buffer
-	core := Core{MaxConns: 1, Log: slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))}
+	core := New(Config{MaxConns: 1, Log: slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))})
 	ln := listen(t)
-	served := make(chan error, 1)
-	go func() { served <- core.Serve(ln, echo) }()
+	wait := served(t, core, ln)
 
 	first := dial(t, ln.Addr().String())
 	roundTrip(t, first, "first")
@@ -316,23 +337,22 @@ func TestMaxConns(t *testing.T) {
 	third.Close()
 
 	require.NoError(t, core.Shutdown(bounded(t)))
-	require.ErrorIs(t, <-served, ErrServerClosed)
+	require.ErrorIs(t, wait(), ErrServerClosed)
 	n := strings.Count(logs.String(), "connection limit reached")
 	assert.GreaterOrEqual(t, n, 1)
 	assert.LessOrEqual(t, n, 3, "one line per time the limit is reached:\n%s", logs.String())
 }
 
 func TestShutdownWhileWaitingForASlot(t *testing.T) {
-	core := Core{MaxConns: 1, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	core := New(Config{MaxConns: 1, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	ln := listen(t)
-	served := make(chan error, 1)
-	go func() { served <- core.Serve(ln, echo) }()
+	wait := served(t, core, ln)
 	c := dial(t, ln.Addr().String())
 	roundTrip(t, c, "hold the only slot")
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	require.ErrorIs(t, core.Shutdown(ctx), context.DeadlineExceeded)
-	require.ErrorIs(t, <-served, ErrServerClosed)
+	require.ErrorIs(t, wait(), ErrServerClosed)
 }
 
 func TestTemporary(t *testing.T) {
@@ -366,14 +386,19 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 
 // countingObserver counts the Observer calls the tests care about.
 type countingObserver struct {
-	mu                            sync.Mutex
-	accepted, done, drainTimedOut int
-	draining                      int
+	mu                      sync.Mutex
+	accepted, drainTimedOut int
+	draining                int
+	reasons                 []string
 }
 
-func (o *countingObserver) add(n *int)        { o.mu.Lock(); *n++; o.mu.Unlock() }
-func (o *countingObserver) Accepted()         { o.add(&o.accepted) }
-func (o *countingObserver) Done()             { o.add(&o.done) }
+func (o *countingObserver) add(n *int) { o.mu.Lock(); *n++; o.mu.Unlock() }
+func (o *countingObserver) Accepted()  { o.add(&o.accepted) }
+func (o *countingObserver) Closed(reason string) {
+	o.mu.Lock()
+	o.reasons = append(o.reasons, reason)
+	o.mu.Unlock()
+}
 func (o *countingObserver) AcceptFailed(bool) {}
 func (o *countingObserver) LimitReached()     {}
 func (o *countingObserver) Draining()         { o.add(&o.draining) }
@@ -385,10 +410,9 @@ func (o *countingObserver) DrainTimedOut()    { o.add(&o.drainTimedOut) }
 func TestObserverSeesDrainTimeout(t *testing.T) {
 	for _, straggler := range []bool{false, true} {
 		obs := &countingObserver{}
-		core := Core{Observer: obs}
+		core := New(Config{Observer: obs, Log: slog.New(slog.DiscardHandler)})
 		ln := listen(t)
-		served := make(chan error, 1)
-		go func() { served <- core.Serve(ln, echo) }()
+		wait := served(t, core, ln)
 		c := dial(t, ln.Addr().String())
 		roundTrip(t, c, "x")
 		if !straggler {
@@ -398,7 +422,7 @@ func TestObserverSeesDrainTimeout(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		err := core.Shutdown(ctx)
 		cancel()
-		require.ErrorIs(t, <-served, ErrServerClosed)
+		require.ErrorIs(t, wait(), ErrServerClosed)
 		c.Close()
 		obs.mu.Lock()
 		if straggler {
@@ -421,12 +445,11 @@ func TestObserverSeesDrainTimeout(t *testing.T) {
 func TestShutdownRacesServe(t *testing.T) {
 	for range 20 {
 		obs := &countingObserver{}
-		core := &Core{MaxConns: 2, Observer: obs, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		core := New(Config{MaxConns: 2, Observer: obs, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		ln := listen(t)
-		served := make(chan error, 1)
-		go func() { served <- core.Serve(ln, echo) }()
+		wait := served(t, core, ln)
 		require.NoError(t, core.Shutdown(bounded(t)))
-		require.ErrorIs(t, <-served, ErrServerClosed)
+		require.ErrorIs(t, wait(), ErrServerClosed)
 		obs.mu.Lock()
 		assert.Equal(t, 1, obs.draining)
 		obs.mu.Unlock()

@@ -1,6 +1,6 @@
 // Package telemetry gives the course's servers what an operator watches:
-// Prometheus metrics (the official client library), and the health checks
-// an orchestrator probes. It is wired into the accept loop as a
+// metrics in the Prometheus text format (registry.go), and the health
+// checks an orchestrator probes. It is wired into the accept loop as a
 // serve.Observer, so every server counts connections the same way; each
 // chapter adds the metrics its protocol means (echo round trips, transfer
 // sizes, TLS handshakes).
@@ -11,17 +11,12 @@ package telemetry
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
+	"github.com/tcp-in-go/course/internal/httpserve"
 	"github.com/tcp-in-go/course/internal/serve"
 )
 
@@ -29,53 +24,54 @@ import (
 // Metrics are the metrics every TCP server of the course exports. Each
 // server has its own registry, so tests can run many in one process.
 type Metrics struct {
-	Registry *prometheus.Registry
+	Registry *Registry
 
-	open          prometheus.Gauge       // tcp_server_connections_open
-	max           prometheus.Gauge       // tcp_server_connections_max
-	accepted      prometheus.Counter     // tcp_server_connections_accepted_total
-	closed        *prometheus.CounterVec // tcp_server_connections_closed_total{reason}
-	acceptErrors  *prometheus.CounterVec // tcp_server_accept_errors_total{kind}
-	limitReached  prometheus.Counter     // tcp_server_connection_limit_reached_total
-	received      prometheus.Counter     // tcp_server_received_bytes_total
-	sent          prometheus.Counter     // tcp_server_sent_bytes_total
-	draining      prometheus.Gauge       // tcp_server_draining
-	drainTimeouts prometheus.Counter     // tcp_server_drain_timeouts_total
+	open          *Gauge      // tcp_server_connections_open
+	accepted      *Counter    // tcp_server_connections_accepted_total
+	closed        *CounterVec // tcp_server_connections_closed_total{reason}
+	acceptErrors  *CounterVec // tcp_server_accept_errors_total{kind}
+	limitReached  *Counter    // tcp_server_connection_limit_reached_total
+	received      *Counter    // tcp_server_received_bytes_total
+	sent          *Counter    // tcp_server_sent_bytes_total
+	draining      *Gauge      // tcp_server_draining
+	drainTimeouts *Counter    // tcp_server_drain_timeouts_total
 }
 
 // ANCHOR_END: metrics
 
 // New registers the standard metrics, with the Go runtime's and the
 // process's own (goroutines, memory, open file descriptors). maxConns is
-// the server's -max-conns (0: no limit).
-func New(maxConns int) *Metrics {
-	r := prometheus.NewRegistry()
-	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	f := factory{r}
+// the server's -max-conns (0: no limit). bytes, if set, reads the byte
+// counters from counts the server keeps anyway (atomic counters it
+// updates on every read and write), so that metrics add nothing to its hot
+// path; without it, handlers report their bytes with Transferred.
+func New(maxConns int, bytes func() (in, out int64)) *Metrics {
+	r := NewRegistry()
 	m := &Metrics{
 		Registry:      r,
-		open:          f.gauge("tcp_server_connections_open", "Connections being served now."),
-		max:           f.gauge("tcp_server_connections_max", "The -max-conns limit; 0 means no limit."),
-		accepted:      f.counter("tcp_server_connections_accepted_total", "Connections accepted."),
-		closed:        f.counterVec("tcp_server_connections_closed_total", "Connections that ended, by why they ended (eof, idle, drained, shutdown, error, refused).", "reason"),
-		acceptErrors:  f.counterVec("tcp_server_accept_errors_total", "Errors from Accept: temporary ones are retried after a wait, a permanent one stops the server.", "kind"),
-		limitReached:  f.counter("tcp_server_connection_limit_reached_total", "Times the server reached -max-conns and new clients had to wait in the accept queue."),
-		received:      f.counter("tcp_server_received_bytes_total", "Bytes read from clients."),
-		sent:          f.counter("tcp_server_sent_bytes_total", "Bytes written to clients."),
-		draining:      f.gauge("tcp_server_draining", "1 once a graceful shutdown has begun."),
-		drainTimeouts: f.counter("tcp_server_drain_timeouts_total", "Drains that ran out of -drain-timeout and closed the connections left."),
+		open:          r.Gauge("tcp_server_connections_open", "Connections being served now."),
+		accepted:      r.Counter("tcp_server_connections_accepted_total", "Connections accepted."),
+		closed:        r.CounterVec("tcp_server_connections_closed_total", "Connections that ended, by why they ended (eof, idle, drained, shutdown, error, or the server's own reasons).", "reason"),
+		acceptErrors:  r.CounterVec("tcp_server_accept_errors_total", "Errors from Accept: temporary ones are retried after a wait, a permanent one stops the server.", "kind", "temporary", "permanent"),
+		limitReached:  r.Counter("tcp_server_connection_limit_reached_total", "Times the server reached -max-conns and new clients had to wait in the accept queue."),
+		draining:      r.Gauge("tcp_server_draining", "1 once a graceful shutdown has begun."),
+		drainTimeouts: r.Counter("tcp_server_drain_timeouts_total", "Drains that ran out of -drain-timeout and closed the connections left."),
 	}
-	m.max.Set(float64(maxConns))
-	for _, k := range []string{"temporary", "permanent"} {
-		m.acceptErrors.WithLabelValues(k) // exported as 0 before the first error
+	r.GaugeFunc("tcp_server_connections_max", "The -max-conns limit; 0 means no limit.", func() float64 { return float64(maxConns) })
+	if bytes != nil {
+		r.CounterFunc("tcp_server_received_bytes_total", "Bytes read from clients.", func() float64 { in, _ := bytes(); return float64(in) })
+		r.CounterFunc("tcp_server_sent_bytes_total", "Bytes written to clients.", func() float64 { _, out := bytes(); return float64(out) })
+	} else {
+		m.received = r.Counter("tcp_server_received_bytes_total", "Bytes read from clients.")
+		m.sent = r.Counter("tcp_server_sent_bytes_total", "Bytes written to clients.")
 	}
+	registerRuntime(r)
 	return m
 }
 
 // The serve.Observer methods: the accept loop calls them.
 
 func (m *Metrics) Accepted()      { m.accepted.Inc(); m.open.Inc() }
-func (m *Metrics) Done()          { m.open.Dec() }
 func (m *Metrics) Draining()      { m.draining.Set(1) }
 func (m *Metrics) LimitReached()  { m.limitReached.Inc() }
 func (m *Metrics) DrainTimedOut() { m.drainTimeouts.Inc() }
@@ -87,7 +83,7 @@ func (m *Metrics) AcceptFailed(temporary bool) {
 	m.acceptErrors.WithLabelValues(kind).Inc()
 }
 
-// Observer returns m as the accept loop's observer (serve.Core.Observer),
+// Observer returns m as the accept loop's observer (serve.Config.Observer),
 // or nil when m is nil: metrics off.
 func (m *Metrics) Observer() serve.Observer {
 	if m == nil {
@@ -97,62 +93,27 @@ func (m *Metrics) Observer() serve.Observer {
 }
 
 // ANCHOR: closed
-// Closed counts a connection that ended, with the reason its close log line
-// gives: a small fixed set (eof, idle, drained, shutdown, error, refused),
-// never free text, since every label value is a time series of its own.
-// Like every method below, it does nothing on a nil *Metrics (metrics off).
+// Closed counts a connection that ended, with the reason its closed log
+// line gives (the Core passes both the same one): a small fixed set (eof,
+// idle, drained, shutdown, error, and the server's own), never free text,
+// since every label value is a time series of its own.
 func (m *Metrics) Closed(reason string) {
-	if m == nil {
-		return
-	}
+	m.open.Dec()
 	m.closed.WithLabelValues(reason).Inc()
 }
 
 // ANCHOR_END: closed
 
-// CloseReason names why a connection ended after err, for its closed log
-// line and Closed: the client closed and got everything (eof, err nil); a
-// deadline ran out while the server drained (drained) or otherwise (idle);
-// Shutdown closed it when the drain timeout ran out (shutdown); anything
-// else (error).
-func CloseReason(err error, draining bool) string {
-	var ne net.Error
-	switch {
-	case err == nil:
-		return "eof"
-	case errors.As(err, &ne) && ne.Timeout() && draining:
-		return "drained"
-	case errors.As(err, &ne) && ne.Timeout():
-		return "idle"
-	case errors.Is(err, net.ErrClosed):
-		return "shutdown"
-	default:
-		return "error"
-	}
-}
-
-// BytesFrom exports the byte counters from counts the server keeps anyway
-// (atomic counters it updates on every read and write), so that metrics add
-// nothing to its hot path. Call it once, before the first scrape.
-func (m *Metrics) BytesFrom(in, out func() int64) {
-	m.Registry.Unregister(m.received)
-	m.Registry.Unregister(m.sent)
-	m.Registry.MustRegister(
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tcp_server_received_bytes_total", Help: "Bytes read from clients."},
-			func() float64 { return float64(in()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tcp_server_sent_bytes_total", Help: "Bytes written to clients."},
-			func() float64 { return float64(out()) }))
-}
-
-// Transferred adds bytes read from and written to clients. Handlers call it
-// when a connection ends (with Conn's counts): counting per read would touch
-// shared counters on the hot path.
+// Transferred adds bytes read from and written to clients, for a server
+// that counts them per connection (with Conn) and reports them when the
+// connection ends; a server made with New(n, bytes) reads its own counts
+// instead. It does nothing on a nil *Metrics (metrics off).
 func (m *Metrics) Transferred(in, out int64) {
-	if m == nil {
+	if m == nil || m.received == nil {
 		return
 	}
-	m.received.Add(float64(in))
-	m.sent.Add(float64(out))
+	m.received.Add(uint64(in))
+	m.sent.Add(uint64(out))
 }
 
 // Echo registers echo_round_trip_seconds for an echo server: the time from
@@ -163,60 +124,19 @@ func (m *Metrics) Echo() *Echo {
 	if m == nil {
 		return nil
 	}
-	return &Echo{f: m.Factory().Histogram("echo_round_trip_seconds",
+	return &Echo{h: m.Registry.Histogram("echo_round_trip_seconds",
 		"Time from a read returning to its echo written back, per read.",
-		prometheus.ExponentialBuckets(1e-6, 4, 12))} // 1 µs .. 4 s
+		ExponentialBuckets(1e-6, 4, 12))} // 1 µs .. 4 s
 }
 
 // Echo times the echo of one read.
-type Echo struct{ f prometheus.Histogram }
+type Echo struct{ h *Histogram }
 
 // Observe records the echo of a read that returned at start.
 func (e *Echo) Observe(start time.Time) {
 	if e != nil {
-		e.f.Observe(time.Since(start).Seconds())
+		e.h.Observe(time.Since(start).Seconds())
 	}
-}
-
-// Factory returns a helper for a chapter's own metrics on the same registry.
-func (m *Metrics) Factory() Factory { return factory{m.Registry} }
-
-// Factory makes and registers metrics.
-type Factory interface {
-	Counter(name, help string) prometheus.Counter
-	CounterVec(name, help string, labels ...string) *prometheus.CounterVec
-	Histogram(name, help string, buckets []float64) prometheus.Histogram
-}
-
-type factory struct{ r *prometheus.Registry }
-
-func (f factory) gauge(name, help string) prometheus.Gauge {
-	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
-	f.r.MustRegister(g)
-	return g
-}
-
-func (f factory) counter(name, help string) prometheus.Counter {
-	c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
-	f.r.MustRegister(c)
-	return c
-}
-
-func (f factory) counterVec(name, help string, labels ...string) *prometheus.CounterVec {
-	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
-	f.r.MustRegister(c)
-	return c
-}
-
-func (f factory) Counter(name, help string) prometheus.Counter { return f.counter(name, help) }
-func (f factory) CounterVec(name, help string, labels ...string) *prometheus.CounterVec {
-	return f.counterVec(name, help, labels...)
-}
-
-func (f factory) Histogram(name, help string, buckets []float64) prometheus.Histogram {
-	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets})
-	f.r.MustRegister(h)
-	return h
 }
 
 // ANCHOR: handler
@@ -227,7 +147,10 @@ func (f factory) Histogram(name, help string, buckets []float64) prometheus.Hist
 // listener closes.
 func Handler(m *Metrics, ready func() bool) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", ContentType)
+		_ = m.Registry.WriteText(w)
+	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -246,25 +169,13 @@ func Handler(m *Metrics, ready func() bool) http.Handler {
 // Start serves Handler on addr (-metrics-addr) until stop is called. Unlike
 // -debug-addr, it may listen on any address: metrics and health reveal no
 // secrets, and Prometheus and Kubernetes' probes reach a pod from outside.
+// It is bounded like the TCP servers (httpserve.Defaults): slow, half-sent
+// and idle clients are cut off, and at most 32 are served at once.
 func Start(ctx context.Context, addr string, m *Metrics, ready func() bool, log *slog.Logger) (bound string, stop func(), err error) {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", addr)
+	bound, stop, err = httpserve.Start(ctx, "metrics", addr, Handler(m, ready), httpserve.Defaults, log)
 	if err != nil {
-		return "", nil, fmt.Errorf("-metrics-addr: %w", err)
+		return "", nil, err
 	}
-	hs := &http.Server{Handler: Handler(m, ready), ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server", "err", err)
-		}
-	}()
-	log.Info("metrics listening", "addr", ln.Addr().String(), "paths", "/metrics /healthz /readyz")
-	return ln.Addr().String(), func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(sctx)
-		<-done
-	}, nil
+	log.Info("metrics listening", "addr", bound, "paths", "/metrics /healthz /readyz")
+	return bound, stop, nil
 }

@@ -2,22 +2,20 @@ package telemetry
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/tcp-in-go/course/internal/serve"
+	"github.com/tcp-in-go/course/tests/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -37,16 +35,16 @@ func get(t *testing.T, url string) (int, string) {
 // observer, and the metrics endpoint beside it.
 func startEcho(t *testing.T, maxConns int) (echoAddr, metricsURL string, core *serve.Core, served <-chan error) {
 	t.Helper()
-	m := New(maxConns)
-	core = &serve.Core{MaxConns: maxConns, Observer: m, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	m := New(maxConns, nil)
+	core = serve.New(serve.Config{MaxConns: maxConns, Observer: m, Log: slog.New(slog.DiscardHandler)})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() {
-		done <- core.Serve(ln, func(c net.Conn) {
-			n, _ := io.Copy(c, c)
+		done <- core.Serve(ln, func(c net.Conn) serve.End {
+			n, err := io.Copy(c, c)
 			m.Transferred(n, n)
-			m.Closed("eof")
+			return serve.End{Err: err}
 		})
 	}()
 	bound, stop, err := Start(context.Background(), "127.0.0.1:0", m, core.Ready, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -90,18 +88,6 @@ func TestMetricsCountConnectionsAndBytes(t *testing.T) {
 	}
 }
 
-// TestMetricNamesFollowConventions runs promtool's lint rules (the library's
-// promlint) on a real scrape: units in names, _total on counters, help text.
-func TestMetricNamesFollowConventions(t *testing.T) {
-	_, url, core, served := startEcho(t, 0)
-	_, body := get(t, url+"/metrics")
-	problems, err := promlint.New(strings.NewReader(body)).Lint()
-	require.NoError(t, err)
-	assert.Empty(t, problems)
-	require.NoError(t, core.Shutdown(context.Background()))
-	require.ErrorIs(t, <-served, serve.ErrServerClosed)
-}
-
 // TestReadyzFailsBeforeTheListenerCloses: a load balancer must see "not
 // ready" first, and only then do new clients find the port closed.
 func TestReadyzFailsBeforeTheListenerCloses(t *testing.T) {
@@ -119,22 +105,9 @@ func TestReadyzFailsBeforeTheListenerCloses(t *testing.T) {
 	_, err = io.ReadFull(c, make([]byte, 1))
 	require.NoError(t, err)
 
-	var readyWhenClosed atomic.Bool
-	readyWhenClosed.Store(true)
-	go func() {
-		core.BeginShutdown()
-	}()
-	require.Eventually(t, func() bool { code, _ := get(t, url+"/readyz"); return code == http.StatusServiceUnavailable },
-		5*time.Second, 5*time.Millisecond)
-	// The listener closes as part of BeginShutdown, after Draining: by now
-	// new clients are refused too.
-	require.Eventually(t, func() bool {
-		d, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			d.Close()
-		}
-		return err != nil
-	}, 5*time.Second, 5*time.Millisecond)
+	// Begin the drain; /readyz must answer 503 before (or when) the
+	// listener starts refusing new clients, never after.
+	testutil.CheckReadyBeforeRefused(t, url+"/readyz", addr, func() { go core.BeginShutdown() })
 	code, _ = get(t, url+"/healthz")
 	assert.Equal(t, http.StatusOK, code, "alive while draining: the pod must not be restarted")
 	c.Close()
@@ -143,64 +116,35 @@ func TestReadyzFailsBeforeTheListenerCloses(t *testing.T) {
 }
 
 // TestEchoAndNilMetrics: the echo histogram counts each observed echo, and
-// every helper is a no-op on nil metrics (a server run without
-// -metrics-addr), so handlers need no "if metrics on" branches.
+// every helper a handler calls is a no-op on nil metrics (a server run
+// without -metrics-addr), so handlers need no "if metrics on" branches.
 func TestEchoAndNilMetrics(t *testing.T) {
-	m := New(0)
+	m := New(0, nil)
 	e := m.Echo()
 	e.Observe(time.Now())
 	e.Observe(time.Now().Add(-time.Second))
-	require.NoError(t, gatherCount(m, "echo_round_trip_seconds", 2))
+	var b strings.Builder
+	require.NoError(t, m.Registry.WriteText(&b))
+	assert.Contains(t, b.String(), "echo_round_trip_seconds_count 2\n")
+	assert.Contains(t, b.String(), `echo_round_trip_seconds_bucket{le="+Inf"} 2`+"\n")
 
 	var off *Metrics
 	assert.Nil(t, off.Observer(), "a nil interface, not a nil *Metrics in one")
 	assert.Nil(t, off.Echo())
 	assert.NotPanics(t, func() {
-		off.Closed("eof")
 		off.Transferred(1, 1)
 		off.Echo().Observe(time.Now())
 	})
 }
 
-func gatherCount(m *Metrics, name string, want uint64) error {
-	mfs, err := m.Registry.Gather()
-	if err != nil {
-		return err
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			if got := mf.GetMetric()[0].GetHistogram().GetSampleCount(); got != want {
-				return fmt.Errorf("%s count %d, want %d", name, got, want)
-			}
-			return nil
-		}
-	}
-	return fmt.Errorf("%s not registered", name)
-}
-
-// timeoutErr is what a connection's read returns when its deadline passes.
-type timeoutErr struct{}
-
-func (timeoutErr) Error() string   { return "i/o timeout" }
-func (timeoutErr) Timeout() bool   { return true }
-func (timeoutErr) Temporary() bool { return true }
-
-func TestCloseReason(t *testing.T) {
-	deadline := fmt.Errorf("read: %w", timeoutErr{})
-	closed := fmt.Errorf("read: %w", net.ErrClosed)
-	for _, tc := range []struct {
-		err      error
-		draining bool
-		want     string
-	}{
-		{nil, false, "eof"},
-		{nil, true, "eof"},
-		{deadline, false, "idle"},
-		{deadline, true, "drained"},
-		{closed, false, "shutdown"},
-		{closed, true, "shutdown"},
-		{io.ErrUnexpectedEOF, false, "error"},
-	} {
-		assert.Equal(t, tc.want, CloseReason(tc.err, tc.draining), "%v, draining=%v", tc.err, tc.draining)
-	}
+// TestBytesFromTheServersOwnCounts: with New(n, bytes) the byte counters are
+// read from the server's counts at each scrape, not counted again.
+func TestBytesFromTheServersOwnCounts(t *testing.T) {
+	in, out := int64(7), int64(9)
+	m := New(0, func() (int64, int64) { return in, out })
+	m.Transferred(100, 100) // ignored: the server's own counts rule
+	var b strings.Builder
+	require.NoError(t, m.Registry.WriteText(&b))
+	assert.Contains(t, b.String(), "\ntcp_server_received_bytes_total 7\n")
+	assert.Contains(t, b.String(), "\ntcp_server_sent_bytes_total 9\n")
 }

@@ -92,14 +92,14 @@ func TestPythonStubIsATODO(t *testing.T) {
 // are not counted.
 func TestHolds(t *testing.T) {
 	for file, want := range map[string]bool{
-		"ch04-echo/server.go":          true,
-		"ch04-echo/server_test.go":     false,
-		"python/ch04_echo.py":          true,
-		"python/common.py":             false,
-		"python/tests/test_ch04.py":    false,
-		"tools/stub/x.go":  false,
-		"internal/serve/temporary.go":  true,
-		"tools/starter/main_test.go": false,
+		"ch04-echo/server.go":         true,
+		"ch04-echo/server_test.go":    false,
+		"python/ch04_echo.py":         true,
+		"python/common.py":            false,
+		"python/tests/test_ch04.py":   false,
+		"tools/stub/x.go":             false,
+		"internal/serve/temporary.go": true,
+		"tools/starter/main_test.go":  false,
 	} {
 		assert.Equal(t, want, Holds(file), file)
 	}
