@@ -14,7 +14,7 @@ import (
 )
 
 // render returns a page as the book shows it: exercise listings through the
-// book's preprocessor (scripts/mdbook-exercises), then every other include
+// book's preprocessor (scripts/mdbook-course), then every other include
 // expanded as mdBook does.
 func render(t *testing.T, page string) string {
 	t.Helper()
@@ -118,4 +118,58 @@ func TestSolutionsPages(t *testing.T) {
 		}
 		assert.Empty(t, named, "%s names exercises the code does not have", chapter)
 	}
+}
+
+// TestLessonsShowTheirCode: an exercise extends a lesson, it never hides
+// the code a page explains. So on the pages of the Chapters part, a
+// listing that holds an exercise region (shown to the reader as a stub)
+// may only appear under the page's "## Exercises" heading: everywhere
+// else, listings show the lesson's code whole.
+func TestLessonsShowTheirCode(t *testing.T) {
+	for page := range chapterPart(t) {
+		data, err := os.ReadFile(filepath.Join("src", page))
+		require.NoError(t, err)
+		section := ""
+		for i, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(line, "## ") {
+				section = line
+			}
+			m := includeRE.FindStringSubmatch(line)
+			if m == nil || section == "## Exercises" {
+				continue
+			}
+			for _, l := range rawRegion(filepath.Join("src", filepath.Dir(page), m[2]), m[3]) {
+				if strings.Contains(l, "ANCHOR: exercise-") || strings.Contains(l, "exercise.TODO(") {
+					t.Errorf("%s:%d: the listing %s:%s (under %q) holds an exercise: the reader would see a stub where the lesson's code should be; move the exercise into new code shown under ## Exercises",
+						page, i+1, m[2], m[3], section)
+					break
+				}
+			}
+		}
+	}
+}
+
+// rawRegion is the lines of file:anchor with the anchor comments nested in
+// it kept (regionLines drops them, as mdBook does); nil if it has none.
+func rawRegion(file, anchor string) []string {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil // TestIncludesResolve reports it
+	}
+	lines := strings.Split(string(data), "\n")
+	if anchor == "" || lineRangeRE.MatchString(anchor) {
+		return lines // a line range: the whole file is a superset
+	}
+	begin := regexp.MustCompile(`ANCHOR:[ \t]*` + regexp.QuoteMeta(anchor) + `[ \t]*$`)
+	end := regexp.MustCompile(`ANCHOR_END:[ \t]*` + regexp.QuoteMeta(anchor) + `[ \t]*$`)
+	for i, l := range lines {
+		if begin.MatchString(l) {
+			for j := i + 1; j < len(lines); j++ {
+				if end.MatchString(lines[j]) {
+					return lines[i+1 : j]
+				}
+			}
+		}
+	}
+	return nil
 }

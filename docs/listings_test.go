@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -26,6 +27,7 @@ var listingsPending = map[string]bool{}
 var (
 	captionRE     = regexp.MustCompile("^\\*\\*Listing ([0-9.]+)\\*\\* — `([^`]+)`: \\S.*$")
 	anchorLineRE  = regexp.MustCompile(`^\s*(//|#)\s*ANCHOR(_END)?:`)
+	lineRangeRE   = regexp.MustCompile(`^(\d*)(:\d*)?$`)
 	summaryItemRE = regexp.MustCompile(`^( *)- \[[^\]]+\]\(([^)#]+\.md)\)`)
 )
 
@@ -66,6 +68,21 @@ func regionLines(file, anchor string) ([]string, error) {
 	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
 	if anchor == "" {
 		return lines, nil
+	}
+	if m := lineRangeRE.FindStringSubmatch(anchor); m != nil {
+		// mdBook's line ranges: "2" is line 2 to the end, ":10" the first
+		// ten lines, "2:10" lines 2 to 10 (1-based, inclusive).
+		from, to := 1, len(lines)
+		if m[1] != "" {
+			from, _ = strconv.Atoi(m[1])
+		}
+		if m[2] != "" {
+			to, _ = strconv.Atoi(m[2][1:])
+		}
+		if from < 1 || to > len(lines) || from > to {
+			return nil, fmt.Errorf("%s: line range %q outside its %d lines", file, anchor, len(lines))
+		}
+		return lines[from-1 : to], nil
 	}
 	begin := regexp.MustCompile(`ANCHOR:[ \t]*` + regexp.QuoteMeta(anchor) + `[ \t]*$`)
 	end := regexp.MustCompile(`ANCHOR_END:[ \t]*` + regexp.QuoteMeta(anchor) + `[ \t]*$`)

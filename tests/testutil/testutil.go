@@ -130,7 +130,11 @@ func BuildGo(t testing.TB, pkg string) string {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(dir, filepath.Base(abs))
-	out, err := exec.Command("go", "build", "-o", bin, abs).CombinedOutput()
+	// Built from its own directory, so that a package of the course builds
+	// in the course's module even when the test is in another one (deploy/).
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = abs
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
 	}

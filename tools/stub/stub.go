@@ -9,7 +9,7 @@
 //   - Python: raise NotImplementedError("exercise-NAME: not done yet — see
 //     PAGE#exercises"), which fails only the tests that call the function.
 //
-// tools/starter writes the starter copy with it, and scripts/mdbook-exercises
+// tools/starter writes the starter copy with it, and scripts/mdbook-course
 // shows the same stubs on the chapter pages.
 package stub
 

@@ -1,16 +1,22 @@
-// Command mdbook-exercises is the book's mdBook preprocessor: on chapter
-// pages, a listing that holds an exercise region shows the exercise's stub
-// (the same TODO the starter copy has) instead of the solution. Solutions
-// pages (docs/src/solutions/) include the regions themselves.
+// Command mdbook-course is the book's mdBook preprocessor. It does two
+// things to every page:
+//
+//   - A listing that holds an exercise region shows the exercise's stub
+//     (the same TODO the starter copy has) instead of the solution, except
+//     on the solutions pages (docs/src/solutions/).
+//   - The page's meta comment under its title,
+//     <!-- minutes: 25 | source: 第四章 4.1 … -->, becomes a small label
+//     with the reading time and the source text's section, in the book's
+//     language (docs/reading_test.go checks the number).
 //
 // docs/book.toml runs it before mdBook's own include preprocessor:
 //
 //	[preprocessor.exercises]
-//	command = "go run ../scripts/mdbook-exercises"
+//	command = "go run ../scripts/mdbook-course"
 //	before = ["links"]
 //
 // mdBook runs it in the book's directory (docs/), first as
-// "mdbook-exercises supports RENDERER" (exit 0: supported, for every
+// "mdbook-course supports RENDERER" (exit 0: supported, for every
 // renderer but xgettext), then with [context, book] as JSON on stdin, expecting the
 // book as JSON on stdout. The book is walked generically, so fields this
 // program does not know pass through unchanged.
@@ -21,9 +27,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 
 	"github.com/tcp-in-go/course/tools/stub"
 )
@@ -39,7 +48,7 @@ func main() {
 		return
 	}
 	if err := run(os.Stdin, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "mdbook-exercises:", err)
+		fmt.Fprintln(os.Stderr, "mdbook-course:", err)
 		os.Exit(1)
 	}
 }
@@ -55,7 +64,12 @@ func run(r io.Reader, w io.Writer) error {
 		return fmt.Errorf("want [context, book] on stdin, got %d values", len(input))
 	}
 	var ctx struct {
-		Root string `json:"root"`
+		Root   string `json:"root"`
+		Config struct {
+			Book struct {
+				Language string `json:"language"`
+			} `json:"book"`
+		} `json:"config"`
 	}
 	if err := json.Unmarshal(input[0], &ctx); err != nil {
 		return err
@@ -67,14 +81,14 @@ func run(r io.Reader, w io.Writer) error {
 		return err
 	}
 	root := filepath.Dir(ctx.Root) // the book lives in docs/ of the repository
-	if err := walk(book, root); err != nil {
+	if err := walk(book, root, ctx.Config.Book.Language); err != nil {
 		return err
 	}
 	return json.NewEncoder(w).Encode(book)
 }
 
 // walk rewrites the content of every chapter in the book's JSON.
-func walk(v any, root string) error {
+func walk(v any, root, lang string) error {
 	switch v := v.(type) {
 	case map[string]any:
 		if ch, ok := v["Chapter"].(map[string]any); ok {
@@ -88,20 +102,48 @@ func walk(v any, root string) error {
 				if err != nil {
 					return fmt.Errorf("%s: %w", page, err)
 				}
-				ch["content"] = out
+				ch["content"] = metaLabel(out, lang)
 			}
 		}
 		for _, x := range v {
-			if err := walk(x, root); err != nil {
+			if err := walk(x, root, lang); err != nil {
 				return err
 			}
 		}
 	case []any:
 		for _, x := range v {
-			if err := walk(x, root); err != nil {
+			if err := walk(x, root, lang); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// metaRE is a page's meta comment (docs/reading_test.go).
+var metaRE = regexp.MustCompile(`(?m)^<!-- minutes: (\d+)(?: \| source: (.+?))? -->$`)
+
+// labels are the meta label's words, by book language.
+var labels = map[string]struct{ minutes, source string }{
+	"en":    {"%s min read", "Source text: %s"},
+	"zh-CN": {"阅读约 %s 分钟", "原文：%s"},
+}
+
+// metaLabel turns the first meta comment into the label under the title.
+func metaLabel(content, lang string) string {
+	l, ok := labels[lang]
+	if !ok {
+		l = labels["en"]
+	}
+	loc := metaRE.FindStringSubmatchIndex(content)
+	if loc == nil {
+		return content
+	}
+	m := metaRE.FindStringSubmatch(content)
+	parts := []string{fmt.Sprintf(l.minutes, m[1])}
+	if m[2] != "" {
+		parts = append(parts, fmt.Sprintf(l.source, html.EscapeString(m[2])))
+	}
+	label := `<p class="page-meta">` + strings.Join(parts, " · ") + "</p>"
+	return content[:loc[0]] + label + content[loc[1]:]
 }
