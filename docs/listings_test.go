@@ -25,7 +25,7 @@ const maxListingLines = 40
 var listingsPending = map[string]bool{}
 
 var (
-	captionRE     = regexp.MustCompile("^\\*\\*Listing ([0-9.]+)\\*\\* — `([^`]+)`: \\S.*$")
+	captionRE     = regexp.MustCompile("^\\*\\*Listing (S?[0-9.]+)\\*\\* — `([^`]+)`: \\S.*$")
 	anchorLineRE  = regexp.MustCompile(`^\s*(//|#)\s*ANCHOR(_END)?:`)
 	lineRangeRE   = regexp.MustCompile(`^(\d*)(:\d*)?$`)
 	summaryItemRE = regexp.MustCompile(`^( *)- \[[^\]]+\]\(([^)#]+\.md)\)`)
@@ -148,7 +148,7 @@ func TestListings(t *testing.T) {
 					}
 					assert.LessOrEqual(t, len(region), maxListingLines,
 						"%s: listing %s:%s is %d lines; split it into named steps", page, rel, m[3], len(region))
-					want := fmt.Sprintf("%s.%d", nums[page], n)
+					want := fmt.Sprintf("%s.%d", listingPrefix(page, nums), n)
 					caption := lineAbove(lines, start)
 					cm := captionRE.FindStringSubmatch(caption)
 					if !assert.NotNil(t, cm, "%s: listing %s:%s needs a caption on the line above its fence, like "+
@@ -161,6 +161,16 @@ func TestListings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// listingPrefix is how a page's listings are numbered: after its sidebar
+// number (4.2 for a page under chapter 4), or S4 for the solutions of
+// chapter 4, which the sidebar does not number.
+func listingPrefix(page string, nums map[string]string) string {
+	if m := regexp.MustCompile(`^solutions/ch0*(\d+)\.md$`).FindStringSubmatch(page); m != nil {
+		return "S" + m[1]
+	}
+	return nums[page]
 }
 
 // lineAbove returns the nearest non-blank line above line i.
