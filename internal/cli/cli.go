@@ -52,18 +52,23 @@ func ExitCode(err error) int {
 
 // Main runs a chapter program: run gets the command-line arguments (without
 // the program name) and a context that is cancelled by the first SIGINT or
-// SIGTERM. A second signal kills the process at once (signal.NotifyContext
-// stops catching after the first), which is what a user pressing Ctrl-C twice
+// SIGTERM. A second signal kills the process at once (the first restores
+// the default handling), which is what a user pressing Ctrl-C twice
 // expects. Main never returns.
 func Main(name string, run func(ctx context.Context, args []string) error) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		<-ctx.Done()
-		stop() // restore default handling: a second Ctrl-C terminates
+		<-sigs
+		// Default handling first, then the cancel: by the time the
+		// program starts its drain, a second signal already terminates.
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+		cancel()
 	}()
 	err := run(ctx, os.Args[1:])
-	stop()
+	cancel()
 	code := ExitCode(err)
 	if code != 0 {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
@@ -113,12 +118,22 @@ func printCommands(w io.Writer, prog string, cmds []Command) {
 // Parse parses a command's flags. Errors become UsageErrors (exit 2), -h
 // returns flag.ErrHelp (exit 0), and stray positional arguments are refused
 // unless the command accepts them (allowArgs).
+//
+// A bad flag makes one line on stderr, the one Main prints
+// ("ch01-overview: flag provided but not defined: -bogus (-h lists the
+// flags)"): the flag package's own message and usage are held back.
 func Parse(fs *flag.FlagSet, args []string, allowArgs bool) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return UsageError{err}
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(out, "Usage of %s:\n", fs.Name())
+		fs.PrintDefaults()
+		return err
+	}
+	if err != nil {
+		return UsageError{fmt.Errorf("%w (-h lists the flags)", err)}
 	}
 	if !allowArgs && fs.NArg() > 0 {
 		return Usagef("unexpected argument %q", fs.Arg(0))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -63,4 +64,21 @@ func TestListenAddressInUse(t *testing.T) {
 	_, err = Listen(context.Background(), ln.Addr().String())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "address already in use (another server running? try -addr 127.0.0.1:0)")
+}
+
+// TestBadFlagIsOneLine: a bad flag writes nothing itself; the error Main
+// prints is the only line, and it says where the flags are listed.
+func TestBadFlagIsOneLine(t *testing.T) {
+	var out strings.Builder
+	fs := NewFlagSet("serve", &out)
+	fs.String("addr", "", "address")
+	err := Parse(fs, []string{"-bogus"}, false)
+	require.Error(t, err)
+	assert.Equal(t, 2, ExitCode(err))
+	assert.Equal(t, "flag provided but not defined: -bogus (-h lists the flags)", err.Error())
+	assert.Empty(t, out.String(), "the flag package's own message and usage are held back")
+
+	out.Reset()
+	require.ErrorIs(t, Parse(fs, []string{"-h"}, false), flag.ErrHelp)
+	assert.Contains(t, out.String(), "Usage of serve:\n  -addr string")
 }

@@ -221,6 +221,7 @@ func StartProcess(t testing.TB, cmd *exec.Cmd) *Process {
 	if cmd.Stdout == nil {
 		cmd.Stdout = pw
 	}
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", cmd.Path, err)
 	}
