@@ -53,15 +53,20 @@ func graded(t *testing.T, dir string, names ...string) *fakeT {
 }
 
 func TestGradedFailsWhileTheStubIsThere(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "ch04-echo")
+	root := t.TempDir()
+	dir := filepath.Join(root, "ch04-echo")
 	require.NoError(t, os.Mkdir(dir, 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "docs", "src", "ch04-echo"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "docs", "src", "ch04-echo", "deeper.md"),
+		[]byte("## Exercises\n\n<a id=\"exercise-x\"></a>\n### Exercise x\n"), 0o644))
 	stub := "package main\n\nfunc f() {\n\t// ANCHOR: exercise-x\n\texercise.TODO(\"exercise-x\")\n\t// ANCHOR_END: exercise-x\n}\n"
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "f.go"), []byte(stub), 0o644))
 	// A test file's mention does not count.
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "f_test.go"), []byte("package main\n\n// exercise.TODO(\"exercise-y\")\n"), 0o644))
 
 	f := graded(t, dir, "exercise-x")
-	assert.Equal(t, "exercise-x: not done yet — see docs/src/ch04-echo.md#exercises", f.fatal)
+	assert.Equal(t, "exercise-x: not done yet — see docs/src/ch04-echo/deeper.md#exercise-x", f.fatal,
+		"the pointer is the page that holds the exercise's anchor")
 	assert.Equal(t, []string{"grades exercise-x"}, f.logs)
 
 	f = graded(t, dir, "exercise-y")
@@ -82,7 +87,26 @@ func TestGradedFailsWhenAStubRuns(t *testing.T) {
 	assert.Contains(t, f.errors[0], "exercise-ran: not done yet")
 }
 
+// Without the exercise's anchor on any page, the message names the
+// chapter's page if it exists, and no page if not: never a page that does
+// not exist.
+func TestNotDoneNamesOnlyPagesThatExist(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"docs/src/solutions", "ch04-echo", "internal/serve"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(root, d), 0o755))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(root, "docs/src/solutions/ch04.md"), []byte(`<a id="exercise-y"></a>`), 0o644))
+	assert.Equal(t, "exercise-y: not done yet", NotDone("exercise-y", filepath.Join(root, "ch04-echo")),
+		"a Solutions page solves an exercise, it does not teach it")
+	require.NoError(t, os.WriteFile(filepath.Join(root, "docs/src/ch04-echo.md"), []byte("# Echo\n"), 0o644))
+	assert.Equal(t, "exercise-z: not done yet — see docs/src/ch04-echo.md", NotDone("exercise-z", filepath.Join(root, "ch04-echo")))
+	assert.Equal(t, "exercise-z: not done yet", NotDone("exercise-z", filepath.Join(root, "internal/serve")),
+		"docs/src/ch03-listen-accept.md does not exist here")
+	assert.Equal(t, "exercise-z: not done yet", NotDone("exercise-z", t.TempDir()), "no book at all")
+}
+
 func TestPage(t *testing.T) {
+	assert.Equal(t, "docs/src/ch03-listen-accept.md", Page("serve"), "the accept loop is taught in chapter 3")
 	assert.Equal(t, "docs/src/ch04-echo.md", Page("ch04-echo"))
 	assert.Equal(t, "docs/src/ch04-echo.md", Page("ch04_echo.py"))
 	assert.Equal(t, "docs/src/ch02-tcp-basics.md", Page("ch02_tcp_server.py"))

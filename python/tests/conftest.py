@@ -27,29 +27,45 @@ LISTENING = re.compile(r"msg=listening .*?addr=(\S+)")
 # Grading. A test that grades an exercise is marked
 # @pytest.mark.exercise("exercise-NAME"). In the starter copy the exercise's
 # solution is replaced by a stub, a comment "# TODO(exercise-NAME): not done
-# yet — see PAGE#exercises" (with "pass" or a neutral return), which never
-# raises: while it is in python/*.py the marked tests fail at once with that
-# message, and no other test does. With GRADE_REPORT=FILE (set by
-# tools/grade) every test's outcome and exercises are written to FILE.
+# yet" (with "pass" or a neutral return), which never raises: while it is in
+# python/*.py the marked tests fail at once with "not done yet" and the page
+# where the exercise is taught (the page of docs/src holding its anchor,
+# <a id="exercise-NAME"></a>, as tools/grade and internal/exercise find it),
+# and no other test does. With GRADE_REPORT=FILE (set by tools/grade) every
+# test's outcome, duration and exercises are written to FILE.
 _report: list[dict[str, object]] = []
-_STUB = re.compile(r"^\s*(?:pass\s+)?# TODO\((exercise-[\w-]+)\): (not done yet — see \S+)", re.M)
+_STUB = re.compile(r"^\s*(?:pass\s+)?# TODO\((exercise-[\w-]+)\): not done yet", re.M)
 _GO_STUB = re.compile(r'^\s*exercise\.TODO\("(exercise-[\w-]+)"\)', re.M)
+_ANCHOR = re.compile(r'<a id="(exercise-[\w-]+)"></a>')
+
+
+def _pointers() -> dict[str, str]:
+    """Where each exercise is taught: "docs/src/PAGE.md#exercise-NAME"."""
+    root = PYTHON_DIR.parent
+    found: dict[str, str] = {}
+    for page in sorted((root / "docs" / "src").rglob("*.md")):
+        rel = page.relative_to(root).as_posix()
+        if rel.startswith("docs/src/solutions/"):
+            continue  # solves the exercise; the chapter teaches it
+        for m in _ANCHOR.finditer(page.read_text(encoding="utf-8")):
+            found.setdefault(m.group(1), f"{rel}#{m.group(1)}")
+    return found
 
 
 def _stubs() -> dict[str, str]:
     """The exercises still stubbed, with their messages: in python/*.py, and
     in the Go chapters (a test against a Go program may grade a Go exercise)."""
-    found: dict[str, str] = {}
+    names: list[str] = []
     for f in sorted(PYTHON_DIR.glob("*.py")):
-        for m in _STUB.finditer(f.read_text(encoding="utf-8")):
-            found[m.group(1)] = f"{m.group(1)}: {m.group(2)}"
+        names += [m.group(1) for m in _STUB.finditer(f.read_text(encoding="utf-8"))]
     for f in sorted(PYTHON_DIR.parent.glob("ch[0-9][0-9]-*/*.go")):
-        if f.name.endswith("_test.go"):
-            continue
-        for m in _GO_STUB.finditer(f.read_text(encoding="utf-8")):
-            page = f"docs/src/{f.parent.name}.md#exercises"
-            found.setdefault(m.group(1), f"{m.group(1)}: not done yet — see {page}")
-    return found
+        if not f.name.endswith("_test.go"):
+            names += [m.group(1) for m in _GO_STUB.finditer(f.read_text(encoding="utf-8"))]
+    if not names:
+        return {}
+    pointers = _pointers()
+    see = {n: f" — see {p}" for n, p in pointers.items()}
+    return {n: f"{n}: not done yet{see.get(n, '')}" for n in names}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -67,6 +83,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             "test": report.nodeid,
             "outcome": "failed" if failed else ("skipped" if report.skipped else "passed"),
             "message": report.longreprtext if failed else "",
+            "seconds": report.duration,
             "exercises": [v for k, v in report.user_properties if k == "exercise"],
         }
     )

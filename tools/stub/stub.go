@@ -6,8 +6,9 @@
 //   - Go: exercise.TODO("exercise-NAME"), then, where the region ends a
 //     function with results, a return of zero values. Nothing panics, so
 //     other tests of the package still run (see package exercise).
-//   - Python: raise NotImplementedError("exercise-NAME: not done yet — see
-//     PAGE#exercises"), which fails only the tests that call the function.
+//   - Python: a comment, "# TODO(exercise-NAME): not done yet", after
+//     "pass" or before a neutral return; the tests that grade the exercise
+//     fail while it is there (python/tests/conftest.py), nothing else does.
 //
 // tools/starter writes the starter copy with it, and scripts/mdbook-course
 // shows the same stubs on the chapter pages.
@@ -62,8 +63,7 @@ func Holds(rel string) bool {
 	case strings.HasSuffix(file, "_test.go"):
 		return false
 	case strings.HasSuffix(file, ".go"):
-		_, shared := sharedPackages[dir]
-		return shared || regexp.MustCompile(`^ch\d\d-[\w-]+/$`).MatchString(dir)
+		return sharedChapter(dir) != "" || regexp.MustCompile(`^ch\d\d-[\w-]+/$`).MatchString(dir)
 	case strings.HasSuffix(file, ".py"):
 		return dir == "python/" && regexp.MustCompile(`^ch\d\d_`).MatchString(file)
 	}
@@ -111,17 +111,21 @@ func Page(rel string) string {
 	if dir == "python/" {
 		return exercise.Page(file)
 	}
-	if ch, ok := sharedPackages[dir]; ok {
+	if ch := sharedChapter(dir); ch != "" {
 		return exercise.Page(ch)
 	}
 	return exercise.Page(path.Base(dir))
 }
 
-// sharedPackages are the shared packages that hold an exercise, with the
-// chapter that teaches them: the accept loop every server uses is chapter
-// 3's lesson.
-var sharedPackages = map[string]string{
-	"internal/serve/": "ch03-listen-accept",
+// sharedChapter is, for a shared package that holds an exercise
+// ("internal/serve/"), the chapter that teaches it (exercise.Shared), and ""
+// for any other directory.
+func sharedChapter(dir string) string {
+	name, ok := strings.CutPrefix(dir, "internal/")
+	if !ok {
+		return ""
+	}
+	return exercise.Shared[strings.TrimSuffix(name, "/")]
 }
 
 // Names lists the exercise regions of a file, in order.
@@ -142,7 +146,7 @@ func File(rel string, src []byte) ([]byte, []string, error) {
 		return src, nil, nil
 	}
 	if strings.HasSuffix(rel, ".py") {
-		out, names := Python(src, Page(rel))
+		out, names := Python(src)
 		return out, names, nil
 	}
 	return Go(src)
@@ -152,10 +156,11 @@ func File(rel string, src []byte) ([]byte, []string, error) {
 // (after "pass", so that the block stays valid), or with the comment and a
 // neutral line where the exercise has one. Like a Go stub it never raises:
 // the grading tests, marked @pytest.mark.exercise, fail while the comment is
-// there (python/tests/conftest.py), and nothing else does.
-func Python(src []byte, page string) ([]byte, []string) {
+// there (python/tests/conftest.py, which adds the page where the exercise is
+// taught), and nothing else does.
+func Python(src []byte) ([]byte, []string) {
 	return replace(src, "#", func(name string) []string {
-		todo := "# TODO(" + name + "): not done yet — see " + page + "#exercises"
+		todo := "# TODO(" + name + "): not done yet"
 		if line, ok := neutralPython[name]; ok {
 			return []string{todo, line}
 		}
