@@ -192,7 +192,7 @@ func Anchors(root string) (map[string]string, error) {
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !os.IsNotExist(err) {
 		return nil, err
 	}
 	anchorsCache[root] = m

@@ -243,7 +243,7 @@ func Go(src []byte) ([]byte, []string, error) {
 		return src, nil, nil
 	}
 	stubbed = append(stubbed, keepImport...)
-	out, err := fixImports(stubbed, fset)
+	out, err := fixImportsWith(stubbed, fset, true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -340,13 +340,17 @@ func zero(typ ast.Expr, src []byte, fset *token.FileSet) string {
 	return "*new(" + text + ")" // any other named type
 }
 
-// fixImports rewrites the imports of a stubbed file: those only the
-// solutions used go, the exercise package comes in, standard library first
-// and then the rest, as goimports groups them. The file is formatted.
-func fixImports(src []byte, fset *token.FileSet) ([]byte, error) {
+// fixImportsWith rewrites the imports of a file whose exercise regions were
+// replaced: those only the solutions used go, the exercise package comes in
+// (with stubs, for their exercise.TODO calls), standard library first and
+// then the rest, as goimports groups them. The file is formatted.
+func fixImportsWith(src []byte, fset *token.FileSet, stubs bool) ([]byte, error) {
 	f, err := parser.ParseFile(fset, "", src, parser.ParseComments)
 	if err != nil {
 		return nil, err
+	}
+	if !stubs && len(f.Imports) == 0 {
+		return format.Source(src)
 	}
 	used := map[string]bool{}
 	ast.Inspect(f, func(node ast.Node) bool {
@@ -358,7 +362,9 @@ func fixImports(src []byte, fset *token.FileSet) ([]byte, error) {
 		return true
 	})
 	var std, other []string
-	other = append(other, strconv.Quote(ImportPath))
+	if stubs {
+		other = append(other, strconv.Quote(ImportPath))
+	}
 	begin, end := -1, -1
 	for _, decl := range f.Decls {
 		gd, ok := decl.(*ast.GenDecl)
@@ -379,7 +385,7 @@ func fixImports(src []byte, fset *token.FileSet) ([]byte, error) {
 				line = name + " " + line
 			}
 			switch {
-			case p == ImportPath || !(used[name] || name == "_" || name == "."):
+			case stubs && p == ImportPath || !(used[name] || name == "_" || name == "."):
 			case strings.Contains(strings.Split(p, "/")[0], "."):
 				other = append(other, line)
 			default:
