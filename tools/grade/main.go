@@ -1,22 +1,34 @@
 // Command grade runs the tests of a copy of the course (a student's starter
 // copy, or the course itself) and prints a scoreboard: one row per exercise,
-// with its chapter, pass or fail, and a one-line reason.
+// with its chapter, title, points, pass or fail, and why it failed.
 //
-//	go run ./tools/grade [-all] [-junit FILE] [-json] [DIR]
+//	go run ./tools/grade [-all] [-exercise NAME,...] [-junit FILE] [-gradescope FILE] [-json] [DIR]
+//	go run ./tools/grade -classroom [DIR]
 //
 // The exercises are the "ANCHOR: exercise-…" regions of the chapters' Go
-// code and Python counterparts. A Go test grades an exercise when it calls
-// exercise.Graded (it logs "grades exercise-NAME"); a pytest test when it is
-// marked @pytest.mark.exercise("exercise-NAME").
+// code and Python counterparts; the title and points of each come from its
+// directory, chNN-name/testdata/exercises/exercise-NAME/exercise.json, and
+// the page that teaches it is the one holding <a id="exercise-NAME"></a>
+// (see tools/stub's Catalog). A Go test grades an exercise when it calls
+// exercise.Graded (it logs "grades exercise-NAME"); a pytest test when it
+// is marked @pytest.mark.exercise("exercise-NAME").
 //
 // By default only the tests that grade an exercise run (gradingTests finds
 // the Go ones by reading the test files; pytest selects -m exercise), in
-// short mode, Go packages in parallel, then Python. With -all every test
+// short mode, Go packages in parallel, then Python. -exercise grades only
+// the named exercises, running only their tests. With -all every test
 // runs, as go test ./... and pytest would, and a failure of one that grades
 // no exercise is listed under the scoreboard. A test that failed for
 // another reason than "not done yet" runs once more; passing then, it
 // counts and is listed as flaky. The exit status is 0 only when everything
 // that ran passed.
+//
+// A failed exercise's reason is its failing test's name and first
+// assertion: testify's report, a t.Error or t.Fatal line, pytest's
+// assertion with the case's id. The JUnit file (-junit), Gradescope's
+// results.json (-gradescope) and -json carry it, with the test's output.
+// -classroom writes .github/classroom/autograding.json, GitHub Classroom's
+// tests: one per exercise, each running this command with -exercise.
 package main
 
 import (
@@ -28,12 +40,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/tcp-in-go/course/tools/stub"
@@ -46,7 +57,10 @@ func main() {
 		fs.PrintDefaults()
 	}
 	junit := fs.String("junit", "", "also write the scoreboard as JUnit XML to `FILE`")
+	gradescope := fs.String("gradescope", "", "also write the scoreboard as Gradescope's results.json to `FILE`")
+	classroom := fs.Bool("classroom", false, "write DIR/"+classroomFile+" (GitHub Classroom's tests, one per exercise) and exit")
 	asJSON := fs.Bool("json", false, "print the scoreboard as JSON instead of a table")
+	only := fs.String("exercise", "", "grade only these exercises (`NAME,...`), running only their tests")
 	python := fs.String("python", "auto", "grade the Python exercises: auto (when python3 and pytest are installed), on, off")
 	all := fs.Bool("all", false, "run every test (as go test ./... and pytest would), not only those that grade an exercise; the others must pass too")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
@@ -62,17 +76,32 @@ func main() {
 		fs.Usage()
 		os.Exit(2)
 	}
+	if *classroom {
+		if err := WriteClassroom(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "grade:", err)
+			os.Exit(1)
+		}
+		fmt.Fprintf(os.Stderr, "grade: wrote %s\n", filepath.Join(dir, classroomFile))
+		return
+	}
+	var names []string
+	if *only != "" {
+		names = strings.Split(*only, ",")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	start := time.Now()
-	b, err := Grade(ctx, dir, Options{Python: *python, All: *all})
+	b, err := Grade(ctx, dir, Options{Python: *python, All: *all, Only: names})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "grade:", err)
 		os.Exit(1)
 	}
 	b.Seconds = time.Since(start).Seconds()
-	if *junit != "" {
-		if err := os.WriteFile(*junit, b.JUnit(), 0o644); err != nil {
+	for file, data := range map[string]func() []byte{*junit: b.JUnit, *gradescope: b.Gradescope} {
+		if file == "" {
+			continue
+		}
+		if err := os.WriteFile(file, data(), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "grade:", err)
 			os.Exit(1)
 		}
@@ -91,8 +120,9 @@ func main() {
 
 // Options tune a grading run.
 type Options struct {
-	Python string // "auto", "on" or "off"
-	All    bool   // run every test, not only those that grade an exercise
+	Python string   // "auto", "on" or "off"
+	All    bool     // run every test, not only those that grade an exercise
+	Only   []string // grade only these exercises (all when empty)
 }
 
 // Board is the result of grading a copy.
@@ -100,6 +130,8 @@ type Board struct {
 	Exercises []Row     `json:"exercises"`
 	Passed    int       `json:"passed"`
 	Total     int       `json:"total"`
+	Score     int       `json:"score"`          // points of the exercises that passed
+	MaxScore  int       `json:"max_score"`      // points of every exercise graded
 	Other     []Failure `json:"other_failures"` // tests that grade no exercise and failed
 	Flaky     []string  `json:"flaky"`          // failed, then passed when run again
 	Python    string    `json:"python"`         // "graded", or why not
@@ -110,17 +142,32 @@ type Board struct {
 type Row struct {
 	Chapter  string   `json:"chapter"`
 	Exercise string   `json:"exercise"`
+	Title    string   `json:"title"`
 	Lang     string   `json:"lang"`
 	File     string   `json:"file"`
+	Pointer  string   `json:"pointer,omitempty"` // where it is taught: docs/src/PAGE.md#exercise-NAME
+	Points   int      `json:"points"`
 	Passed   bool     `json:"passed"`
-	Reason   string   `json:"reason,omitempty"`
+	Reason   string   `json:"reason,omitempty"` // the failing test and its first assertion
+	Test     string   `json:"test,omitempty"`   // the failing test: "ch04-echo: TestX/y"
+	Output   string   `json:"output,omitempty"` // what the failing test printed
 	Tests    []string `json:"tests"`
+	Seconds  float64  `json:"seconds"` // the time its tests took
+}
+
+// Score is the points the row earned: all or nothing.
+func (r Row) Score() int {
+	if r.Passed {
+		return r.Points
+	}
+	return 0
 }
 
 // Failure is a failed test that grades no exercise.
 type Failure struct {
 	Test   string `json:"test"`
 	Reason string `json:"reason"`
+	Output string `json:"output,omitempty"`
 }
 
 // AllPassed reports whether every exercise and every other test passed.
@@ -128,19 +175,32 @@ func (b *Board) AllPassed() bool { return b.Passed == b.Total && len(b.Other) ==
 
 // Grade runs the Go and Python tests of the copy in dir and scores them.
 func Grade(ctx context.Context, dir string, opt Options) (*Board, error) {
-	exs, err := stub.Find(dir)
+	exs, _, err := stub.Catalog(dir)
 	if err != nil {
 		return nil, err
 	}
 	if len(exs) == 0 {
 		return nil, fmt.Errorf("%s holds no exercises (is it a copy of the course?)", dir)
 	}
-	// Go first (its packages in parallel), then Python: both at once would
-	// load a 2-core machine enough to make timing-sensitive tests flaky.
+	if len(opt.Only) > 0 {
+		var picked []stub.Info
+		for _, name := range opt.Only {
+			i := slices.IndexFunc(exs, func(e stub.Info) bool { return e.Name == name })
+			if i < 0 {
+				return nil, fmt.Errorf("%s is not an exercise of %s", name, absDir(dir))
+			}
+			picked = append(picked, exs[i])
+		}
+		exs = picked
+	}
 	names := map[string]bool{}
+	needPython := false
 	for _, e := range exs {
 		names[e.Name] = true
+		needPython = needPython || e.Lang == "python"
 	}
+	// Go first (its packages in parallel), then Python: both at once would
+	// load a 2-core machine enough to make timing-sensitive tests flaky.
 	goRes, err := runGo(ctx, dir, opt.All, names)
 	if err != nil {
 		return nil, err
@@ -151,13 +211,21 @@ func Grade(ctx context.Context, dir string, opt Options) (*Board, error) {
 	}
 	var pyRes results
 	pyStatus := "off"
-	if opt.Python != "off" {
+	pyFiles, err := pythonFiles(dir, opt.All, len(opt.Only) > 0, names)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case opt.Python == "off":
+	case pyFiles == nil && !needPython:
+		pyStatus = "graded" // nothing of Python's to run for these exercises
+	default:
 		if why := pythonMissing(dir); why != "" {
 			if opt.Python == "on" {
 				return nil, fmt.Errorf("python: %s", why)
 			}
 			pyStatus = "not graded: " + why
-		} else if pyRes, err = runPython(ctx, dir, opt.All); err != nil {
+		} else if pyRes, err = runPython(ctx, dir, opt.All, pyFiles...); err != nil {
 			return nil, err
 		} else {
 			pyStatus = "graded"
@@ -168,30 +236,50 @@ func Grade(ctx context.Context, dir string, opt Options) (*Board, error) {
 			flaky = append(flaky, again...)
 		}
 	}
-	b := &Board{Python: pyStatus, Flaky: flaky}
+	b := score(exs, goRes, pyRes, pyStatus)
+	b.Flaky = flaky
+	return b, nil
+}
+
+// score builds the board from the runs' results: a row per exercise, its
+// reason the best of its failed tests' (see better), and the failed tests
+// that grade no exercise.
+func score(exs []stub.Info, goRes, pyRes results, pyStatus string) *Board {
+	b := &Board{Python: pyStatus}
 	graded := map[string]bool{}
 	for _, e := range exs {
 		if e.Lang == "python" && pyStatus != "graded" {
 			continue
 		}
-		row := Row{Chapter: e.Chapter(), Exercise: e.Name, Lang: e.Lang, File: e.File, Passed: true}
+		row := Row{Chapter: e.Chapter(), Exercise: e.Name, Title: e.Title, Lang: e.Lang, File: e.File,
+			Pointer: e.Pointer, Points: e.Points, Passed: true}
 		// A test in either language may grade it (a Go test of a Python
 		// counterpart grades a Python exercise, and the other way round).
-		for _, t := range append(goRes.tests, pyRes.tests...) {
-			if !t.grades[e.Name] {
-				continue
+		var failed *testResult
+		var failedIn results
+		for _, res := range []results{goRes, pyRes} {
+			for _, t := range res.tests {
+				if !t.grades[e.Name] {
+					continue
+				}
+				graded[t.id()] = true
+				row.Tests = append(row.Tests, t.Name)
+				if !slices.ContainsFunc(res.tests, func(p *testResult) bool { // its parent's time counts it
+					return p.Dir == t.Dir && p.grades[e.Name] && strings.HasPrefix(t.Name, p.Name+"/")
+				}) {
+					row.Seconds += t.seconds
+				}
+				if !t.passed && better(t, failed) {
+					failed, failedIn = t, res
+				}
 			}
-			graded[t.id()] = true
-			row.Tests = append(row.Tests, t.Name)
-			// The first failure explains it, unless a later one says the
-			// exercise is not done yet: that says it best.
-			if !t.passed && (row.Passed || !strings.Contains(row.Reason, "not done yet") && strings.Contains(t.reason, "not done yet")) {
-				row.Passed, row.Reason = false, t.reason
-			}
+		}
+		if failed != nil {
+			row.Passed, row.Reason, row.Test, row.Output = false, failed.reason, failed.id(), failedIn.output(failed)
 		}
 		if len(row.Tests) == 0 {
 			row.Passed, row.Reason = false, "no test grades it"
-			if p := goRes.pkgFailure[path.Dir(e.File)]; p != "" {
+			if p := goRes.pkgFailure[filepath.ToSlash(filepath.Dir(e.File))]; p != "" {
 				row.Reason = p
 			}
 		}
@@ -199,39 +287,103 @@ func Grade(ctx context.Context, dir string, opt Options) (*Board, error) {
 			b.Passed++
 		}
 		b.Total++
+		b.Score += row.Score()
+		b.MaxScore += row.Points
 		b.Exercises = append(b.Exercises, row)
 	}
 	sort.SliceStable(b.Exercises, func(i, j int) bool { return b.Exercises[i].Chapter < b.Exercises[j].Chapter })
 	for _, res := range []results{goRes, pyRes} {
 		for _, t := range res.tests {
 			if !t.passed && !graded[t.id()] && !res.hasFailedChildGraded(t, graded) && t.failedOwn {
-				b.Other = append(b.Other, Failure{Test: t.id(), Reason: t.reason})
+				b.Other = append(b.Other, Failure{Test: t.id(), Reason: t.reason, Output: res.output(t)})
 			}
 		}
 		for _, pkg := range sortedKeys(res.pkgFailure) {
 			b.Other = append(b.Other, Failure{Test: pkg, Reason: res.pkgFailure[pkg]})
 		}
 	}
-	return b, nil
+	return b
 }
 
-// Print writes the scoreboard as a table.
+// better reports whether the failed test t explains an exercise's failure
+// better than the one found so far: "not done yet" says it best; then a
+// test that failed with a message of its own (the first such, in the order
+// the tests ran) over one that failed only through a subtest.
+func better(t, sofar *testResult) bool {
+	switch {
+	case sofar == nil:
+		return true
+	case strings.Contains(sofar.reason, "not done yet"):
+		return false
+	case strings.Contains(t.reason, "not done yet"):
+		return true
+	}
+	return t.failedOwn && !sofar.failedOwn
+}
+
+// pythonFiles returns the pytest targets (relative to python/) that grade
+// the exercises: nil for all of tests/ (the default run, and -all); with
+// -exercise (only), the test files that name one of them, in which pytest
+// -m exercise runs the grading tests (an empty list: none).
+func pythonFiles(dir string, all, only bool, names map[string]bool) ([]string, error) {
+	if all || !only {
+		return nil, nil
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "python", "tests", "test_*.py"))
+	if err != nil {
+		return nil, err
+	}
+	out := []string{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		for name := range names {
+			if bytes.Contains(data, []byte(`"`+name+`"`)) {
+				out = append(out, "tests/"+filepath.Base(f))
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Print writes the scoreboard as a table: a row per exercise, and under a
+// failed one the reason.
 func (b *Board) Print(w io.Writer) {
-	var table bytes.Buffer
-	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CHAPTER\tEXERCISE\tLANG\tRESULT\tREASON")
+	head := []string{"CHAPTER", "EXERCISE", "LANG", "POINTS", "RESULT", "TITLE"}
+	rows := [][]string{head}
 	for _, r := range b.Exercises {
 		result := "pass"
 		if !r.Passed {
 			result = "FAIL"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Chapter, r.Exercise, r.Lang, result, oneLine(r.Reason, 90))
+		rows = append(rows, []string{r.Chapter, r.Exercise, r.Lang, fmt.Sprintf("%d/%d", r.Score(), r.Points), result, r.Title})
 	}
-	_ = tw.Flush()
-	for _, line := range strings.SplitAfter(table.String(), "\n") {
-		fmt.Fprint(w, strings.TrimRight(line, " \n")+strings.Repeat("\n", strings.Count(line, "\n")))
+	width := make([]int, len(head))
+	for _, row := range rows {
+		for i, cell := range row {
+			width[i] = max(width[i], len([]rune(cell)))
+		}
 	}
-	fmt.Fprintf(w, "\n%d/%d exercises done", b.Passed, b.Total)
+	indent := strings.Repeat(" ", width[0]+2)
+	for i, row := range rows {
+		var line strings.Builder
+		for j, cell := range row {
+			line.WriteString(cell)
+			if j < len(row)-1 {
+				line.WriteString(strings.Repeat(" ", width[j]-len([]rune(cell))+2))
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(line.String(), " "))
+		if i > 0 && !b.Exercises[i-1].Passed {
+			r := b.Exercises[i-1]
+			fmt.Fprintln(w, indent+oneLine(strings.TrimPrefix(r.Reason, r.Exercise+": "), 160))
+		}
+	}
+	fmt.Fprintf(w, "\n%d/%d exercises done, %d/%d points", b.Passed, b.Total, b.Score, b.MaxScore)
 	if b.Python != "graded" {
 		fmt.Fprintf(w, " (Python %s)", b.Python)
 	}

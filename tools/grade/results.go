@@ -27,7 +27,27 @@ type testResult struct {
 	failedOwn bool // it failed with messages of its own, not only through a subtest
 	reason    string
 	grades    map[string]bool
-	lines     []string // its own output
+	seconds   float64  // how long it ran (go test's Elapsed, pytest's duration)
+	lines     []string // its own output, without go test's framing lines
+	out       []string // its own output as go test printed it, for reports
+}
+
+// maxOutput bounds the output a report carries for one failed test.
+const maxOutput = 200
+
+// output is what a failed test printed, with its subtests' output, at most
+// maxOutput lines: what JUnit's system-out and Gradescope's output show.
+func (r results) output(t *testResult) string {
+	var lines []string
+	for _, c := range r.tests {
+		if c == t || c.Dir == t.Dir && strings.HasPrefix(c.Name, t.Name+"/") {
+			lines = append(lines, c.out...)
+		}
+	}
+	if n := len(lines) - maxOutput; n > 0 {
+		lines = append(lines[:maxOutput], fmt.Sprintf("… (%d more lines)", n))
+	}
+	return strings.Join(lines, "\n")
 }
 
 func (t *testResult) id() string { return t.Dir + ": " + t.Name }
@@ -50,11 +70,25 @@ func (r results) hasFailedChildGraded(t *testResult, graded map[string]bool) boo
 }
 
 var (
-	gradesRE  = regexp.MustCompile(`\bgrades (exercise-[\w-]+)`)
-	headerRE  = regexp.MustCompile(`^\s*(=== (RUN|PAUSE|CONT|NAME)|--- (PASS|FAIL|SKIP))`)
-	fileRE    = regexp.MustCompile(`^\s*[\w.-]+\.go:\d+: ?`)
-	testifyRE = regexp.MustCompile(`^\s*(Error|Messages):\s+(.*)$`)
+	gradesRE = regexp.MustCompile(`\bgrades (exercise-[\w-]+)`)
+	headerRE = regexp.MustCompile(`^\s*(=== (RUN|PAUSE|CONT|NAME)|--- (PASS|FAIL|SKIP))`)
+	// A line a test wrote with t.Error, t.Fatal or t.Log: "x_test.go:42: text".
+	fileRE = regexp.MustCompile(`^\s*[\w.-]+\.go:\d+: ?(.*)$`)
+	// testify's report: a label column, then the value ("\tError:  \tNot
+	// equal: "), and the value's further lines under an empty label.
+	labelRE = regexp.MustCompile(`^\s*\t([A-Z][\w ]*):\s*\t(.*)$`)
+	contRE  = regexp.MustCompile(`^\s*\t\s+\t(.*)$`)
+	// A record of log/slog's text handler, which servers in tests write.
+	slogRE = regexp.MustCompile(`^\s*(time=\S+ )?level=(DEBUG|INFO|WARN|ERROR) `)
 )
+
+// informational are the beginnings of what tests of the course log with
+// t.Log without failing: never the reason a test failed.
+var informational = []string{
+	"grades exercise-",      // exercise.Graded
+	"grading the server at", // testutil.ExternalAddr
+	"stderr of ",            // testutil.StartProcess, after a failure
+}
 
 // testEvent is one line of go test -json.
 type testEvent struct {
@@ -63,6 +97,7 @@ type testEvent struct {
 	ImportPath string // build-output events
 	Test       string
 	Output     string
+	Elapsed    float64 // pass, fail and skip events: seconds
 }
 
 // runGo runs the Go tests of the copy in dir in short mode: with all, every
@@ -190,15 +225,18 @@ func parseGo(out []byte, module string) results {
 			line := strings.TrimRight(ev.Output, "\n")
 			if m := gradesRE.FindStringSubmatch(line); m != nil {
 				t.grades[m[1]] = true
-			} else if !headerRE.MatchString(line) && strings.TrimSpace(line) != "" {
+				continue
+			}
+			t.out = append(t.out, line)
+			if !headerRE.MatchString(line) && strings.TrimSpace(line) != "" {
 				t.lines = append(t.lines, line)
 			}
 		case "pass":
-			t.passed = true
+			t.passed, t.seconds = true, ev.Elapsed
 		case "skip":
-			t.passed, t.skipped = true, true
+			t.passed, t.skipped, t.seconds = true, true, ev.Elapsed
 		case "fail":
-			t.passed = false
+			t.passed, t.seconds = false, ev.Elapsed
 		}
 	}
 	r := results{pkgFailure: map[string]string{}}
@@ -214,10 +252,15 @@ func parseGo(out []byte, module string) results {
 		}
 		if !t.passed {
 			failedIn[t.Dir] = true
-			t.reason = reasonOf(t.lines)
-			t.failedOwn = t.reason != ""
-			if t.reason == "" {
-				t.reason = "a subtest failed"
+			msg := reasonOf(t.lines)
+			t.failedOwn = msg != ""
+			switch {
+			case msg == "":
+				t.reason = t.Name + ": a subtest failed"
+			case strings.Contains(msg, "not done yet"):
+				t.reason = msg // it says all there is to say
+			default:
+				t.reason = t.Name + ": " + msg
 			}
 		}
 		r.tests = append(r.tests, t)
@@ -244,31 +287,106 @@ func next(s string, i int) int {
 	return i + 1 + j
 }
 
-// reasonOf picks a one-line reason from a failed test's output: the
-// exercise's "not done yet", else testify's Error and Messages, else the
-// first line.
+// reasonOf picks, from a failed test's output, the message that says why
+// it failed: the exercise's "not done yet"; else the first assertion, which
+// is testify's report (its Messages, then its Error with the lines under
+// it, such as expected and actual) or a line of t.Error or t.Fatal
+// ("x_test.go:42: want 1 line, have 0"); else a panic; else the first line
+// that is not a server's log record. The lines of t.Log that the course's
+// helpers write (informational) are skipped; a t.Log of the test's own
+// before its failure cannot be told from a t.Error, and is taken for it.
 func reasonOf(lines []string) string {
 	for _, l := range lines {
 		if strings.Contains(l, "not done yet") {
-			return strings.TrimSpace(fileRE.ReplaceAllString(l, ""))
+			if m := fileRE.FindStringSubmatch(l); m != nil {
+				l = m[1]
+			}
+			return strings.TrimSpace(l)
 		}
 	}
-	var parts []string
-	for _, l := range lines {
-		if m := testifyRE.FindStringSubmatch(l); m != nil {
-			parts = append(parts, strings.TrimSpace(m[2]))
+	for i, l := range lines {
+		m := fileRE.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		text := strings.TrimSpace(m[1])
+		if text == "" { // testify's report follows
+			if msg := testifyMessage(lines[i+1:]); msg != "" {
+				return msg
+			}
+			continue
+		}
+		if !isInformational(text) {
+			return text
 		}
 	}
-	if len(parts) > 0 {
-		return strings.Join(parts, ": ")
+	for _, l := range lines {
+		if t := strings.TrimSpace(l); strings.HasPrefix(t, "panic: ") {
+			return t
+		}
 	}
 	for _, l := range lines {
-		l = strings.TrimSpace(fileRE.ReplaceAllString(l, ""))
-		if l != "" && l != "FAIL" && !strings.HasPrefix(l, "FAIL\t") && !strings.HasPrefix(l, "ok ") {
-			return l
+		t := strings.TrimSpace(l)
+		if t != "" && !slogRE.MatchString(l) && t != "FAIL" && !strings.HasPrefix(t, "FAIL\t") && !strings.HasPrefix(t, "ok ") {
+			return t
 		}
 	}
 	return ""
+}
+
+func isInformational(text string) bool {
+	for _, p := range informational {
+		if strings.HasPrefix(text, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// testifyMessage reads testify's report at the start of lines (a label
+// column, then a value; the value's further lines under an empty label):
+//
+//	Error Trace:  x_test.go:33
+//	Error:        Not equal:
+//	              expected: 1
+//	              actual  : 2
+//	Messages:     the reply
+//
+// and returns "the reply: Not equal: expected: 1, actual: 2". A diff,
+// after the expected and actual lines, is left for the output.
+func testifyMessage(lines []string) string {
+	var errText []string
+	messages, label := "", ""
+	for _, l := range lines {
+		if m := labelRE.FindStringSubmatch(l); m != nil {
+			label = m[1]
+			switch label {
+			case "Error":
+				errText = append(errText, strings.TrimSpace(m[2]))
+			case "Messages":
+				messages = strings.TrimSpace(m[2])
+			}
+			continue
+		}
+		m := contRE.FindStringSubmatch(l)
+		if m == nil {
+			break // the report ended
+		}
+		if v := strings.TrimSpace(m[1]); label == "Error" && v != "" && !strings.HasPrefix(v, "Diff:") {
+			errText = append(errText, v)
+		} else if label == "Error" {
+			label = "" // the diff, or the blank line before it: not for one line
+		}
+	}
+	msg := strings.Join(strings.Fields(strings.Join(errText, ", ")), " ") // "actual  : x" reads "actual : x"
+	msg = strings.ReplaceAll(strings.ReplaceAll(msg, ":, ", ": "), " : ", ": ")
+	switch {
+	case messages != "" && msg != "":
+		return messages + ": " + msg
+	case messages != "":
+		return messages
+	}
+	return msg
 }
 
 // pythonMissing says why the Python tests cannot run, or "".
@@ -291,11 +409,13 @@ type pyRecord struct {
 	Test      string   `json:"test"`
 	Outcome   string   `json:"outcome"` // passed, failed, skipped
 	Message   string   `json:"message"`
+	Seconds   float64  `json:"seconds"`
 	Exercises []string `json:"exercises"`
 }
 
-// runPython runs the pytest suite of the copy in dir, or only the given
-// tests (pytest node ids).
+// runPython runs the pytest suite of the copy in dir: every test with all,
+// else only those marked exercise, in the given files or node ids (relative
+// to python/; all of tests/ when there are none).
 func runPython(ctx context.Context, dir string, all bool, only ...string) (results, error) {
 	f, err := os.CreateTemp("", "grade-pytest-*.json")
 	if err != nil {
@@ -305,14 +425,15 @@ func runPython(ctx context.Context, dir string, all bool, only ...string) (resul
 	defer os.Remove(f.Name())
 	pyDir := filepath.Join(dir, "python")
 	targets := []string{"tests"}
-	if !all {
-		targets = append(targets, "-m", "exercise") // the tests that grade an exercise
-	}
 	if len(only) > 0 {
 		targets = only
 	}
-	if _, err := runCmd(ctx, pyDir, []string{"GRADE_REPORT=" + f.Name()},
-		"python3", append([]string{"-m", "pytest", "-q", "-p", "no:cacheprovider"}, targets...)...); err != nil {
+	if !all {
+		targets = append(targets, "-m", "exercise") // the tests that grade an exercise
+	}
+	out, err := runCmd(ctx, pyDir, []string{"GRADE_REPORT=" + f.Name()},
+		"python3", append([]string{"-m", "pytest", "-q", "-p", "no:cacheprovider"}, targets...)...)
+	if err != nil {
 		return results{}, err
 	}
 	data, err := os.ReadFile(f.Name())
@@ -327,36 +448,67 @@ func runPython(ctx context.Context, dir string, all bool, only ...string) (resul
 	} else {
 		return results{}, fmt.Errorf("pytest wrote no report (python/tests/conftest.py missing its GRADE_REPORT hook?)")
 	}
+	_ = out // pytest -q's summary: the report has it all
+	return parsePython(recs), nil
+}
+
+// parsePython reads the records of conftest.py's report.
+func parsePython(recs []pyRecord) results {
 	r := results{pkgFailure: map[string]string{}}
 	for _, rec := range recs {
 		t := &testResult{Dir: "python", Name: rec.Test, grades: map[string]bool{},
-			passed: rec.Outcome != "failed", skipped: rec.Outcome == "skipped"}
+			passed: rec.Outcome != "failed", skipped: rec.Outcome == "skipped", seconds: rec.Seconds}
 		for _, e := range rec.Exercises {
 			t.grades[e] = true
 		}
 		if !t.passed {
 			t.failedOwn = true
+			t.out = strings.Split(strings.TrimRight(rec.Message, "\n"), "\n")
 			t.reason = pyReason(rec.Message)
+			if !strings.Contains(t.reason, "not done yet") {
+				t.reason = pyTestName(rec.Test) + ": " + t.reason
+			}
 		}
 		r.tests = append(r.tests, t)
 	}
 	sort.SliceStable(r.tests, func(i, j int) bool { return r.tests[i].Name < r.tests[j].Name })
-	return r, nil
+	return r
 }
 
-// pyReason picks the line of a pytest failure that says what went wrong.
+// pyTestName is a pytest node id without its file:
+// "tests/test_ch05.py::test_name[../x]" is "test_name[../x]", the
+// function and its parametrised case.
+func pyTestName(id string) string {
+	if i := strings.Index(id, "::"); i >= 0 {
+		return id[i+2:]
+	}
+	return id
+}
+
+// pyReason picks what a pytest failure says went wrong: its first "E" line,
+// the assertion ("assert ['READY'] == ['BAD_NAME']"), or the assertion's
+// message followed by the assertion when it has one.
 func pyReason(msg string) string {
 	lines := strings.Split(msg, "\n")
 	for _, l := range lines {
 		if strings.Contains(l, "not done yet") {
 			l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "E "))
+			l = strings.TrimPrefix(l, "Failed: ")
 			return strings.TrimPrefix(l, "NotImplementedError: ")
 		}
 	}
+	var e []string
 	for _, l := range lines {
 		if t := strings.TrimSpace(l); strings.HasPrefix(t, "E ") {
-			return strings.TrimSpace(t[2:])
+			e = append(e, strings.TrimSpace(t[2:]))
 		}
+	}
+	if len(e) > 0 {
+		first, isAssert := strings.CutPrefix(e[0], "AssertionError: ")
+		if isAssert && !strings.HasPrefix(first, "assert ") && len(e) > 1 && strings.HasPrefix(e[1], "assert ") {
+			return first + ": " + e[1] // assert x == y, "message"
+		}
+		return first
 	}
 	for i := len(lines) - 1; i >= 0; i-- {
 		if t := strings.TrimSpace(lines[i]); t != "" {

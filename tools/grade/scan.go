@@ -5,16 +5,20 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 )
 
-// gradingTests finds, without running anything, the Go tests that grade an
-// exercise: the top-level Test functions of each package (by directory,
-// relative to dir) that call exercise.Graded or name one of the exercises
-// (a string "exercise-NAME", handed to a helper that grades it), directly
-// or through the helpers and variables declared in the package's test files.
+// gradingTests finds, without running anything, the Go tests that grade one
+// of the given exercises: the top-level Test functions of each package (by
+// directory, relative to dir) that name one of them (a string
+// "exercise-NAME", given to exercise.Graded or to a helper that grades it)
+// or call exercise.Graded with a name computed at run time, directly or
+// through the helpers and variables declared in the package's test files.
+// Nested modules (a directory with a go.mod of its own, like scripts/report)
+// are left out: go test in dir cannot run them.
 //
 // The exercise a test grades is still read from its run (it logs "grades
 // exercise-NAME"): the scan only decides which tests to run.
@@ -32,6 +36,9 @@ func gradingTests(dir string, exercises map[string]bool) (map[string][]string, e
 		if d.IsDir() {
 			if name := d.Name(); p != dir && (strings.HasPrefix(name, ".") || name == "testdata" || name == "node_modules") {
 				return filepath.SkipDir
+			}
+			if _, err := os.Stat(filepath.Join(p, "go.mod")); err == nil && p != dir {
+				return filepath.SkipDir // a module of its own
 			}
 			return nil
 		}
@@ -57,9 +64,9 @@ func gradingTests(dir string, exercises map[string]bool) (map[string][]string, e
 		inspect := func(name string, body ast.Node) {
 			ast.Inspect(body, func(n ast.Node) bool {
 				switch n := n.(type) {
-				case *ast.SelectorExpr:
-					if x, ok := n.X.(*ast.Ident); ok && x.Name == "exercise" && n.Sel.Name == "Graded" {
-						pk.seed[name] = true
+				case *ast.CallExpr:
+					if isGradedCall(n) && dynamicName(n) {
+						pk.seed[name] = true // which exercise is known only at run time
 					}
 				case *ast.BasicLit:
 					if n.Kind == token.STRING && exercises[strings.Trim(n.Value, "`\"")] {
@@ -122,6 +129,27 @@ func gradingTests(dir string, exercises map[string]bool) (map[string][]string, e
 		out[d] = slices.Compact(out[d]) // x and x_test in one directory
 	}
 	return out, nil
+}
+
+// isGradedCall reports whether call is exercise.Graded(...).
+func isGradedCall(call *ast.CallExpr) bool {
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	if !ok {
+		return false
+	}
+	x, ok := sel.X.(*ast.Ident)
+	return ok && x.Name == "exercise" && sel.Sel.Name == "Graded"
+}
+
+// dynamicName reports whether a call to exercise.Graded names an exercise
+// by anything but a string literal.
+func dynamicName(call *ast.CallExpr) bool {
+	for _, arg := range call.Args[min(1, len(call.Args)):] {
+		if lit, ok := arg.(*ast.BasicLit); !ok || lit.Kind != token.STRING {
+			return true
+		}
+	}
+	return false
 }
 
 // isTestFunc reports whether name is a Go test function's name: Test, then

@@ -1,0 +1,3 @@
+module example.com/c/nested
+
+go 1.26
