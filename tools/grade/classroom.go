@@ -55,7 +55,7 @@ func Classroom(dir string) ([]byte, error) {
 	doc := classroomTests{Tests: []classroomTest{}}
 	for _, e := range exs {
 		t := classroomTest{
-			Name:       fmt.Sprintf("%s %s: %s", e.Chapter(), e.Name, e.Title),
+			Name:       e.Chapter() + " " + titled(e.Name, e.Title),
 			Run:        "go run ./tools/grade -exercise " + e.Name,
 			Comparison: "included",
 			Timeout:    classroomTimeout,
@@ -72,6 +72,15 @@ func Classroom(dir string) ([]byte, error) {
 		return nil, err
 	}
 	return append(out, '\n'), nil
+}
+
+// titled is an exercise's name with its title, "exercise-pool: Reuse
+// buffers from a pool", or the name alone while it has no title.
+func titled(name, title string) string {
+	if title == "" || strings.HasPrefix(name, title) {
+		return name
+	}
+	return name + ": " + title
 }
 
 // WriteClassroom writes autograding.json into the course in dir.

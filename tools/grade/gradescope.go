@@ -54,7 +54,7 @@ func (b *Board) Gradescope() []byte {
 			Score:      r.Score(),
 			MaxScore:   r.Points,
 			Status:     "passed",
-			Name:       fmt.Sprintf("%s %s (%s): %s", r.Chapter, r.Exercise, r.Lang, r.Title),
+			Name:       r.Chapter + " " + titled(r.Exercise+" ("+r.Lang+")", r.Title),
 			Number:     fmt.Sprintf("%s.%d", strings.TrimLeft(strings.TrimPrefix(r.Chapter, "ch"), "0"), n[r.Chapter]),
 			Output:     "Graded by " + strings.Join(r.Tests, ", ") + ".",
 			Tags:       []string{r.Chapter, r.Lang},

@@ -69,7 +69,7 @@ func (b *Board) JUnit() []byte {
 		s.Cases = append(s.Cases, c)
 	}
 	for _, r := range b.Exercises {
-		c := junitCase{Name: fmt.Sprintf("%s (%s): %s", r.Exercise, r.Lang, r.Title), Classname: r.Chapter,
+		c := junitCase{Name: titled(r.Exercise+" ("+r.Lang+")", r.Title), Classname: r.Chapter,
 			SystemOut: "tests: " + strings.Join(r.Tests, ", ")}
 		if !r.Passed {
 			c.Failure = &junitFailure{Message: r.Reason, Type: "fail", Text: r.Reason + "\n\n" + r.Output}

@@ -49,8 +49,13 @@ func main() {
 //go:embed README.student.md
 var studentREADME []byte
 
-// left out of the copy: the course's own tooling and CI.
+// left out of the copy: the course's own tooling and CI. The copy keeps
+// .github/classroom/ (GitHub Classroom reads its tests there, in the
+// student's repository).
 func left(name string) bool {
+	if strings.HasPrefix(name, ".github/classroom/") {
+		return false
+	}
 	for _, p := range []string{".ci/", ".github/", "tools/starter/"} {
 		if strings.HasPrefix(name, p) {
 			return true

@@ -36,7 +36,8 @@ type Info struct {
 	Dir      string   // its directory, relative to the root (it may not exist yet)
 	Pointer  string   // where it is taught: docs/src/PAGE.md#exercise-NAME, or ""
 	Wrong    []Wrong  // its wrong solutions, by slug
-	Problems []string // what its directory or its page lacks; none when complete
+	Missing  []string // what is not written yet: its anchor, directory, exercise.json, wrong solutions
+	Problems []string // what is written but wrong: an invalid exercise.json, a wrong solution without its comment...
 }
 
 // Wrong is one wrong solution of an exercise.
@@ -95,7 +96,7 @@ func Catalog(root string) ([]Info, []string, error) {
 		if p := anchors[e.Name]; p != "" {
 			in.Pointer = p + "#" + e.Name
 		} else {
-			in.Problems = append(in.Problems, fmt.Sprintf(`no page of docs/src holds <a id="%s"></a>, where the exercise is taught`, e.Name))
+			in.Missing = append(in.Missing, fmt.Sprintf(`no page of docs/src holds <a id="%s"></a>, where the exercise is taught`, e.Name))
 		}
 		if ps := pages[e.Name]; len(ps) > 1 {
 			in.Problems = append(in.Problems, fmt.Sprintf("its anchor is on %d pages: %s", len(ps), strings.Join(ps, ", ")))
@@ -104,7 +105,7 @@ func Catalog(root string) ([]Info, []string, error) {
 		case 1:
 			in.Dir = path.Join(dirs[0], "testdata", "exercises", e.Name)
 			known[in.Dir] = true
-			in.Problems = append(in.Problems, in.load(root)...)
+			in.load(root)
 		default:
 			in.Problems = append(in.Problems, fmt.Sprintf("chapter %s has %d directories (%v), not one", e.Chapter(), len(dirs), dirs))
 		}
@@ -129,12 +130,14 @@ func Catalog(root string) ([]Info, []string, error) {
 	return infos, orphans, nil
 }
 
-// load reads the exercise's directory, returning what is wrong with it.
-func (in *Info) load(root string) []string {
+// load reads the exercise's directory into in, with what is missing from it
+// or wrong in it.
+func (in *Info) load(root string) {
 	dir := filepath.Join(root, filepath.FromSlash(in.Dir))
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return []string{fmt.Sprintf("no directory %s (exercise.json and at least %d wrong solutions)", in.Dir, MinWrong)}
+		in.Missing = append(in.Missing, fmt.Sprintf("no directory %s (exercise.json and at least %d wrong solutions)", in.Dir, MinWrong))
+		return
 	}
 	var problems []string
 	ext, comment := ".go", "//"
@@ -189,12 +192,12 @@ func (in *Info) load(root string) []string {
 		}
 	}
 	if !sawMeta {
-		problems = append(problems, fmt.Sprintf(`no %s/exercise.json ({"title": "...", "points": N})`, in.Dir))
+		in.Missing = append(in.Missing, fmt.Sprintf(`no %s/exercise.json ({"title": "...", "points": N})`, in.Dir))
 	}
 	if len(in.Wrong) < MinWrong {
-		problems = append(problems, fmt.Sprintf("%d wrong solutions in %s (wrong-SLUG%s), at least %d needed", len(in.Wrong), in.Dir, ext, MinWrong))
+		in.Missing = append(in.Missing, fmt.Sprintf("%d wrong solutions in %s (wrong-SLUG%s), at least %d needed", len(in.Wrong), in.Dir, ext, MinWrong))
 	}
-	return problems
+	in.Problems = append(in.Problems, problems...)
 }
 
 // fits checks that a Go wrong solution, put in the region, still parses
