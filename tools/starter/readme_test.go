@@ -109,7 +109,7 @@ var hooks = map[string]hook{
 	"CH01_ADDR": {pkg: "ch01-overview", script: "ch01_overview.py", broken: "ch04-echo", fails: "QuietOnLines"}, // an echo server answers
 	"CH02_ADDR": {pkg: "ch02-tcp-basics", script: "ch02_tcp_server.py", broken: "ch01-overview", fails: "OneLine"},
 	"CH03_ADDR": {pkg: "ch03-listen-accept", script: "ch03_heartbeat.py", broken: "ch04-echo", fails: "Ping"}, // PING comes back as PING
-	"ECHO_ADDR": {pkg: "ch04-echo", script: "ch04_echo.py", broken: "ch01-overview", fails: "SingleByte"},   // nothing comes back
+	"ECHO_ADDR": {pkg: "ch04-echo", script: "ch04_echo.py", broken: "ch01-overview", fails: "SingleByte"},     // nothing comes back
 	"CH05_ADDR": {pkg: "ch05-filexfer", script: "ch05_filexfer.py", broken: "ch04-echo", fails: "SendOne",
 		args: func(t *testing.T, starter string, c gradingCommand, python bool) []string {
 			dir := filepath.Join(starter, c.env("CH05_DIR"))
