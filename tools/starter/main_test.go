@@ -93,6 +93,12 @@ func TestStarterFailsExactlyTheExercises(t *testing.T) {
 			total++
 		}
 	}
+	infos, _, err := stub.Catalog(root)
+	require.NoError(t, err)
+	pointers := map[string]string{}
+	for _, in := range infos {
+		pointers[in.Name] = in.Pointer
+	}
 	for _, run := range []board{quick, b} {
 		assert.Zero(t, run.Passed)
 		assert.Equal(t, total, run.Total, "the grader counts what the course has")
@@ -100,6 +106,9 @@ func TestStarterFailsExactlyTheExercises(t *testing.T) {
 			assert.False(t, r.Passed, "%s passes in the starter", r.Exercise)
 			assert.True(t, strings.HasPrefix(r.Reason, r.Exercise+": not done yet — see docs/src/"),
 				"%s fails for another reason: %s", r.Exercise, r.Reason)
+			if p := pointers[r.Exercise]; p != "" {
+				assert.Equal(t, r.Exercise+": not done yet — see "+p, r.Reason, "the reason points where the exercise is taught")
+			}
 		}
 	}
 }
