@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -111,4 +112,59 @@ func TestClassroomFileIsCurrent(t *testing.T) {
 			assert.True(t, slices.Contains(names, name), "%s runs an exercise that does not exist: %s", classroomFile, name)
 		}
 	}
+}
+
+// One GitHub Classroom test per exercise, worth its points, running the
+// grader on that exercise alone; a Python exercise's installs the pytest
+// that python/requirements-dev.txt pins, and insists on Python.
+func TestClassroomTests(t *testing.T) {
+	data, err := Classroom("../..")
+	require.NoError(t, err)
+	var doc classroomTests
+	require.NoError(t, json.Unmarshal(data, &doc))
+	infos, _, err := stub.Catalog("../..")
+	require.NoError(t, err)
+	require.Len(t, doc.Tests, len(infos))
+	byRun := map[string]classroomTest{}
+	for _, ct := range doc.Tests {
+		byRun[ct.Run] = ct
+		assert.Equal(t, classroomTimeout, ct.Timeout)
+	}
+	for _, in := range infos {
+		run := "go run ./tools/grade -exercise " + in.Name
+		if in.Lang == "python" {
+			run = "go run ./tools/grade -python on -exercise " + in.Name
+		}
+		ct, ok := byRun[run]
+		require.True(t, ok, "no test runs %q", run)
+		assert.Equal(t, in.Points, ct.Points, in.Name)
+		if in.Lang == "python" {
+			assert.Regexp(t, `^python3 -m pip install .*pytest==\S+ pytest-timeout==\S+`, ct.Setup, in.Name)
+		} else {
+			assert.Empty(t, ct.Setup, in.Name)
+		}
+	}
+}
+
+// With -exercise, pytest runs only on the test files that name one of the
+// exercises, and not at all when none does.
+func TestPythonFiles(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "python", "tests"), 0o755))
+	for name, text := range map[string]string{
+		"test_ch01_a.py": `@pytest.mark.exercise("exercise-a")`,
+		"test_ch02_b.py": `@pytest.mark.exercise("exercise-ab")`,
+	} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "python", "tests", name), []byte(text), 0o644))
+	}
+	got, err := pythonFiles(dir, false, true, map[string]bool{"exercise-a": true})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"tests/test_ch01_a.py"}, got)
+	got, err = pythonFiles(dir, false, true, map[string]bool{"exercise-c": true})
+	require.NoError(t, err)
+	assert.NotNil(t, got)
+	assert.Empty(t, got)
+	got, err = pythonFiles(dir, false, false, map[string]bool{"exercise-a": true})
+	require.NoError(t, err)
+	assert.Nil(t, got, "grading everything runs all of tests/")
 }

@@ -195,10 +195,8 @@ func Grade(ctx context.Context, dir string, opt Options) (*Board, error) {
 		exs = picked
 	}
 	names := map[string]bool{}
-	needPython := false
 	for _, e := range exs {
 		names[e.Name] = true
-		needPython = needPython || e.Lang == "python"
 	}
 	// Go first (its packages in parallel), then Python: both at once would
 	// load a 2-core machine enough to make timing-sensitive tests flaky.
@@ -220,8 +218,8 @@ func Grade(ctx context.Context, dir string, opt Options) (*Board, error) {
 	}
 	switch {
 	case opt.Python == "off":
-	case pyFiles == nil && !needPython:
-		pyStatus = "graded" // nothing of Python's to run for these exercises
+	case pyFiles != nil && len(pyFiles) == 0:
+		pyStatus = "graded" // no Python test grades these exercises: nothing to run
 	default:
 		if why := pythonMissing(dir); why != "" {
 			if opt.Python == "on" {
