@@ -98,7 +98,21 @@ func TestClassroomFileIsCurrent(t *testing.T) {
 	require.NoError(t, err)
 	have, err := os.ReadFile(filepath.Join("../..", classroomFile))
 	require.NoError(t, err, "run: go run ./tools/grade -classroom")
-	assert.Equal(t, string(want), string(have), "%s is stale; run: go run ./tools/grade -classroom", classroomFile)
+	if string(want) != string(have) {
+		// Name what changed, not the two files whole.
+		var gone, added []string
+		for _, l := range strings.Split(string(have), "\n") {
+			if !strings.Contains(string(want), l+"\n") {
+				gone = append(gone, strings.TrimSpace(l))
+			}
+		}
+		for _, l := range strings.Split(string(want), "\n") {
+			if !strings.Contains(string(have), l+"\n") {
+				added = append(added, strings.TrimSpace(l))
+			}
+		}
+		t.Errorf("%s is stale: run go run ./tools/grade -classroom\n\tits lines the generator no longer writes: %v\n\tlines it would add: %v", classroomFile, gone, added)
+	}
 
 	infos, _, err := stub.Catalog("../..")
 	require.NoError(t, err)

@@ -401,7 +401,8 @@ func (b *Board) Print(w io.Writer) {
 	if len(b.Other) > 0 {
 		fmt.Fprintf(w, "\n%d other tests failed (they grade no exercise, and must pass too):\n", len(b.Other))
 		for _, f := range b.Other {
-			fmt.Fprintf(w, "  %s: %s\n", f.Test, oneLine(f.Reason, 100))
+			_, name, _ := strings.Cut(f.Test, ": ") // "docs: TestX", whose reason starts "TestX: "
+			fmt.Fprintf(w, "  %s: %s\n", f.Test, oneLine(strings.TrimPrefix(f.Reason, name+": "), 140))
 		}
 	}
 }
