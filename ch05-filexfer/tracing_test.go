@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -248,7 +249,7 @@ func TestTraceExported(t *testing.T) {
 		}
 	}))
 	defer coll.Close()
-	env := append(os.Environ(), "OTEL_EXPORTER_OTLP_ENDPOINT="+coll.URL)
+	env := append(withoutOTEL(os.Environ()), "OTEL_EXPORTER_OTLP_ENDPOINT="+coll.URL)
 
 	bin := testutil.BuildGo(t, ".")
 	srv := exec.Command(bin, "serve", "-dir", t.TempDir(), "-addr", "127.0.0.1:0")
@@ -273,4 +274,16 @@ func TestTraceExported(t *testing.T) {
 	assert.Equal(t, send.TraceID, recv.TraceID)
 	assert.Equal(t, send.SpanID, recv.ParentSpanID)
 	assert.Empty(t, send.ParentSpanID)
+}
+
+// withoutOTEL drops the OTEL_* variables of the test's own environment (a
+// developer's collector, a service name), so that only the test's apply.
+func withoutOTEL(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "OTEL_") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

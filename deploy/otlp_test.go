@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -43,7 +44,7 @@ func TestOTLPFromTheRealPrograms(t *testing.T) {
 	var col otlpCollector
 	srv := httptest.NewServer(&col)
 	defer srv.Close()
-	env := append(os.Environ(), "OTEL_EXPORTER_OTLP_ENDPOINT="+srv.URL)
+	env := append(withoutOTEL(os.Environ()), "OTEL_EXPORTER_OTLP_ENDPOINT="+srv.URL)
 
 	bin := testutil.BuildGo(t, "../ch05-filexfer")
 	recv := exec.Command(bin, "serve", "-dir", t.TempDir(), "-addr", "127.0.0.1:0")
@@ -225,4 +226,16 @@ func TestDecodeOTLPIsStrict(t *testing.T) {
 		_, err := decodeOTLP([]byte(bad))
 		assert.Error(t, err, name)
 	}
+}
+
+// withoutOTEL drops the OTEL_* variables of the test's own environment (a
+// developer's collector, a service name), so that only the test's apply.
+func withoutOTEL(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "OTEL_") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
