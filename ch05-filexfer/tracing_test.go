@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -93,7 +94,9 @@ func TestTraceRefusedAndResumed(t *testing.T) {
 	partial := partialName("a.bin", 100_000)
 	b, err := os.ReadFile(src)
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(dir+"/"+partial, b[:40_000], 0o600)) // a cut-off earlier try
+	part := filepath.Join(dir, filepath.FromSlash(partial))
+	require.NoError(t, os.MkdirAll(filepath.Dir(part), 0o700))
+	require.NoError(t, os.WriteFile(part, b[:40_000], 0o600)) // a cut-off earlier try
 	snd := sender(addr, &bytes.Buffer{})
 	snd.Tracer, snd.Resume = tr, true
 	_, err = snd.Send(t.Context(), []string{src})
