@@ -24,11 +24,6 @@ const defaultAddr = "127.0.0.1:9005"
 func main() { cli.Main("ch05-filexfer", run) }
 
 func run(ctx context.Context, args []string) error {
-	stop, err := setupTracing(ctx, "ch05-filexfer", slog.Default())
-	if err != nil {
-		return err
-	}
-	defer stop()
 	return cli.Dispatch(ctx, "ch05-filexfer", args, os.Stderr,
 		cli.Command{Name: "serve", Summary: "receive files into a directory", Run: serveCmd},
 		cli.Command{Name: "send", Summary: "send files and directories to a receiver", Run: sendCmd},
@@ -51,6 +46,12 @@ func serveCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	s.Log = slog.Default()
+	tracer, stopTracing, err := startTracing(s.Log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	s.Tracer = tracer
 	if *metricsAddr != "" {
 		s.Metrics = telemetry.New(s.MaxConns, nil)
 		_, stop, err := telemetry.Start(ctx, *metricsAddr, s.Metrics, s.Ready, s.Log)
@@ -87,10 +88,16 @@ func sendCmd(ctx context.Context, args []string) error {
 	if s.ChunkSize < 1 || s.ChunkSize > MaxChunkSize {
 		return cli.Usagef("send: -chunk %d not in 1..%d", s.ChunkSize, MaxChunkSize)
 	}
+	tracer, stopTracing, err := startTracing(slog.Default())
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	s.Tracer = tracer
 	// A progress bar only for a human watching: not in a pipe, a log, a test.
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		s.Progress = os.Stderr
 	}
-	_, err := s.Send(ctx, fs.Args())
+	_, err = s.Send(ctx, fs.Args())
 	return err
 }

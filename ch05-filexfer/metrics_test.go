@@ -13,10 +13,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/tcp-in-go/course/internal/cli"
 	"github.com/tcp-in-go/course/internal/telemetry"
+	"github.com/tcp-in-go/course/internal/tracing"
 	"github.com/tcp-in-go/course/tests/testutil"
 )
 
@@ -136,9 +136,8 @@ func BenchmarkTransferMetrics(b *testing.B) {
 			s := sender(addr, &bytes.Buffer{})
 			s.Overwrite = true
 			if mode == "metrics+tracing" {
-				tp := sdktrace.NewTracerProvider()
-				b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-				srv.Tracer, s.Tracer = tp, tp
+				tr := tracing.New(discardSpans{})
+				srv.Tracer, s.Tracer = tr, tr
 			}
 			b.SetBytes(16 << 20)
 			b.ResetTimer()

@@ -21,10 +21,9 @@ import (
 	"syscall"
 	"time"
 
-	"go.opentelemetry.io/otel/trace"
-
 	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/internal/telemetry"
+	"github.com/tcp-in-go/course/internal/tracing"
 )
 
 // Server receives files into Dir. The zero values of the limits mean the
@@ -39,9 +38,9 @@ type Server struct {
 	// Metrics, if set, counts connections, bytes and transfers
 	// (-metrics-addr); nil means metrics off.
 	Metrics *telemetry.Metrics
-	// Tracer makes a span per file received (tracing.go); nil means the
-	// global provider, a no-op unless main enabled OTLP export.
-	Tracer trace.TracerProvider
+	// Tracer, if set, makes a span per file received (tracing.go); nil
+	// means tracing off.
+	Tracer *tracing.Tracer
 
 	oldVersion bool // tests: refuse version 2 as a receiver from before it would
 
@@ -253,7 +252,7 @@ func (s *Server) handle(c *telemetry.Conn) (reason string) {
 		if reason != "" {
 			return reason
 		}
-		rep, err := s.transfer(c, h, log) // receive, traced and measured
+		rep, err := s.transfer(c, h, log) // receive, in a span, measured
 		if err != nil {
 			keep := keepOpen(err)
 			s.fail(c, log, h.Name, err, keep)
@@ -374,42 +373,42 @@ func partialName(name string, size uint64) string {
 
 // ANCHOR: receive
 // receive takes one file whose header has been read. It returns the OK
-// reply, or an error whose status is the refusal.
-func (s *Server) receive(ctx context.Context, c net.Conn, h Header, log *slog.Logger) (Reply, error) {
+// reply, or an error whose status is the refusal, and where the data
+// started (the resume offset; 0 when refused before READY).
+func (s *Server) receive(c net.Conn, h Header, log *slog.Logger) (Reply, uint64, error) {
 	start := time.Now()
 	s.sweepPartials()
 	if err := s.admit(h); err != nil {
-		return Reply{}, err
+		return Reply{}, 0, err
 	}
 	defer s.unlock(h.Name)
 	overwrite := h.Flags&FlagOverwrite != 0
 	if err := s.checkTarget(h.Name, overwrite); err != nil {
-		return Reply{}, err
+		return Reply{}, 0, err
 	}
 	// The data goes to a partial file aside, never under the final name.
 	part := partialName(h.Name, h.Size)
 	f, err := s.openPartial(part, h.Name, h.Flags&FlagResume != 0)
 	if err != nil {
-		return Reply{}, err
+		return Reply{}, 0, err
 	}
 	defer f.Close()
 	sum := sha256.New()
 	off, err := s.resumeOffset(f, h, sum)
 	if err != nil {
-		return Reply{}, err
+		return Reply{}, 0, err
 	}
-	trace.SpanFromContext(ctx).SetAttributes(attrOffset.Int64(int64(off)))
 	if err := s.reply(c, Reply{Status: StatusReady, Value: off}); err != nil {
-		return Reply{}, err
+		return Reply{}, off, err
 	}
 	if err := s.readData(c, h, f, part, sum, off); err != nil {
-		return Reply{}, err
+		return Reply{}, off, err
 	}
 	if err := s.commit(f, part, h.Name, overwrite); err != nil {
-		return Reply{}, err
+		return Reply{}, off, err
 	}
 	log.Info("received", "name", h.Name, "size", h.Size, "resumed_at", off, "elapsed", time.Since(start).Round(time.Millisecond))
-	return Reply{Status: StatusOK, Value: h.Size}, nil
+	return Reply{Status: StatusOK, Value: h.Size}, off, nil
 }
 
 // ANCHOR_END: receive

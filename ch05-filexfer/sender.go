@@ -14,7 +14,8 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tcp-in-go/course/internal/tracing"
 )
 
 // Sender sends files to a receiver, all over one connection while the
@@ -28,9 +29,9 @@ type Sender struct {
 	Timeout   time.Duration // dial timeout, and longest wait for the receiver
 	Out       io.Writer     // one summary line per file
 	Progress  io.Writer     // if not nil, a progress bar is drawn there
-	// Tracer makes a span per file sent (tracing.go); nil means the global
-	// provider, a no-op unless main enabled OTLP export.
-	Tracer trace.TracerProvider
+	// Tracer, if set, makes a span per file sent (tracing.go); nil means
+	// tracing off.
+	Tracer *tracing.Tracer
 
 	plain bool // the receiver refused version 2: send version 1, untraced
 }
@@ -278,7 +279,7 @@ func size(f *os.File) (int64, error) {
 // the receiver is too old for it.
 func (s *Sender) offer(ctx context.Context, c net.Conn, name string, size int64, resume bool) (uint64, error) {
 	h := Header{Version: Version, Name: name, Size: uint64(size), ChunkSize: uint32(s.ChunkSize)}
-	if tp := traceParent(ctx); tp != "" && !s.plain {
+	if tp := tracing.TraceParent(ctx); tp != "" && !s.plain {
 		h.Version, h.TraceParent = VersionTrace, tp
 	}
 	if s.Overwrite {
