@@ -30,10 +30,10 @@ func run(ctx context.Context, args []string) error {
 
 func runServe(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet("serve", os.Stderr)
-	addr := fs.String("addr", "127.0.0.1:9000", "address to listen on (HOST:PORT; :PORT for all interfaces)")
+	addr := fs.String("addr", "127.0.0.1:9000", "address to listen on (:PORT for all interfaces)")
 	maxLine := fs.Int("max-line", 4096, "longest line accepted, in bytes before the newline; a longer one is refused")
 	idle := fs.Duration("idle-timeout", 5*time.Minute, "close a client silent this long (0: never)")
-	maxConns := fs.Int("max-conns", 0, "connections served at once (0: no limit)")
+	maxConns := fs.Int("max-conns", 0, "connections served at once (0: no limit); more wait in the accept queue")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long open connections may finish")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err

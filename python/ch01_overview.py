@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument(
         "--addr",
         default="127.0.0.1:9000",
-        help="address to listen on (HOST:PORT; :PORT for all interfaces)",
+        help="address to listen on (:PORT for all interfaces)",
     )
     s.add_argument(
         "--max-line",
