@@ -40,6 +40,14 @@ func TestPythonServerRefusesLongLineLikeGo(t *testing.T) {
 	assert.Equal(t, "error: line longer than 16 bytes; closing\n", reply.String())
 }
 
+// TestPythonLingerIsBounded: the Python server's lingering close ends 2 s
+// after the refusal however the client trickles (one deadline for the whole
+// drain, not a timeout per recv).
+func TestPythonLingerIsBounded(t *testing.T) {
+	py := testutil.StartPython(t, "ch01_overview.py", "serve", "--max-line", "16")
+	checkLingerBounded(t, py.Addr)
+}
+
 func TestPythonServerSaysByeLikeGo(t *testing.T) {
 	exercise.Graded(t, "exercise-quit-py")
 	py := testutil.StartPython(t, "ch01_overview.py", "serve")

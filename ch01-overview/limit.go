@@ -14,7 +14,8 @@ func LimitListener(ln net.Listener, n int) net.Listener {
 	if n <= 0 {
 		return ln
 	}
-	return &limitListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{})}
+	return &limitListener{Listener: ln,
+		slots: make(chan struct{}, n), done: make(chan struct{})}
 }
 
 // limitListener holds a token in slots for every connection it has handed
@@ -32,6 +33,9 @@ func (l *limitListener) Close() error {
 	return l.Listener.Close()
 }
 
+// ANCHOR_END: limit
+
+// ANCHOR: limit-conn
 // limitConn gives its listener's slot back when it is closed, once,
 // however many times Close is called (the handler and Shutdown both may).
 type limitConn struct {
@@ -56,7 +60,7 @@ func (c *limitConn) CloseWrite() error {
 	return nil
 }
 
-// ANCHOR_END: limit
+// ANCHOR_END: limit-conn
 
 // ANCHOR: accept
 // Accept takes a slot, waiting while every slot is taken, then accepts a

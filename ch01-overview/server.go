@@ -30,7 +30,7 @@ type Server struct {
 
 // Config is what a Server is built with: the serve command's flags.
 type Config struct {
-	MaxLine     int           // longest line accepted, in bytes before "\n"; at least 1
+	MaxLine     int           // longest line accepted, bytes before "\n"; at least 1
 	IdleTimeout time.Duration // close a client silent this long; 0 means never
 	Out         io.Writer     // where "Received:" lines go (stdout)
 	Log         *slog.Logger  // events, one line each (stderr); nil: slog.Default()
@@ -42,7 +42,8 @@ func NewServer(cfg Config) *Server {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Server{cfg: cfg, done: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+	return &Server{cfg: cfg, done: make(chan struct{}),
+		conns: map[net.Conn]struct{}{}}
 }
 
 // ANCHOR_END: server-type
@@ -54,19 +55,15 @@ var ErrServerClosed = fmt.Errorf("server closed: %w", net.ErrClosed)
 
 // ANCHOR: serve
 // Serve is the accept loop: it waits for the next client, hands it to a
-// goroutine of its own and goes back to waiting, so that a slow or silent
-// client never holds up the others. It returns ErrServerClosed after
-// Shutdown, or the error of a listener someone else closed.
+// goroutine of its own and goes back to waiting, so that a slow client never
+// holds up the others. It returns ErrServerClosed after Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	// Remember the listener, so that Shutdown can close it. If Shutdown
-	// came first, there is nothing to serve.
-	if !s.setListener(ln) {
+	if !s.setListener(ln) { // for Shutdown to close, unless it came first
 		return ErrServerClosed
 	}
-	var wait time.Duration // how long to wait after a failed Accept
+	var wait time.Duration // after a failed Accept, how long to wait
 	for {
-		// Accept blocks until the kernel holds a connection whose
-		// handshake is done, and hands it over.
+		// Accept waits for a connection whose handshake the kernel has done.
 		conn, err := ln.Accept()
 		if err != nil {
 			if s.shuttingDown() {
@@ -75,10 +72,11 @@ func (s *Server) Serve(ln net.Listener) error {
 			if errors.Is(err, net.ErrClosed) {
 				return err // closed by someone else: nothing to accept on
 			}
-			// Out of file descriptors, most often: wait (longer each time
-			// in a row) and try again, rather than spin or die.
+			// Out of file descriptors, most often: wait, longer each time
+			// in a row, and try again, rather than spin or die.
 			wait = backoff(wait)
-			s.cfg.Log.Warn("accept failed; backing off", "err", err, "retry_in", wait)
+			s.cfg.Log.Warn("accept failed; backing off",
+				"err", err, "retry_in", wait)
 			select {
 			case <-time.After(wait):
 				continue
@@ -87,9 +85,8 @@ func (s *Server) Serve(ln net.Listener) error {
 			}
 		}
 		wait = 0
-		// Register the connection before its goroutine starts, so that
-		// Shutdown waits for it; once Shutdown has begun, refuse it.
-		if !s.track(conn) {
+		// Register it before its goroutine starts, so Shutdown waits for it.
+		if !s.track(conn) { // Shutdown has begun: too late
 			conn.Close()
 			return ErrServerClosed
 		}
@@ -250,7 +247,8 @@ func (s *Server) end(conn net.Conn, start time.Time, err error, lines int) {
 		reason = "eof" // the client closed its side
 	case errors.Is(err, bufio.ErrTooLong):
 		reason = "too_long"
-		fmt.Fprintf(conn, "error: line longer than %d bytes; closing\n", s.cfg.MaxLine)
+		fmt.Fprintf(conn, "error: line longer than %d bytes; closing\n",
+			s.cfg.MaxLine)
 		lingeringClose(conn)
 	case errors.As(err, &ne) && ne.Timeout():
 		reason = "idle" // the read deadline passed
@@ -300,10 +298,12 @@ func quit(conn net.Conn, line string) bool {
 // closed closes conn and writes its last line: why it ended, how long it
 // lasted and how many lines it printed (the keys and order every server of
 // the course uses). An end that is a failure is a warning, with the error.
-func (s *Server) closed(conn net.Conn, start time.Time, reason string, err error, lines int) {
+func (s *Server) closed(conn net.Conn, start time.Time, reason string, err error,
+	lines int) {
 	conn.Close()
 	line := []any{"peer", conn.RemoteAddr().String(),
-		"duration", time.Since(start).Round(time.Microsecond), "lines", lines, "reason", reason}
+		"duration", time.Since(start).Round(time.Microsecond),
+		"lines", lines, "reason", reason}
 	if err != nil && reason != "idle" && reason != "shutdown" {
 		s.cfg.Log.Warn("closed", append(line, "err", err)...)
 		return

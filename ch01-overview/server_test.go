@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -256,8 +257,8 @@ func TestGracefulShutdownLetsClientsFinish(t *testing.T) {
 }
 
 func TestShutdownDrainTimeoutClosesStragglers(t *testing.T) {
-	out := newLines()
-	srv := NewServer(Config{MaxLine: 100, Out: out, Log: testLogger(t)})
+	out, logs := newLines(), &testutil.LogBuffer{}
+	srv := NewServer(Config{MaxLine: 100, Out: out, Log: slog.New(slog.NewTextHandler(logs, nil))})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	served := make(chan error, 1)
@@ -274,6 +275,38 @@ func TestShutdownDrainTimeoutClosesStragglers(t *testing.T) {
 	<-served
 	_, err = c.Read(make([]byte, 1))
 	assert.ErrorIs(t, err, io.EOF, "a client still connected after the drain timeout is closed")
+	assert.Contains(t, logs.String(), " lines=1 reason=shutdown", "its last line says why")
+}
+
+// TestCloseWithUnreadBytesResets shows the kernel's side of the lesson: a
+// server that writes a line and closes with the client's bytes unread sends
+// a reset. On Linux the line that had already arrived can still be read,
+// 50 ms later; the read after it fails with "connection reset by peer"
+// instead of a clean end of stream.
+func TestCloseWithUnreadBytesResets(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("what a reset leaves readable depends on the system; this is Linux's behaviour")
+	}
+	ln := listen(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		_, _ = conn.Read(make([]byte, 16)) // some of what the client sent
+		_, _ = io.WriteString(conn, "last words\n")
+		conn.Close() // the rest unread: a reset
+	}()
+	c := testutil.Dial(t, ln.Addr().String())
+	_, err := io.WriteString(c, strings.Repeat("x", 64<<10))
+	require.NoError(t, err)
+	<-done
+	time.Sleep(50 * time.Millisecond) // the client reads late: the behaviour under test
+	got, err := io.ReadAll(c)
+	assert.Equal(t, "last words\n", string(got), "Linux keeps what had arrived")
+	assert.True(t, isReset(err), "then the stream ends with a reset, not EOF: %v", err)
 }
 
 func TestClient(t *testing.T) {
@@ -417,10 +450,17 @@ func TestRefusalSendsFINAtOnce(t *testing.T) {
 
 // TestLingeringCloseIsBounded: a client that keeps trickling bytes after
 // its line was refused cannot hold the connection: the server closes 2 s
-// after the refusal. Once it has, the server's kernel answers our next byte
-// with a reset, and the write after that fails.
+// after the refusal.
 func TestLingeringCloseIsBounded(t *testing.T) {
 	addr, _, _ := startServer(t, 16, time.Minute)
+	checkLingerBounded(t, addr)
+}
+
+// checkLingerBounded sends a line over a limit of 16 bytes to addr, then a
+// byte every 100 ms. Once the server has closed, its kernel answers our next
+// byte with a reset, and the write after that fails: that must happen about
+// 2 s after the refusal.
+func checkLingerBounded(t *testing.T, addr string) {
 	c := testutil.Dial(t, addr)
 	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
 	_, err := io.WriteString(c, strings.Repeat("b", 17)+"\n")

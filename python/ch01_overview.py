@@ -53,12 +53,11 @@ class LineHandler(socketserver.StreamRequestHandler):
         lines = 0
         try:
             # The timeout bounds each recv(): a silent client is cut off
-            # (None: never; 0 would make the socket non-blocking).
+            # (None: never).
             self.connection.settimeout(self.server.idle_timeout or None)
             limit = self.server.max_line
             while True:
-                # readline(limit + 1) returns at most limit bytes and "\n": a
-                # longer line shows up as a chunk with no newline at its end.
+                # At most limit bytes and "\n": a longer line has no "\n" here.
                 raw = self.rfile.readline(limit + 1)
                 if not raw:
                     break  # EOF: the client closed
@@ -86,7 +85,8 @@ class LineHandler(socketserver.StreamRequestHandler):
     # ANCHOR: refuse
     def refuse(self, limit: int) -> None:
         """Tell the client why, then close so that it can read it."""
-        self.wfile.write(f"error: line longer than {limit} bytes; closing\n".encode())
+        line = f"error: line longer than {limit} bytes; closing\n"
+        self.wfile.write(line.encode())
         self.linger()
 
     def linger(self) -> None:
