@@ -15,7 +15,8 @@ import (
 // server at addr. It then half-closes the connection (no more data from us)
 // and copies whatever the server says to out until the server closes: that
 // EOF is the proof the server has read every byte we sent.
-func RunClient(ctx context.Context, addr, msg string, in io.Reader, out io.Writer) error {
+func RunClient(ctx context.Context, addr, msg string, in io.Reader,
+	out io.Writer) error {
 	d := net.Dialer{Timeout: 5 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {

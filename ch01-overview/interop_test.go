@@ -34,9 +34,26 @@ func TestPythonClientGoServer(t *testing.T) {
 }
 
 func TestPythonServerRefusesLongLineLikeGo(t *testing.T) {
-	exercise.Graded(t, "exercise-linger-py") // the Python server's refusal must reach the client
 	py := testutil.StartPython(t, "ch01_overview.py", "serve", "--max-line", "16")
 	var reply strings.Builder
 	require.NoError(t, RunClient(t.Context(), py.Addr, strings.Repeat("z", 17), nil, &reply))
 	assert.Equal(t, "error: line longer than 16 bytes; closing\n", reply.String())
+}
+
+// TestPythonLingerIsBounded: the Python server's lingering close ends 2 s
+// after the refusal however the client trickles (one deadline for the whole
+// drain, not a timeout per recv).
+func TestPythonLingerIsBounded(t *testing.T) {
+	py := testutil.StartPython(t, "ch01_overview.py", "serve", "--max-line", "16")
+	checkLingerBounded(t, py.Addr)
+}
+
+func TestPythonServerSaysByeLikeGo(t *testing.T) {
+	exercise.Graded(t, "exercise-quit-py")
+	py := testutil.StartPython(t, "ch01_overview.py", "serve")
+	var reply strings.Builder
+	require.NoError(t, RunClient(t.Context(), py.Addr, "", strings.NewReader("hello\nquit\n"), &reply))
+	assert.Equal(t, "bye\n", reply.String())
+	py.WaitOutput(t, "reason=quit", 10*time.Second)
+	assert.Contains(t, py.Output(), "Received: hello\n")
 }

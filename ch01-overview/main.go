@@ -3,7 +3,7 @@
 //
 //	go run ./ch01-overview                        # serve on 127.0.0.1:9000
 //	go run ./ch01-overview client -msg "hello"    # send one line
-//	nc 127.0.0.1 9000                             # or type lines by hand
+//	nc -N 127.0.0.1 9000                          # or type lines (Ctrl-D ends)
 package main
 
 import (
@@ -30,9 +30,10 @@ func run(ctx context.Context, args []string) error {
 
 func runServe(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet("serve", os.Stderr)
-	addr := fs.String("addr", "127.0.0.1:9000", "address to listen on (host:port; :9000 for all interfaces)")
-	maxLine := fs.Int("max-line", 4096, "longest line accepted, in bytes; a longer one closes the connection")
-	idle := fs.Duration("idle-timeout", 5*time.Minute, "close a connection silent for this long")
+	addr := fs.String("addr", "127.0.0.1:9000", "address to listen on (:PORT for all interfaces)")
+	maxLine := fs.Int("max-line", 4096, "longest line accepted, in bytes before the newline; a longer one is refused")
+	idle := fs.Duration("idle-timeout", 5*time.Minute, "close a client silent this long (0: never)")
+	maxConns := fs.Int("max-conns", 0, "connections served at once (0: no limit); more wait in the accept queue")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long open connections may finish")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
@@ -40,14 +41,21 @@ func runServe(ctx context.Context, args []string) error {
 	if *maxLine < 1 {
 		return cli.Usagef("-max-line must be at least 1")
 	}
-	srv := &Server{MaxLine: *maxLine, IdleTimeout: *idle, Out: os.Stdout, Log: slog.Default()}
-	return cli.ListenAndServe(ctx, srv.Log, *addr, srv, *drain)
+	if *maxConns < 0 {
+		return cli.Usagef("-max-conns must be 0 (no limit) or more")
+	}
+	srv := NewServer(Config{MaxLine: *maxLine, IdleTimeout: *idle, Out: os.Stdout, Log: slog.Default()})
+	ln, err := cli.Listen(ctx, *addr)
+	if err != nil {
+		return err
+	}
+	return cli.Serve(ctx, slog.Default(), LimitListener(ln, *maxConns), srv, *drain)
 }
 
 func runClient(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet("client", os.Stderr)
-	addr := fs.String("addr", "127.0.0.1:9000", "server address")
-	msg := fs.String("msg", "", "send this line; without it, send stdin")
+	addr := fs.String("addr", "127.0.0.1:9000", "server address (HOST:PORT)")
+	msg := fs.String("msg", "", "send this line instead of stdin")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}

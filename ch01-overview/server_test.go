@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -16,8 +17,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcp-in-go/course/tests/testutil"
-
-	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 // lines is a concurrency-safe io.Writer that collects printed lines and
@@ -63,6 +62,23 @@ func (l *lines) waitFor(t *testing.T, n int) []string {
 	}
 }
 
+// stays checks that no more than n lines are printed within d: what a
+// client that must wait sees (a bounded wait for something not to happen).
+func (l *lines) stays(t *testing.T, n int, d time.Duration, why string) {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		if got := l.all(); len(got) > n {
+			t.Fatalf("%s: want %d printed lines, have %q", why, n, got)
+		}
+		select {
+		case <-l.changed:
+		case <-deadline:
+			return
+		}
+	}
+}
+
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), nil))
 }
@@ -70,9 +86,18 @@ func testLogger(t *testing.T) *slog.Logger {
 // startServer runs a Server in-process on 127.0.0.1:0.
 func startServer(t *testing.T, maxLine int, idle time.Duration) (string, *lines, *Server) {
 	out := newLines()
-	srv := &Server{MaxLine: maxLine, IdleTimeout: idle, Out: out, Log: testLogger(t)}
+	srv := NewServer(Config{MaxLine: maxLine, IdleTimeout: idle, Out: out, Log: testLogger(t)})
 	addr := testutil.StartServer(t, srv.Serve, srv.Shutdown)
 	return addr, out, srv
+}
+
+// startLogged is startServer with the server's log in a LogBuffer, so that
+// a test can wait for a line of it.
+func startLogged(t *testing.T, maxLine int, idle time.Duration) (string, *lines, *testutil.LogBuffer) {
+	out, logs := newLines(), &testutil.LogBuffer{}
+	srv := NewServer(Config{MaxLine: maxLine, IdleTimeout: idle, Out: out,
+		Log: slog.New(slog.NewTextHandler(io.MultiWriter(logs, t.Output()), nil))})
+	return testutil.StartServer(t, srv.Serve, srv.Shutdown), out, logs
 }
 
 func TestPrintsEachLine(t *testing.T) {
@@ -166,7 +191,6 @@ func TestManyClientsAtOnce(t *testing.T) {
 }
 
 func TestLineLimit(t *testing.T) {
-	exercise.Graded(t, "exercise-line-limit")
 	addr, out, _ := startServer(t, 16, time.Minute)
 
 	// Exactly the limit is fine.
@@ -191,7 +215,6 @@ func TestLineLimit(t *testing.T) {
 }
 
 func TestIdleClientIsDisconnected(t *testing.T) {
-	exercise.Graded(t, "exercise-idle-timeout")
 	addr, _, _ := startServer(t, 100, 100*time.Millisecond)
 	c := testutil.Dial(t, addr)
 	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
@@ -204,7 +227,7 @@ func TestIdleClientIsDisconnected(t *testing.T) {
 
 func TestGracefulShutdownLetsClientsFinish(t *testing.T) {
 	out := newLines()
-	srv := &Server{MaxLine: 100, Out: out, Log: testLogger(t)}
+	srv := NewServer(Config{MaxLine: 100, Out: out, Log: testLogger(t)})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	served := make(chan error, 1)
@@ -234,8 +257,8 @@ func TestGracefulShutdownLetsClientsFinish(t *testing.T) {
 }
 
 func TestShutdownDrainTimeoutClosesStragglers(t *testing.T) {
-	out := newLines()
-	srv := &Server{MaxLine: 100, Out: out, Log: testLogger(t)}
+	out, logs := newLines(), &testutil.LogBuffer{}
+	srv := NewServer(Config{MaxLine: 100, Out: out, Log: slog.New(slog.NewTextHandler(logs, nil))})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	served := make(chan error, 1)
@@ -252,10 +275,41 @@ func TestShutdownDrainTimeoutClosesStragglers(t *testing.T) {
 	<-served
 	_, err = c.Read(make([]byte, 1))
 	assert.ErrorIs(t, err, io.EOF, "a client still connected after the drain timeout is closed")
+	assert.Contains(t, logs.String(), " lines=1 reason=shutdown", "its last line says why")
+}
+
+// TestCloseWithUnreadBytesResets shows the kernel's side of the lesson: a
+// server that writes a line and closes with the client's bytes unread sends
+// a reset. On Linux the line that had already arrived can still be read,
+// 50 ms later; the read after it fails with "connection reset by peer"
+// instead of a clean end of stream.
+func TestCloseWithUnreadBytesResets(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("what a reset leaves readable depends on the system; this is Linux's behaviour")
+	}
+	ln := listen(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		_, _ = conn.Read(make([]byte, 16)) // some of what the client sent
+		_, _ = io.WriteString(conn, "last words\n")
+		conn.Close() // the rest unread: a reset
+	}()
+	c := testutil.Dial(t, ln.Addr().String())
+	_, err := io.WriteString(c, strings.Repeat("x", 64<<10))
+	require.NoError(t, err)
+	<-done
+	time.Sleep(50 * time.Millisecond) // the client reads late: the behaviour under test
+	got, err := io.ReadAll(c)
+	assert.Equal(t, "last words\n", string(got), "Linux keeps what had arrived")
+	assert.True(t, isReset(err), "then the stream ends with a reset, not EOF: %v", err)
 }
 
 func TestClient(t *testing.T) {
-	exercise.Graded(t, "exercise-line-limit")
 	addr, out, _ := startServer(t, 16, time.Minute)
 	var reply strings.Builder
 	ctx := t.Context()
@@ -285,7 +339,6 @@ func TestClientRefused(t *testing.T) {
 // loop, would cut it off after the first IdleTimeout. Then it falls silent
 // and is disconnected.
 func TestDeadlinePushedBeforeEveryLine(t *testing.T) {
-	exercise.Graded(t, "exercise-idle-timeout")
 	const idle = 500 * time.Millisecond
 	addr, out, _ := startServer(t, 100, idle)
 	c := testutil.Dial(t, addr)
@@ -315,7 +368,6 @@ func TestDeadlinePushedBeforeEveryLine(t *testing.T) {
 // at which the scanner's buffer stops growing by itself), a line of exactly
 // 4096 bytes is still accepted, and one byte more is not.
 func TestLineLimitAtTheDefault(t *testing.T) {
-	exercise.Graded(t, "exercise-line-limit")
 	addr, out, _ := startServer(t, 4096, time.Minute)
 	c := testutil.Dial(t, addr)
 	_, err := io.WriteString(c, strings.Repeat("a", 4096)+"\n")
@@ -334,7 +386,7 @@ func TestLineLimitAtTheDefault(t *testing.T) {
 // TestLogCountsLines: the closing log line says how many lines were served.
 func TestLogCountsLines(t *testing.T) {
 	logs := &testutil.LogBuffer{}
-	srv := &Server{MaxLine: 100, Out: newLines(), Log: slog.New(slog.NewTextHandler(logs, nil))}
+	srv := NewServer(Config{MaxLine: 100, Out: newLines(), Log: slog.New(slog.NewTextHandler(logs, nil))})
 	addr := testutil.StartServer(t, srv.Serve, srv.Shutdown)
 	c := testutil.Dial(t, addr)
 	_, err := io.WriteString(c, "one\ntwo\nthree\n")
@@ -349,7 +401,6 @@ func TestLogCountsLines(t *testing.T) {
 // once, so a client that was still sending when it was refused gets a clean
 // end of stream, not a reset.
 func TestLingeringCloseReadsWhatTheClientStillSends(t *testing.T) {
-	exercise.Graded(t, "exercise-line-limit")
 	addr, _, _ := startServer(t, 16, time.Minute)
 	c := testutil.Dial(t, addr).(*net.TCPConn)
 	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
@@ -364,4 +415,92 @@ func TestLingeringCloseReadsWhatTheClientStillSends(t *testing.T) {
 	require.NoError(t, c.CloseWrite())
 	_, err = c.Read(make([]byte, 1))
 	assert.ErrorIs(t, err, io.EOF, "a clean close, not a reset")
+}
+
+// TestLineLimitCountsTheCR: the limit counts every byte before the "\n",
+// the "\r" of a "\r\n" ending too (as the Python server does).
+func TestLineLimitCountsTheCR(t *testing.T) {
+	addr, out, _ := startServer(t, 16, time.Minute)
+	c := testutil.Dial(t, addr)
+	_, err := io.WriteString(c, strings.Repeat("a", 15)+"\r\n")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"Received: " + strings.Repeat("a", 15)}, out.waitFor(t, 1))
+
+	bad := testutil.Dial(t, addr)
+	_, err = io.WriteString(bad, strings.Repeat("b", 16)+"\r\n")
+	require.NoError(t, err)
+	reply, err := io.ReadAll(bad)
+	require.NoError(t, err)
+	assert.Equal(t, "error: line longer than 16 bytes; closing\n", string(reply))
+}
+
+// TestRefusalSendsFINAtOnce: the lingering close sends FIN first, so a
+// client that is still connected reads the error line and then EOF at once,
+// not when the server gives up lingering 2 s later.
+func TestRefusalSendsFINAtOnce(t *testing.T) {
+	addr, _, _ := startServer(t, 16, time.Minute)
+	c := testutil.Dial(t, addr)
+	_, err := io.WriteString(c, strings.Repeat("b", 17)+"\n")
+	require.NoError(t, err)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(time.Second)))
+	reply, err := io.ReadAll(c)
+	require.NoError(t, err, "EOF within 1 s, while we are still connected: the server's FIN came first")
+	assert.Equal(t, "error: line longer than 16 bytes; closing\n", string(reply))
+}
+
+// TestLingeringCloseIsBounded: a client that keeps trickling bytes after
+// its line was refused cannot hold the connection: the server closes 2 s
+// after the refusal.
+func TestLingeringCloseIsBounded(t *testing.T) {
+	addr, _, _ := startServer(t, 16, time.Minute)
+	checkLingerBounded(t, addr)
+}
+
+// checkLingerBounded sends a line over a limit of 16 bytes to addr, then a
+// byte every 100 ms. Once the server has closed, its kernel answers our next
+// byte with a reset, and the write after that fails: that must happen about
+// 2 s after the refusal.
+func checkLingerBounded(t *testing.T, addr string) {
+	c := testutil.Dial(t, addr)
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	_, err := io.WriteString(c, strings.Repeat("b", 17)+"\n")
+	require.NoError(t, err)
+	_, err = bufio.NewReader(c).ReadString('\n')
+	require.NoError(t, err, "the error line")
+	refused := time.Now()
+	// A ticker paces the trickle: the client's behaviour under test.
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for time.Since(refused) < 6*time.Second {
+		<-tick.C
+		if _, err := c.Write([]byte("x")); err != nil {
+			took := time.Since(refused)
+			assert.Greater(t, took, time.Second, "the server lingered before it closed")
+			assert.Less(t, took, 4*time.Second, "closed about 2 s after the refusal")
+			return
+		}
+	}
+	t.Fatal("after 6 s the server still read our trickle: the lingering close must be bounded in time")
+}
+
+// TestLingeringCloseStopsAfter1MiB: a client that floods after its line was
+// refused is cut off once the server has discarded 1 MiB, long before the
+// 2 s the lingering close waits at most.
+func TestLingeringCloseStopsAfter1MiB(t *testing.T) {
+	addr, _, _ := startServer(t, 16, time.Minute)
+	c := testutil.Dial(t, addr)
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	_, err := io.WriteString(c, strings.Repeat("b", 17)+"\n")
+	require.NoError(t, err)
+	_, err = bufio.NewReader(c).ReadString('\n')
+	require.NoError(t, err, "the error line")
+	refused := time.Now()
+	chunk := make([]byte, 64<<10)
+	for time.Since(refused) < 6*time.Second {
+		if _, err := c.Write(chunk); err != nil {
+			assert.Less(t, time.Since(refused), 1500*time.Millisecond, "a flood ends the lingering close after 1 MiB, not after 2 s")
+			return
+		}
+	}
+	t.Fatal("after 6 s the server still read our flood: the lingering close must be bounded in bytes")
 }

@@ -41,9 +41,9 @@ func run(ctx context.Context, args []string) error {
 
 func runServe(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet(name+" serve", os.Stderr)
-	addr := fs.String("addr", defaultAddr, "address to listen on (HOST:PORT)")
+	addr := fs.String("addr", defaultAddr, "address to listen on (:PORT for all interfaces)")
 	raw := fs.Bool("raw", false, "use the raw-syscall server (Linux): socket, setsockopt, bind, listen, accept by hand")
-	backlog := fs.Int("backlog", 128, "accept queue length for -raw (capped by net.core.somaxconn)")
+	backlog := fs.Int("backlog", 128, "length of the accept queue (the listen backlog); for -raw, capped by net.core.somaxconn")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long open connections may finish")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
@@ -62,7 +62,7 @@ func runServe(ctx context.Context, args []string) error {
 func runClient(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet(name+" client", os.Stderr)
 	addr := fs.String("addr", defaultAddr, "server address (HOST:PORT)")
-	timeout := fs.Duration("timeout", 5*time.Second, "dial timeout, and read timeout per reply")
+	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long; bounds the dial and each reply")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}

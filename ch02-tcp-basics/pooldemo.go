@@ -40,14 +40,14 @@ func runPool(ctx context.Context, args []string) error {
 }
 
 func poolFlags(fs *flag.FlagSet, o *poolDemoOptions) {
-	fs.StringVar(&o.addr, "addr", "", "server address; empty starts a server in-process (then the demo can also stop it)")
+	fs.StringVar(&o.addr, "addr", "", "server address (HOST:PORT); empty starts a server in-process (then the demo can also stop it)")
 	fs.IntVar(&o.clients, "clients", 200, "concurrent clients (goroutines) sharing the pool")
 	fs.IntVar(&o.requests, "requests", 50, "requests (lines) per client")
 	fs.DurationVar(&o.every, "every", 250*time.Millisecond, "interval of the live stats lines")
 	fs.IntVar(&o.cfg.MaxConns, "max", o.cfg.MaxConns, "max_connections: open connections at most")
 	fs.IntVar(&o.cfg.MinIdle, "min-idle", o.cfg.MinIdle, "min_connections: idle connections the pool keeps (and Warm opens)")
-	fs.DurationVar(&o.cfg.AcquireTimeout, "timeout", o.cfg.AcquireTimeout, "how long Get waits for a free connection")
-	fs.DurationVar(&o.cfg.IdleTimeout, "idle-timeout", o.cfg.IdleTimeout, "idle_timeout: close an idle connection unused this long")
+	fs.DurationVar(&o.cfg.AcquireTimeout, "timeout", o.cfg.AcquireTimeout, "give up after this long; bounds Get's wait for a free connection")
+	fs.DurationVar(&o.cfg.IdleTimeout, "idle-timeout", o.cfg.IdleTimeout, "close a pooled connection unused this long; the source text's idle_timeout")
 	fs.IntVar(&o.cfg.BreakerThreshold, "threshold", o.cfg.BreakerThreshold, "dial failures in a row that open the breaker")
 	fs.DurationVar(&o.cfg.BreakerCooldown, "cooldown", o.cfg.BreakerCooldown, "how long the breaker stays open")
 }

@@ -9,7 +9,7 @@ import (
 
 func runBacklog(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet(name+" backlog", os.Stderr)
-	backlog := fs.Int("backlog", 5, "listen backlog (the source text uses 5)")
+	backlog := fs.Int("backlog", 5, "length of the accept queue (the listen backlog); the source text uses 5")
 	extra := fs.Int("extra", 2, "clients to dial beyond what the queue holds")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err

@@ -272,9 +272,9 @@ var errEOF = fmt.Errorf("server closed the connection: %w", io.EOF)
 
 func runClient(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet(name+" client", os.Stderr)
-	addr := fs.String("addr", defaultAddr, "heartbeat server to connect to")
+	addr := fs.String("addr", defaultAddr, "server address (HOST:PORT)")
 	interval := fs.Duration("interval", DefaultInterval, "time between PINGs")
-	misses := fs.Int("misses", DefaultMisses, "missed intervals before the server is declared dead")
+	misses := fs.Int("misses", DefaultMisses, "missed intervals before the peer is declared dead")
 	count := fs.Int("count", 0, "exit after this many PONGs (0: run until interrupted)")
 	maxDelay := fs.Duration("max-backoff", 0, "longest wait between reconnection attempts (default 10*interval)")
 	verbose := fs.Bool("v", false, "also log every PING sent and PONG received (debug level)")

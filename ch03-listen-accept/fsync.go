@@ -169,7 +169,7 @@ func fsyncLesson(w io.Writer, dir string, n int, timing bool) error {
 
 func runFsync(_ context.Context, args []string) error {
 	fs := cli.NewFlagSet(name+" fsync", os.Stderr)
-	dir := fs.String("dir", ".", "directory to write in (a tmpfs such as /tmp makes fsync free: it has no disk)")
+	dir := fs.String("dir", ".", "directory to write files into; a tmpfs such as /tmp makes fsync free (it has no disk)")
 	n := fs.Int("n", 100, "4 KiB blocks to write for the timing")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err

@@ -141,9 +141,9 @@ func (s *Server) ended(err error, silence time.Duration) serve.End {
 
 func runServe(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet(name+" serve", os.Stderr)
-	addr := fs.String("addr", defaultAddr, "address to listen on (HOST:PORT)")
-	interval := fs.Duration("interval", DefaultInterval, "heartbeat interval expected from clients")
-	misses := fs.Int("misses", DefaultMisses, "missed intervals before a client is declared dead")
+	addr := fs.String("addr", defaultAddr, "address to listen on (:PORT for all interfaces)")
+	interval := fs.Duration("interval", DefaultInterval, "time between PINGs; what the server expects of each client")
+	misses := fs.Int("misses", DefaultMisses, "missed intervals before the peer is declared dead")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long open connections may finish")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err

@@ -32,12 +32,12 @@ func run(ctx context.Context, args []string) error {
 
 func serveCmd(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet("serve", os.Stderr)
-	addr := fs.String("addr", defaultAddr, "listen address (:PORT for all interfaces)")
-	maxConns := fs.Int("max-conns", 10000, "connections served at once; more wait in the accept queue (0: no limit)")
-	idle := fs.Duration("idle-timeout", 5*time.Minute, "close a client that neither sends nor reads this long (0: never)")
+	addr := fs.String("addr", defaultAddr, "address to listen on (:PORT for all interfaces)")
+	maxConns := fs.Int("max-conns", 10000, "connections served at once (0: no limit); more wait in the accept queue")
+	idle := fs.Duration("idle-timeout", 5*time.Minute, "close a client silent this long (0: never); silent: neither sending nor reading")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long open connections may finish")
 	debugAddr := fs.String("debug-addr", "", "serve pprof and expvar here, e.g. 127.0.0.1:6060 (loopback only)")
-	metricsAddr := fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz here, e.g. :9464 (any address)")
+	metricsAddr := fs.String("metrics-addr", "", "serve /metrics here (may listen on any address); also /healthz and /readyz, e.g. :9464")
 	tuned := fs.Bool("tuned", false, "the variant that keeps idle connections smallest (see tuned.go)")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
@@ -68,10 +68,10 @@ func serveCmd(ctx context.Context, args []string) error {
 func clientCmd(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet("client", os.Stderr)
 	var cfg clientConfig
-	fs.StringVar(&cfg.addr, "addr", defaultAddr, "server address")
+	fs.StringVar(&cfg.addr, "addr", defaultAddr, "server address (HOST:PORT)")
 	fs.StringVar(&cfg.msg, "msg", "", "send this line instead of stdin")
 	fs.IntVar(&cfg.n, "n", 0, "send n generated messages of -size bytes and verify the echo")
-	fs.IntVar(&cfg.size, "size", 1024, "message size for -n")
+	fs.IntVar(&cfg.size, "size", 1024, "message size in bytes; for -n")
 	fs.DurationVar(&cfg.timeout, "timeout", time.Minute, "give up after this long")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
@@ -87,8 +87,8 @@ func clientCmd(ctx context.Context, args []string) error {
 
 func holdCmd(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet("hold", os.Stderr)
-	addr := fs.String("addr", defaultAddr, "server address")
-	conns := fs.Int("conns", 1000, "connections to open and hold")
+	addr := fs.String("addr", defaultAddr, "server address (HOST:PORT)")
+	conns := fs.Int("conns", 1000, "connections to open at once; each is then held, idle")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}

@@ -36,15 +36,15 @@ func run(ctx context.Context, args []string) error {
 
 func serveCmd(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet(name+" serve", os.Stderr)
-	addr := fs.String("addr", "127.0.0.1:8443", "listen address")
+	addr := fs.String("addr", "127.0.0.1:8443", "address to listen on (:PORT for all interfaces)")
 	cert := fs.String("cert", filepath.Join("certs", ServerCertFile), "server certificate (PEM)")
 	key := fs.String("key", filepath.Join("certs", ServerKeyFile), "server private key (PEM)")
 	clientCA := fs.String("client-ca", "", "require client certificates signed by this CA (mutual TLS)")
 	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "close clients that do not finish the handshake in time")
-	idle := fs.Duration("idle-timeout", 5*time.Minute, "close a client silent this long")
-	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, let open connections finish this long")
+	idle := fs.Duration("idle-timeout", 5*time.Minute, "close a client silent this long (0: never)")
+	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long open connections may finish")
 	debugAddr := fs.String("debug-addr", "", "serve pprof and expvar here, e.g. 127.0.0.1:6060 (loopback only)")
-	metricsAddr := fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz here, e.g. 0.0.0.0:9466 (may listen on any address)")
+	metricsAddr := fs.String("metrics-addr", "", "serve /metrics here (may listen on any address); also /healthz and /readyz, e.g. :9466")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
@@ -73,14 +73,14 @@ func serveCmd(ctx context.Context, args []string) error {
 
 func clientCmd(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet(name+" client", os.Stderr)
-	addr := fs.String("addr", "127.0.0.1:8443", "server address")
+	addr := fs.String("addr", "127.0.0.1:8443", "server address (HOST:PORT)")
 	ca := fs.String("ca", filepath.Join("certs", CAFile), "the only CA to trust (PEM)")
-	serverName := fs.String("server-name", "", "name to verify in the server certificate (default: the host of -addr)")
+	serverName := fs.String("server-name", "", "name to verify in the server's certificate (default: the host of -addr)")
 	cert := fs.String("cert", "", "client certificate for mutual TLS (PEM)")
 	key := fs.String("key", "", "client private key (PEM)")
 	resume := fs.Bool("resume", false, "connect a second time and show the resumed session")
 	keylog := fs.String("keylog", "", "append TLS secrets to this file for Wireshark (DEBUG ONLY: it decrypts the traffic)")
-	timeout := fs.Duration("timeout", 10*time.Second, "dial and handshake timeout")
+	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long; bounds the dial and the handshake")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func clientCmd(ctx context.Context, args []string) error {
 
 func gencertCmd(_ context.Context, args []string) error {
 	fs := cli.NewFlagSet(name+" gencert", os.Stderr)
-	dir := fs.String("dir", "certs", "directory to write the PEM files into")
+	dir := fs.String("dir", "certs", "directory to write files into; the CA's, the server's and the client's PEM files")
 	hosts := fs.String("hosts", "localhost,127.0.0.1,::1", "names and IPs the server certificate is valid for")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err

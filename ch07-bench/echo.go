@@ -104,9 +104,9 @@ func (s *EchoServer) vars() any {
 
 func runEcho(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet(prog+" echo", os.Stderr)
-	addr := fs.String("addr", "127.0.0.1:0", "listen address (port 0: any free port, logged)")
-	debugAddr := fs.String("debug-addr", "", "serve pprof and expvar on this loopback address, e.g. 127.0.0.1:6060")
-	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long closing connections may take")
+	addr := fs.String("addr", "127.0.0.1:0", "address to listen on (:PORT for all interfaces); port 0 picks a free one and logs it")
+	debugAddr := fs.String("debug-addr", "", "serve pprof and expvar here, e.g. 127.0.0.1:6060 (loopback only)")
+	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long open connections may finish")
 	maxConns := fs.Int("max-conns", 0, "connections served at once (0: no limit)")
 	splice := fs.Bool("splice", false, "echo with io.Copy (splice(2) on Linux) instead of a read/write loop")
 	if err := cli.Parse(fs, args, false); err != nil {

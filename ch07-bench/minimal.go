@@ -74,11 +74,11 @@ func minimalConn(ctx context.Context, addr string, size int) (echoes int64, err 
 // that the generator can be compared with it against any server.
 func runMinimal(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet(prog+" minimal", os.Stderr)
-	addr := fs.String("addr", "", "echo server to load, HOST:PORT (required)")
-	conns := fs.Int("conns", 50, "concurrent connections")
+	addr := fs.String("addr", "", "server address (HOST:PORT); required")
+	conns := fs.Int("conns", 50, "connections to open at once")
 	size := fs.Int("size", 64, "message size in bytes")
-	d := fs.Duration("duration", 2*time.Second, "how long to run")
-	jsonOut := fs.Bool("json", false, `print {"req_per_s": N} on stdout instead of a sentence`)
+	d := fs.Duration("duration", 2*time.Second, "how long the run lasts")
+	jsonOut := fs.Bool("json", false, `print the result as JSON on stdout; {"req_per_s": N}`)
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}

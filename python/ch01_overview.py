@@ -52,20 +52,23 @@ class LineHandler(socketserver.StreamRequestHandler):
         self.server.track(self.connection, add=True)
         lines = 0
         try:
-            # The timeout applies to each recv(): a silent client is cut off.
-            self.connection.settimeout(self.server.idle_timeout)
+            # The timeout bounds each recv(): a silent client is cut off
+            # (None: never).
+            self.connection.settimeout(self.server.idle_timeout or None)
             limit = self.server.max_line
             while True:
-                # readline(limit + 2) returns at most limit + "\r\n" bytes:
-                # a longer line shows up as a chunk with no newline at its end.
-                raw = self.rfile.readline(limit + 2)
+                # At most limit bytes and "\n": a longer line has no "\n" here.
+                raw = self.rfile.readline(limit + 1)
                 if not raw:
                     break  # EOF: the client closed
-                text = raw.rstrip(b"\n").removesuffix(b"\r")
-                if len(text) > limit or (not raw.endswith(b"\n") and len(raw) > limit):
+                if not raw.endswith(b"\n") and len(raw) > limit:
                     self.refuse(limit)
                     err = f"line longer than {limit} bytes"
                     log_closed(peer, start, "too_long", err, lines=lines)
+                    return
+                text = raw.removesuffix(b"\n").removesuffix(b"\r")
+                if self.quit(text):  # exercise 3
+                    log_closed(peer, start, "quit", lines=lines)
                     return
                 self.server.println(f"Received: {text.decode('utf-8', 'replace')}")
                 lines += 1
@@ -81,22 +84,44 @@ class LineHandler(socketserver.StreamRequestHandler):
 
     # ANCHOR: refuse
     def refuse(self, limit: int) -> None:
-        """Tell the client why, then close so that it can read it: send FIN
-        first and discard what it still sends (bounded), or the kernel would
-        answer the unread bytes with a reset that can destroy our message."""
-        self.wfile.write(f"error: line longer than {limit} bytes; closing\n".encode())
-        # ANCHOR: exercise-linger-py
+        """Tell the client why, then close so that it can read it."""
+        line = f"error: line longer than {limit} bytes; closing\n"
+        self.wfile.write(line.encode())
+        self.linger()
+
+    def linger(self) -> None:
+        """A lingering close: send FIN first, then read and discard what the
+        client still sends, at most 1 MiB for at most 2 s in all, so that the
+        close finds no unread bytes and sends FIN, not a reset that can
+        destroy our last words."""
         self.connection.shutdown(socket.SHUT_WR)
-        self.connection.settimeout(2.0)
+        deadline = time.monotonic() + 2.0
         drained = 0
         try:
-            while drained < 1 << 20 and (chunk := self.connection.recv(65536)):
+            while drained < 1 << 20 and (left := deadline - time.monotonic()) > 0:
+                self.connection.settimeout(left)  # what is left of the 2 s
+                chunk = self.connection.recv(65536)
+                if not chunk:
+                    break  # the client's FIN
                 drained += len(chunk)
         except OSError:
-            pass
-        # ANCHOR_END: exercise-linger-py
+            pass  # the 2 s ran out, or the client reset
 
     # ANCHOR_END: refuse
+
+    # ANCHOR: quit
+    def quit(self, text: bytes) -> bool:
+        """A line that says QUIT, in any case, gets "bye" and a lingering
+        close. Reports whether the line was QUIT."""
+        # ANCHOR: exercise-quit-py
+        if text.upper() != b"QUIT":
+            return False
+        self.wfile.write(b"bye\n")
+        self.linger()
+        return True
+        # ANCHOR_END: exercise-quit-py
+
+    # ANCHOR_END: quit
 
 
 class LineServer(BackoffMixin, socketserver.ThreadingTCPServer):
@@ -190,20 +215,24 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument(
         "--addr",
         default="127.0.0.1:9000",
-        help="address to listen on (host:port; :9000 for all interfaces)",
+        help="address to listen on (:PORT for all interfaces)",
     )
     s.add_argument(
         "--max-line",
         type=int,
         default=4096,
-        help="longest line accepted, in bytes; a longer one closes the connection",
+        help="longest line accepted, in bytes before the newline; a longer one is refused",
     )
-    s.add_duration("--idle-timeout", "5m", "close a connection silent for this long")
-    s.add_duration("--drain-timeout", "10s", "on Ctrl-C, how long open connections may finish")
+    s.add_duration("--idle-timeout", "5m", "close a client silent this long (0: never)")
+    s.add_duration(
+        "--drain-timeout", "10s", "on SIGINT/SIGTERM, how long open connections may finish"
+    )
     c = sub.add_parser("client", help="send --msg, or stdin, to the server")
-    c.add_argument("--addr", default="127.0.0.1:9000", help="server address")
-    c.add_argument("--msg", help="send this line; without it, send stdin")
+    c.add_argument("--addr", default="127.0.0.1:9000", help="server address (HOST:PORT)")
+    c.add_argument("--msg", help="send this line instead of stdin")
     args = parse_command(p, argv, "serve")
+    if args.command != "client" and args.max_line < 1:
+        p.error("--max-line must be at least 1")  # exits 2, like a Go usage error
     try:
         if args.command == "client":
             client(args.addr, args.msg, sys.stdin.buffer)

@@ -206,13 +206,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = CommandParser(prog=PROG, description="Chapter 2 line server and client.")
     sub = parser.add_subparsers(dest="command")
     s = sub.add_parser("serve", help="line server: the six steps, a thread each (default)")
-    s.add_argument("--addr", default=DEFAULT_ADDR, help="address to listen on (HOST:PORT)")
+    s.add_argument(
+        "--addr", default=DEFAULT_ADDR, help="address to listen on (:PORT for all interfaces)"
+    )
     s.add_duration(
-        "--drain-timeout", "10s", "on SIGINT/SIGTERM, how long connections may take to finish"
+        "--drain-timeout", "10s", "on SIGINT/SIGTERM, how long open connections may finish"
     )
     c = sub.add_parser("client", help="send each line of stdin, print each reply")
     c.add_argument("--addr", default=DEFAULT_ADDR, help="server address (HOST:PORT)")
-    c.add_duration("--timeout", "5s", "dial timeout, and read timeout per reply")
+    c.add_duration("--timeout", "5s", "give up after this long; bounds the dial and each reply")
     args = parse_command(parser, argv, "serve")
     try:
         parse_addr(args.addr)

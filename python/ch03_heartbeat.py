@@ -249,13 +249,15 @@ def main(argv: list[str] | None = None) -> None:
     p = CommandParser(prog=PROG, description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command")
     s = sub.add_parser("serve", help="heartbeat server: answers PING with PONG (default)")
-    s.add_argument("--addr", default=DEFAULT_ADDR, help="address to listen on")
-    s.add_duration("--interval", "5s", "heartbeat interval expected from clients")
     s.add_argument(
-        "--misses", type=int, default=3, help="missed intervals before a client is declared dead"
+        "--addr", default=DEFAULT_ADDR, help="address to listen on (:PORT for all interfaces)"
+    )
+    s.add_duration("--interval", "5s", "time between PINGs; what the server expects of each client")
+    s.add_argument(
+        "--misses", type=int, default=3, help="missed intervals before the peer is declared dead"
     )
     c = sub.add_parser("client", help="heartbeat client: PING every interval, reconnect")
-    c.add_argument("--addr", default=DEFAULT_ADDR, help="heartbeat server to connect to")
+    c.add_argument("--addr", default=DEFAULT_ADDR, help="server address (HOST:PORT)")
     c.add_argument(
         "--count", type=int, default=0, help="exit after this many PONGs (0: run until interrupted)"
     )
@@ -264,7 +266,7 @@ def main(argv: list[str] | None = None) -> None:
         "--max-backoff", None, "longest wait between reconnection attempts (default 10*interval)"
     )
     c.add_argument(
-        "--misses", type=int, default=3, help="missed intervals before the server is declared dead"
+        "--misses", type=int, default=3, help="missed intervals before the peer is declared dead"
     )
     args = parse_command(p, argv, "serve")
     if args.interval <= 0 or args.misses < 1:

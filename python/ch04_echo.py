@@ -570,11 +570,13 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command")
     p_serve = sub.add_parser("serve", help="run the echo server on " + DEFAULT_ADDR + " (default)")
     p_serve.add_argument(
-        "--addr", default=DEFAULT_ADDR, help="listen address (:PORT for all interfaces)"
+        "--addr", default=DEFAULT_ADDR, help="address to listen on (:PORT for all interfaces)"
     )
     p_serve.add_argument("--model", choices=MODELS, default="threads", help="concurrency model")
     p_serve.add_duration(
-        "--idle-timeout", "5m", "close a client that neither sends nor reads this long (0: never)"
+        "--idle-timeout",
+        "5m",
+        "close a client silent this long (0: never); silent: neither sending nor reading",
     )
     p_serve.add_duration(
         "--drain-timeout", "10s", "on SIGINT/SIGTERM, how long open connections may finish"
@@ -582,10 +584,10 @@ def main(argv: list[str] | None = None) -> None:
     p_serve.add_argument(
         "--metrics-addr",
         default="",
-        help="serve /metrics here HOST:PORT, e.g. 0.0.0.0:9464 (may listen on any address)",
+        help="serve /metrics here (may listen on any address); e.g. :9464",
     )
     p_client = sub.add_parser("client", help="send --msg or stdin and print the echo")
-    p_client.add_argument("--addr", default=DEFAULT_ADDR, help="server address HOST:PORT")
+    p_client.add_argument("--addr", default=DEFAULT_ADDR, help="server address (HOST:PORT)")
     p_client.add_argument("--msg", help="send this line instead of stdin")
     p_client.add_duration("--timeout", "1m", "give up after this long")
     args = parse_command(parser, argv, "serve")

@@ -991,16 +991,25 @@ def main(argv: list[str] | None = None) -> None:
     ap = common.CommandParser(prog=PROG, description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd")
     sp = sub.add_parser("serve", help="receive files into a directory (default)")
-    sp.add_argument("--addr", default=DEFAULT_ADDR, help="address to listen on")
-    sp.add_argument("--dir", default="received", help="directory to receive files into")
-    sp.add_argument("--max-conns", type=int, default=64, help="most connections served at once")
-    sp.add_duration("--idle-timeout", "30s", "drop a sender silent this long")
+    sp.add_argument(
+        "--addr", default=DEFAULT_ADDR, help="address to listen on (:PORT for all interfaces)"
+    )
+    sp.add_argument(
+        "--dir", default="received", help="directory to write files into; where received files land"
+    )
+    sp.add_argument(
+        "--max-conns",
+        type=int,
+        default=64,
+        help="connections served at once (0: no limit); more are told BUSY",
+    )
+    sp.add_duration("--idle-timeout", "30s", "close a client silent this long (0: never)")
     sp.add_argument(
         "--max-size", type=int, default=64 << 30, help="largest file accepted, in bytes"
     )
     sp.add_duration("--partial-ttl", "24h", "remove unfinished partial files after this long")
     cp = sub.add_parser("send", help="send files and directories to a receiver")
-    cp.add_argument("--addr", default=DEFAULT_ADDR, help="receiver address")
+    cp.add_argument("--addr", default=DEFAULT_ADDR, help="server address (HOST:PORT)")
     cp.add_argument(
         "--chunk", type=int, default=DEFAULT_CHUNK, help="chunk size in bytes (at most 4 MiB)"
     )
@@ -1018,7 +1027,11 @@ def main(argv: list[str] | None = None) -> None:
         default=3,
         help="retry a cut-off or damaged transfer this often, resuming each time",
     )
-    cp.add_duration("--timeout", "30s", "dial timeout and longest wait for the receiver")
+    cp.add_duration(
+        "--timeout",
+        "30s",
+        "give up after this long; bounds the dial and each wait for the receiver",
+    )
     cp.add_argument("files", nargs="+", help="files and directories to send")
     args = common.parse_command(ap, argv, "serve")
     if args.cmd == "send":

@@ -285,7 +285,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command")
 
     s = sub.add_parser("serve", help="TLS echo server (default)")
-    s.add_argument("--addr", default="127.0.0.1:8443", help="listen address")
+    s.add_argument(
+        "--addr", default="127.0.0.1:8443", help="address to listen on (:PORT for all interfaces)"
+    )
     s.add_argument("--cert", default="certs/server.pem", help="server certificate (PEM)")
     s.add_argument("--key", default="certs/server-key.pem", help="server private key (PEM)")
     s.add_argument(
@@ -302,12 +304,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
 
     c = sub.add_parser("client", help="TLS client: show the handshake, echo stdin")
-    c.add_argument("--addr", default="127.0.0.1:8443", help="server address")
+    c.add_argument("--addr", default="127.0.0.1:8443", help="server address (HOST:PORT)")
     c.add_argument("--ca", default="certs/ca.pem", help="the only CA to trust (PEM)")
     c.add_argument(
         "--server-name",
         default="",
-        help="name to verify in the server certificate (default: the host of --addr)",
+        help="name to verify in the server's certificate (default: the host of --addr)",
     )
     c.add_argument("--cert", default=None, help="client certificate for mutual TLS (PEM)")
     c.add_argument("--key", default=None, help="client private key (PEM)")
@@ -319,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         default="",
         help="append TLS secrets to this file for Wireshark (DEBUG ONLY: it decrypts the traffic)",
     )
-    c.add_duration("--timeout", "10s", "dial and handshake timeout")
+    c.add_duration("--timeout", "10s", "give up after this long; bounds the dial and the handshake")
 
     args = parse_command(parser, argv, "serve")
     try:

@@ -3,6 +3,7 @@ package conventions
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,21 +26,52 @@ import (
 type rule struct {
 	kind string // the Go flag's type as -h prints it: string, int, duration
 	def  string // the default every program uses, when the table fixes one
+	// help is the concept's wording: a flag's help text is one of these, or
+	// one of these, "; " and a remark of the program's own ("connections
+	// served at once (0: no limit); more are told BUSY"). Two entries are two
+	// meanings of one name, told apart by their words (the address a server
+	// listens on, or the one a client dials).
+	help []string
 }
 
-// names: one name per concept, in Go (-name) and Python (--name).
+// names: one name per concept, in Go (-name) and Python (--name), with the
+// concept's one wording.
 var names = map[string]rule{
-	"addr":          {kind: "string"},
-	"drain-timeout": {kind: "duration", def: "10s"},
-	"idle-timeout":  {kind: "duration"},
-	"max-conns":     {kind: "int"},
-	"debug-addr":    {kind: "string"},
-	"server-name":   {kind: "string"},
-	"timeout":       {kind: "duration"},
-	"conns":         {kind: "int"},
-	"max-idle":      {kind: "int"},
-	"duration":      {kind: "duration"},
-	"dir":           {kind: "string"},
+	"addr": {kind: "string", help: []string{
+		"address to listen on (:PORT for all interfaces)",
+		"server address (HOST:PORT)",
+	}},
+	"drain-timeout": {kind: "duration", def: "10s", help: []string{"on SIGINT/SIGTERM, how long open connections may finish"}},
+	"idle-timeout": {kind: "duration", help: []string{
+		"close a client silent this long (0: never)",
+		"close a pooled connection unused this long", // ch02's pool
+	}},
+	"max-conns":    {kind: "int", help: []string{"connections served at once (0: no limit)"}},
+	"debug-addr":   {kind: "string", help: []string{"serve pprof and expvar here, e.g. 127.0.0.1:6060 (loopback only)"}},
+	"metrics-addr": {kind: "string", help: []string{"serve /metrics here (may listen on any address)"}},
+	"server-name":  {kind: "string", help: []string{"name to verify in the server's certificate (default: the host of -addr)"}},
+	"timeout":      {kind: "duration", help: []string{"give up after this long"}},
+	"conns":        {kind: "int", help: []string{"connections to open at once"}},
+	"max-idle":     {kind: "int", help: []string{"idle connections a pool keeps"}},
+	"duration":     {kind: "duration", help: []string{"how long the run lasts"}},
+	"dir":          {kind: "string", help: []string{"directory to write files into"}},
+}
+
+// homonyms are flags outside the table that one name gives several
+// meanings, each with its wording. Any other flag found in several
+// programs, or in a program and its Python twin, has one wording.
+var homonyms = map[string][]string{
+	"cert":     {"server certificate (PEM)", "client certificate for mutual TLS (PEM)"},
+	"key":      {"server private key (PEM)", "client private key (PEM)"},
+	"model":    {"print the RFC 9293 state machine model and exit", "concurrency model"},
+	"requests": {"requests (lines) per client", "stop after this many measured requests (overrides -duration)"},
+	"resume":   {"continue cut-off transfers from what the receiver has", "connect a second time and show the resumed session"},
+	"n": {
+		"send n generated messages of -size bytes and verify the echo",
+		"4 KiB blocks to write for the timing",
+		"request/response rounds per setting",
+		"records to send",
+	},
 }
 
 // wrongNames are other names for the table's concepts, with the one to use.
@@ -65,6 +97,7 @@ var wrongNames = map[string]string{
 // -flag" (or "-flag" in every program), with the reason.
 var goOnly = map[string]string{
 	"-debug-addr":                             "pprof and expvar are Go's tools",
+	"ch01-overview serve -max-conns":          "LimitListener is the Go exercise of ch01's own accept loop",
 	"ch02-tcp-basics serve -raw":              "the raw-syscall server is a Go (Linux) lesson",
 	"ch02-tcp-basics serve -backlog":          "the -raw server's listen backlog",
 	"ch03-listen-accept serve -drain-timeout": "the Python heartbeat server stops at once, without a drain",
@@ -549,4 +582,154 @@ func TestChecks(t *testing.T) {
 	assert.Equal(t, []string{"serve", "client"}, top.commands)
 	assert.Equal(t, "the server (default)", top.summaries["serve"])
 	assert.Empty(t, top.flags)
+
+	// One wording per concept.
+	assert.Equal(t, "connections served at once (0: no limit)", wording("connections served at once (0: no limit); more are told BUSY", true))
+	assert.Equal(t, "name to verify (default: the host of -addr)", wording("name to verify (default: the host of --addr)", false))
+	drain := names["drain-timeout"].help[0]
+	assert.Empty(t, checkWordings([]use{
+		{"a serve -drain-timeout", "drain-timeout", drain},
+		{"b.py serve --drain-timeout", "drain-timeout", drain},
+		{"a client -msg", "msg", "send this line instead of stdin"},
+		{"b client -msg", "msg", "send this line instead of stdin"},
+		{"a serve -cert", "cert", "server certificate (PEM)"},
+		{"a client -cert", "cert", "client certificate for mutual TLS (PEM)"},
+		{"a serve -only-here", "only-here", "anything"},
+	}))
+	assert.Equal(t, []string{
+		`b serve -drain-timeout: "let transfers finish this long" is not how the course words it: "` + drain + `" (a remark of the program's own may follow after "; ")`,
+		`-msg has 2 wordings, want one (or list its meanings in homonyms): "send this line instead of stdin" (a client -msg); "send this line, else stdin" (b client -msg)`,
+	}, checkWordings([]use{
+		{"a serve -drain-timeout", "drain-timeout", drain},
+		{"b serve -drain-timeout", "drain-timeout", "let transfers finish this long"},
+		{"a client -msg", "msg", "send this line instead of stdin"},
+		{"b client -msg", "msg", wording("send this line, else stdin; a remark", true)},
+	}))
+	for name, r := range names {
+		assert.NotEmpty(t, r.help, "-%s: the table gives every concept its wording", name)
+		for _, w := range append(r.help, homonyms[name]...) {
+			assert.NotContains(t, w, "; ", "-%s: a wording holds no \"; \" (what follows it is a remark)", name)
+		}
+	}
+}
+
+// TestOneWordingPerConcept reads the help of every flag of every program
+// and Python twin: a concept says the same thing everywhere (the names
+// table's wording, or one wording across the programs that share a name).
+func TestOneWordingPerConcept(t *testing.T) {
+	root := testutil.RepoRoot(t)
+	mains, err := filepath.Glob(filepath.Join(root, "ch[0-9][0-9]-*", "main.go"))
+	require.NoError(t, err)
+	var uses []use
+	for _, mainGo := range mains {
+		prog := filepath.Base(filepath.Dir(mainGo))
+		gp := goHelp(t, testutil.BuildGo(t, filepath.Dir(mainGo)), prog)
+		for _, c := range gp.commands {
+			for _, f := range gp.flags[c] {
+				uses = append(uses, use{where: prog + " " + c + " -" + f.name, name: f.name, help: wording(f.help, true)})
+			}
+		}
+		for _, script := range twins(t, root, prog) {
+			out, _ := run(t, testutil.PythonCmd(t, script, "-h"))
+			for _, c := range parsePythonHelp(out).commands {
+				out, _ := run(t, testutil.PythonCmd(t, script, c, "-h"))
+				for _, f := range parsePythonHelp(out).flags {
+					uses = append(uses, use{where: script + " " + c + " --" + f.name, name: f.name, help: wording(f.help, false)})
+				}
+			}
+		}
+	}
+	require.NotEmpty(t, uses, "no flags found: the scan is broken")
+	if problems := checkWordings(uses); len(problems) > 0 {
+		t.Errorf("%d flags word their concept another way (CONTRIBUTING.md's table, names and homonyms in this file):\n%s",
+			len(problems), strings.Join(problems, "\n"))
+	}
+}
+
+// A use is one flag of one command, with its wording.
+type use struct{ where, name, help string }
+
+// wording is what a help text says of its concept: the text before the
+// first "; " (a remark of the program's own may follow), with Python's
+// "--addr" read as Go's "-addr".
+func wording(help string, isGo bool) string {
+	if !isGo {
+		help = strings.ReplaceAll(help, "--", "-")
+	}
+	w, _, _ := strings.Cut(help, "; ")
+	return w
+}
+
+// checkWordings returns the uses that word a concept another way: against
+// the wordings names or homonyms give, or, for a name they do not list,
+// against the other programs that use it.
+func checkWordings(uses []use) []string {
+	byName := map[string]map[string][]string{} // name -> wording -> where
+	for _, u := range uses {
+		if byName[u.name] == nil {
+			byName[u.name] = map[string][]string{}
+		}
+		byName[u.name][u.help] = append(byName[u.name][u.help], u.where)
+	}
+	var bad []string
+	for _, name := range slices.Sorted(maps.Keys(byName)) {
+		ws := byName[name]
+		allowed := names[name].help
+		if h, ok := homonyms[name]; ok {
+			allowed = h
+		}
+		if len(allowed) == 0 {
+			if len(ws) > 1 {
+				var all []string
+				for _, w := range slices.Sorted(maps.Keys(ws)) {
+					all = append(all, fmt.Sprintf("%q (%s)", w, strings.Join(ws[w], ", ")))
+				}
+				bad = append(bad, fmt.Sprintf("-%s has %d wordings, want one (or list its meanings in homonyms): %s",
+					name, len(ws), strings.Join(all, "; ")))
+			}
+			continue
+		}
+		for _, w := range slices.Sorted(maps.Keys(ws)) {
+			if !slices.Contains(allowed, w) {
+				bad = append(bad, fmt.Sprintf("%s: %q is not how the course words it: %s (a remark of the program's own may follow after \"; \")",
+					strings.Join(ws[w], ", "), w, quoteAll(allowed)))
+			}
+		}
+	}
+	return bad
+}
+
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, " or ")
+}
+
+// TestTableMatchesContributing: CONTRIBUTING.md's conventions table and
+// the names table above list the same flags with the same wordings (each
+// wording in backquotes in the table's second column).
+func TestTableMatchesContributing(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(testutil.RepoRoot(t), "CONTRIBUTING.md"))
+	require.NoError(t, err)
+	rowRE := regexp.MustCompile("(?m)^\\| `-([a-z-]+) [A-Z:]+` \\| (.*) \\|$")
+	quotedRE := regexp.MustCompile("`([^`]*)`")
+	seen := map[string]bool{}
+	for _, m := range rowRE.FindAllStringSubmatch(string(data), -1) {
+		name := m[1]
+		seen[name] = true
+		r, ok := names[name]
+		if !assert.True(t, ok, "CONTRIBUTING.md lists -%s; names in conventions_test.go does not", name) {
+			continue
+		}
+		var wordings []string
+		for _, q := range quotedRE.FindAllStringSubmatch(m[2], -1) {
+			wordings = append(wordings, q[1])
+		}
+		assert.ElementsMatch(t, r.help, wordings, "-%s: the wordings of CONTRIBUTING.md and of names differ", name)
+	}
+	for name := range names {
+		assert.True(t, seen[name], "names lists -%s; CONTRIBUTING.md's table does not", name)
+	}
 }

@@ -262,12 +262,13 @@ var _ = exercise.TODO
 // values: what the program did before the exercise, where zero values would
 // break the rest of the chapter (a reply with no line in it, a breaker that
 // refuses every dial, a TLS connection never handshaken, a frame reader
-// that returns nothing forever).
+// that returns nothing forever, a listener that hands out nil connections).
 var neutral = map[string]string{
 	"exercise-crlf":              "return line",
 	"exercise-breaker":           "return true",
 	"exercise-handshake-timeout": "return conn.Handshake()",
 	"exercise-read-frame":        "return nil, io.EOF",
+	"exercise-max-conns":         "return l.Listener.Accept() // no limit yet",
 }
 
 // neutralPython is neutral for the Python exercises: what the function
@@ -275,6 +276,7 @@ var neutral = map[string]string{
 var neutralPython = map[string]string{
 	"exercise-backoff-py": "return base  # no doubling, no jitter",
 	"exercise-subject-py": `return "?"`,
+	"exercise-quit-py":    "return False  # no QUIT yet: an ordinary line",
 }
 
 // resultsIfLast returns the result types of the innermost function around
