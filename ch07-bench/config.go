@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -179,10 +180,26 @@ func runLoadTo(ctx context.Context, args []string, stdout io.Writer, stderr *os.
 	if jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else {
+		res.WriteTable(stdout)
 	}
-	res.WriteTable(stdout)
-	return nil
+	return nothingMeasured(res)
+}
+
+// errNothingMeasured is the run's error when not one request was verified:
+// the table is printed, but the exit status says the figures are not a
+// measurement (as load tools do), so that a script does not chart them.
+var errNothingMeasured = errors.New("nothing valid measured")
+
+func nothingMeasured(res *Result) error {
+	if res.Requests > 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: no verified echo in %.1fs, %d errors (see the table)",
+		errNothingMeasured, res.Elapsed, res.ErrorTotal)
 }
 
 func writeHeapProfile(path string) error {
@@ -204,6 +221,7 @@ func isTerminal(f *os.File) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
+// ANCHOR: lag-warning
 // lagWarning says when an open-loop run's own send lag is large next to the
 // latency it measured: then the figures describe the generator's timing as
 // much as the server. It returns "" when all is well.
@@ -217,3 +235,5 @@ func lagWarning(res *Result) string {
 	// ANCHOR_END: exercise-lag-warning
 	return ""
 }
+
+// ANCHOR_END: lag-warning

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -345,4 +346,33 @@ func TestRequestBudgetAgainstDeadServerEnds(t *testing.T) {
 	assert.Equal(t, int64(1), res.Errors["stalled"], "%+v", res.Errors)
 	assert.Positive(t, res.Errors["refused"])
 	assert.Zero(t, res.Requests)
+}
+
+// TestNothingMeasuredFails: a run in which not one echo was verified (here
+// every connection is closed by the server at once) still prints its table,
+// with the errors, but returns errNothingMeasured, so the program exits
+// non-zero and a script does not chart it. A run with echoes returns nil
+// (TestJSONOutput).
+func TestNothingMeasuredFails(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	stderr, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	require.NoError(t, err)
+	defer stderr.Close()
+	var out bytes.Buffer
+	err = runLoadTo(ctxT(t), []string{"-addr", ln.Addr().String(), "-conns", "2",
+		"-duration", "300ms", "-warmup", "0"}, &out, stderr)
+	require.ErrorIs(t, err, errNothingMeasured)
+	assert.Contains(t, err.Error(), "no verified echo")
+	assert.Contains(t, out.String(), "errors", "the table is printed all the same")
 }

@@ -227,6 +227,7 @@ func readExpvar(ctx context.Context, url string, s *sample) error {
 	if json.Unmarshal(vars["memstats"], &mem) == nil {
 		s.heap = mem.HeapInuse
 	}
+	// ANCHOR: expvar-visit
 	var visit func(name string, raw json.RawMessage, depth int)
 	visit = func(name string, raw json.RawMessage, depth int) {
 		var n int64
@@ -249,6 +250,7 @@ func readExpvar(ctx context.Context, url string, s *sample) error {
 		}
 		// ANCHOR_END: exercise-expvar-nested
 	}
+	// ANCHOR_END: expvar-visit
 	for k, v := range vars {
 		visit(k, v, 0)
 	}

@@ -83,7 +83,7 @@ func TestExpvarFindsNestedCounters(t *testing.T) {
 	exercise.Graded(t, "exercise-expvar-nested")
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"memstats": {"HeapInuse": 4096, "Sys": 1}, "cmdline": ["x"],
-			"echo": {"conns_open": 7, "goroutines": 9, "bytes_in": 100}}`))
+			"echo": {"addr": "127.0.0.1:7", "conns_open": 7, "goroutines": 9, "bytes_in": 100}}`))
 	}))
 	defer web.Close()
 	var s sample

@@ -88,6 +88,20 @@ class EchoMismatchError(Exception):
     """The server sent back bytes that differ from what we sent."""
 
 
+# ANCHOR: check-echo
+def check_echo(sent: bytes, got: bytes) -> None:
+    """Raise EchoMismatchError, naming the first byte that differs, unless
+    the echo got back is the payload sent (both are the same length)."""
+    # ANCHOR: exercise-verify-echo-py
+    if got != sent:
+        at = next(i for i, (a, b) in enumerate(zip(got, sent, strict=True)) if a != b)
+        raise EchoMismatchError(f"echo differs at byte {at}")
+    # ANCHOR_END: exercise-verify-echo-py
+
+
+# ANCHOR_END: check-echo
+
+
 # ANCHOR: client
 class EchoClient:
     """One TCP connection to the echo server; reports each echo to Locust."""
@@ -121,11 +135,7 @@ class EchoClient:
             if not chunk:
                 raise ConnectionError("server closed the connection mid-echo")
             got += chunk
-        # ANCHOR: exercise-verify-echo-py
-        if got != payload:
-            at = next(i for i, (a, b) in enumerate(zip(got, payload, strict=True)) if a != b)
-            raise EchoMismatchError(f"echo differs at byte {at}")
-        # ANCHOR_END: exercise-verify-echo-py
+        check_echo(payload, bytes(got))
         return len(got)
 
     # ANCHOR_END: round-trip
