@@ -210,8 +210,9 @@ func (c *Client) attempt(ctx context.Context, retry int) (healthy bool, err erro
 // session runs the heartbeat on one connection until it fails. It reports
 // whether at least one PING was answered, and the error that ended it (nil
 // when MaxPongs was reached).
-func (c *Client) session(ctx context.Context, conn net.Conn) (healthy bool, err error) {
-	stopAfter := context.AfterFunc(ctx, func() { conn.Close() }) // cancel unblocks I/O
+func (c *Client) session(ctx context.Context, conn net.Conn) (ok bool, err error) {
+	// Cancelling ctx closes conn, which unblocks its Read and Write.
+	stopAfter := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stopAfter()
 	c.unsolicited, c.rtt = 0, rttEstimator{} // this session's counts
 	// The pinger writes; this goroutine reads. Whichever fails first closes
@@ -224,10 +225,10 @@ func (c *Client) session(ctx context.Context, conn net.Conn) (healthy bool, err 
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() { c.ping(conn, out, done, fail) })
-	healthy = c.readPongs(conn, out, fail)
+	ok = c.readPongs(conn, out, fail)
 	close(done)
 	wg.Wait()
-	return healthy, err
+	return ok, err
 }
 
 // ANCHOR_END: session
@@ -272,7 +273,8 @@ func (o *outstanding) answer(token string) (sent time.Time, ok bool) {
 // ping sends "PING <seq>" every Interval, until done is closed or a write
 // fails. Each PING is recorded before it is written, so that even the
 // quickest PONG finds it.
-func (c *Client) ping(conn net.Conn, out *outstanding, done <-chan struct{}, fail func(error)) {
+func (c *Client) ping(conn net.Conn, out *outstanding, done <-chan struct{},
+	fail func(error)) {
 	t := time.NewTicker(c.Interval)
 	defer t.Stop()
 	for seq := 1; ; seq++ {
@@ -298,7 +300,8 @@ func (c *Client) ping(conn net.Conn, out *outstanding, done <-chan struct{}, fai
 // readPongs reads the server's lines until the connection fails, MaxPongs
 // PONGs have arrived, or no PING has been answered for Misses intervals. It
 // reports whether at least one PING was answered.
-func (c *Client) readPongs(conn net.Conn, out *outstanding, fail func(error)) (healthy bool) {
+func (c *Client) readPongs(conn net.Conn, out *outstanding,
+	fail func(error)) (healthy bool) {
 	sc := bufio.NewScanner(conn)
 	sc.Buffer(make([]byte, 0, 64), maxLine)
 	heard := time.Now() // when the server last answered a PING

@@ -75,7 +75,8 @@ func readFrame(r io.Reader, maxSize uint32) ([]byte, error) {
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
 	if n > maxSize {
-		return nil, fmt.Errorf("%w: header says %d bytes, limit is %d", ErrFrameTooLarge, n, maxSize)
+		return nil, fmt.Errorf("%w: header says %d bytes, limit is %d",
+			ErrFrameTooLarge, n, maxSize)
 	}
 	buf := make([]byte, n)
 	if _, err := io.ReadFull(r, buf); err != nil {

@@ -110,7 +110,7 @@ func (s *Server) OpenConns() int { return s.core.OpenConns() }
 // client dead. The Core logs the connection's accepted and closed lines.
 func (s *Server) handle(c net.Conn) serve.End {
 	sc := bufio.NewScanner(c)
-	sc.Buffer(make([]byte, 0, 64), maxLine) // a longer line is an error, not a bigger buffer
+	sc.Buffer(make([]byte, 0, 64), maxLine) // longer: an error, not a bigger buffer
 	w := bufio.NewWriter(c)
 	for {
 		_ = c.SetReadDeadline(s.deadline())
@@ -124,7 +124,8 @@ func (s *Server) handle(c net.Conn) serve.End {
 			return s.ended(err)
 		}
 		if !ok {
-			s.cfg.Log.Warn("bad line", "peer", c.RemoteAddr().String(), "line", strings.TrimSpace(sc.Text()))
+			s.cfg.Log.Warn("bad line", "peer", c.RemoteAddr().String(),
+				"line", strings.TrimSpace(sc.Text()))
 		}
 	}
 }

@@ -271,8 +271,10 @@ func is(s State) func(Event) bool { return func(e Event) bool { return e.State =
 func TestClientDetectsDeadPeer(t *testing.T) {
 	const interval, misses = 200 * time.Millisecond, 3
 	// The server's own limit is long, so that only the client's rule acts.
-	p := faultproxy.Start(t, startHeartbeat(t, time.Minute, misses), faultproxy.Options{})
-	rec, cancel := startClient(t, &Client{Addr: p.Addr(), Interval: interval, Misses: misses,
+	server := startHeartbeat(t, time.Minute, misses)
+	p := faultproxy.Start(t, server, faultproxy.Options{})
+	rec, cancel := startClient(t, &Client{Addr: p.Addr(),
+		Interval: interval, Misses: misses,
 		Backoff: Backoff{Base: 100 * time.Millisecond, Max: 100 * time.Millisecond}})
 	rec.waitPongs(t, 2, time.Time{}, 10*time.Second)
 
@@ -282,7 +284,8 @@ func TestClientDetectsDeadPeer(t *testing.T) {
 
 	silent := rec.eventAt(i).Sub(rec.lastPong())
 	assert.Equal(t, KindTimeout, dead.Reason)
-	assert.GreaterOrEqual(t, silent, misses*interval-5*time.Millisecond, "declared dead too early")
+	assert.GreaterOrEqual(t, silent, misses*interval-5*time.Millisecond,
+		"declared dead too early")
 	assert.Less(t, silent, misses*interval+interval/2, "dead peer noticed too late")
 	_, _ = rec.waitEvent(t, i, 10*time.Second, is(StateConnected))
 	rec.waitPongs(t, 1, time.Now(), 10*time.Second)

@@ -41,7 +41,8 @@ func readVarintFrame(r *bufio.Reader, maxSize uint64) ([]byte, error) {
 		return nil, err // EOF before the first byte; ErrUnexpectedEOF after it
 	}
 	if n > maxSize {
-		return nil, fmt.Errorf("%w: header says %d bytes, limit is %d", ErrFrameTooLarge, n, maxSize)
+		return nil, fmt.Errorf("%w: header says %d bytes, limit is %d",
+			ErrFrameTooLarge, n, maxSize)
 	}
 	buf := make([]byte, n)
 	if _, err := io.ReadFull(r, buf); err != nil {

@@ -177,7 +177,7 @@ class Client:
             wake = min(next_ping, heard + silence) if silence else next_ping
             sock.settimeout(max(0.001, wake - now))
             try:
-                data = sock.recv(4096)  # whatever has arrived: part of a line, or several
+                data = sock.recv(4096)  # what has arrived: part of a line, or several
             except TimeoutError:
                 continue
             if not data:
@@ -207,7 +207,8 @@ class Client:
         if when is None:
             self.unsolicited += 1
             if self.unsolicited == 1:
-                log("WARN", "unsolicited pong", addr=self.addr, line=line.decode(errors="replace"))
+                text = line.decode(errors="replace")
+                log("WARN", "unsolicited pong", addr=self.addr, line=text)
             return False
         self.rtt.observe(time.monotonic() - when)
         self.pongs += 1
@@ -274,7 +275,7 @@ class _Handler(socketserver.StreamRequestHandler):
         peer = format_addr(self.client_address)
         start = time.monotonic()
         silence = self.server.silence  # 0: never
-        self.connection.settimeout(silence or None)  # the dead-peer rule, for clients
+        self.connection.settimeout(silence or None)  # the dead-peer rule
         log("INFO", "accepted", peer=peer)
         try:
             while True:
