@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,4 +90,35 @@ func TestClientCountsDuplicatePongs(t *testing.T) {
 	log := rec.log()
 	assert.Equal(t, 1, strings.Count(log, `level=WARN msg="unsolicited pong"`), log)
 	assert.Equal(t, 1, strings.Count(log, `level=DEBUG msg="unsolicited pong"`), log)
+}
+
+// TestClientAnswersOnlyTheNewestPings: the client keeps Misses+1 PINGs
+// waiting. The server holds back its answers to PING 2 and PING 3, then
+// sends PONG 2 as the oldest of the newest Misses+1 (it counts) and PONG 3
+// one PING too late (it is unsolicited). A window one wider or narrower
+// counts differently.
+func TestClientAnswersOnlyTheNewestPings(t *testing.T) {
+	const misses = 4
+	addr := testutil.StartLineServer(t, false, func(line string) string {
+		token, ok := strings.CutPrefix(line, "PING ")
+		if !ok {
+			return ""
+		}
+		switch token {
+		case "2", "3":
+			return "" // answered later
+		case strconv.Itoa(2 + misses): // PING 2 is the oldest kept
+			return "PONG " + token + "\nPONG 2"
+		case strconv.Itoa(3 + misses + 1): // PING 3 was just forgotten
+			return "PONG 3\nPONG " + token
+		}
+		return "PONG " + token
+	})
+	c := &Client{Addr: addr, Interval: 50 * time.Millisecond, Misses: misses,
+		MaxPongs: 7}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, c.Run(ctx))
+	assert.Equal(t, 7, c.pongs, "PONG 1, 4, 5, 6, 2, 7 and 8 answered PINGs")
+	assert.Equal(t, 1, c.unsolicited, "PONG 3 came after PING 3 was forgotten")
 }
