@@ -29,13 +29,15 @@ import (
 // always passes the system maximum (net.core.somaxconn), so we make the
 // socket with system calls and hand it to the net package.
 func listenBacklog(backlog int) (net.Listener, error) {
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	fd, err := syscall.Socket(syscall.AF_INET,
+		syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, os.NewSyscallError("socket", err)
 	}
 	f := os.NewFile(uintptr(fd), "listener") // closes fd when we are done
 	defer f.Close()
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+	loopback := &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}} // port 0: any
+	if err := syscall.Bind(fd, loopback); err != nil {
 		return nil, os.NewSyscallError("bind", err)
 	}
 	if err := syscall.Listen(fd, backlog); err != nil {

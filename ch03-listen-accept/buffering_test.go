@@ -20,8 +20,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcp-in-go/course/tests/testutil"
-
-	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 // ANCHOR: test-writes
@@ -111,7 +109,6 @@ func frame(n uint32, body string) []byte {
 }
 
 func TestReadFrame(t *testing.T) {
-	exercise.Graded(t, "exercise-read-frame")
 	// Short reads: HalfReader returns half of what is asked each time.
 	var stream bytes.Buffer
 	for _, m := range []string{"hello", "", strings.Repeat("z", 300)} {
@@ -137,7 +134,6 @@ func TestReadFrame(t *testing.T) {
 // TestReadFrameLimitIsInclusive: a frame of exactly maxSize bytes is read;
 // one byte more is ErrFrameTooLarge.
 func TestReadFrameLimitIsInclusive(t *testing.T) {
-	exercise.Graded(t, "exercise-read-frame")
 	got, err := readFrame(bytes.NewReader(frame(16, strings.Repeat("x", 16))), 16)
 	require.NoError(t, err)
 	assert.Len(t, got, 16)
@@ -175,7 +171,6 @@ func countCalls(calls []string, call string) int {
 // TestHostileLengthIsNotAllocated: a header claiming 4 GiB must be refused
 // before anything is allocated for it.
 func TestHostileLengthIsNotAllocated(t *testing.T) {
-	exercise.Graded(t, "exercise-read-frame")
 	hostile := frame(0xFFFFFFF0, "")
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -202,7 +197,6 @@ func FuzzReadFrame(f *testing.F) {
 }
 
 func TestFramingTranscript(t *testing.T) {
-	exercise.Graded(t, "exercise-read-frame")
 	var out bytes.Buffer
 	require.NoError(t, framingLesson(&out))
 	testutil.Golden(t, "testdata/framing.golden", out.String())

@@ -3,13 +3,32 @@ package main
 // The heartbeat protocol's conformance suite: a black-box rubric for any
 // server of this chapter's protocol, in any language. It only dials an
 // address, so it grades this package's server (started in-process), the
-// Python counterpart, or a student's server:
+// Python counterpart, or a student's server, run with the page's defaults
+// (-interval 5s -misses 3):
 //
 //	CH03_ADDR=127.0.0.1:9003 go test ./ch03-listen-accept -run Conformance -v
 //
 // Each check is its own subtest with a short time bound when grading an
 // external server (GRADE_TIMEOUT_SCALE=3 triples them), and
 // TestConformanceCatchesBrokenServers proves each one can fail.
+//
+// The promises of the chapter's page to a client, and the check that
+// grades each:
+//
+//	"PING" is answered "PONG", "PING token" "PONG token"    Ping, PingToken
+//	a line may end in "\r\n"                                CRLF
+//	any other line gets "ERR unknown command", and the
+//	  connection stays open                                 Unknown
+//	lines are framed by "\n", not by reads (粘包/拆包)        Pipelined, SplitLine
+//	many clients are served at once                         Concurrent50
+//	a line of up to 1024 bytes, "\n" included, is answered;
+//	  a longer one closes the connection                    LongLine
+//	after the client's FIN, the last answer, then a FIN     HalfClose
+//	a client silent for 3 intervals is closed: never
+//	  before, and within half an interval after             SilentClosed
+//
+// (What the page promises about its client, matching PONGs to PINGs and
+// reconnecting, is the client's own tests': pong_test.go, heartbeat_test.go.)
 
 import (
 	"bufio"
@@ -23,37 +42,47 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcp-in-go/course/internal/exercise"
 	"github.com/tcp-in-go/course/tests/testutil"
 )
 
-var heartbeatChecks = []testutil.Check{
-	{Name: "Ping", About: `"PING" is answered "PONG"`, Run: checkPing, Bound: 5 * time.Second},
-	{Name: "PingToken", About: `"PING 42" is answered "PONG 42": the token comes back`, Run: checkPingToken, Bound: 5 * time.Second},
-	{Name: "CRLF", About: `"PING 7\r\n" (telnet, Windows) is answered "PONG 7", without the "\r"`, Run: checkCRLF, Bound: 5 * time.Second},
-	{Name: "Unknown", About: `any other line is answered "ERR unknown command", and the connection stays open`, Run: checkUnknown, Bound: 5 * time.Second},
-	{Name: "Pipelined", About: "three lines in one write get three answers, in order", Run: checkPipelined, Bound: 5 * time.Second},
-	{Name: "SplitLine", About: "a line that arrives one byte at a time gets one answer", Run: checkSplitLine, Bound: 5 * time.Second},
-	{Name: "Concurrent50", About: "50 clients connected at once are each answered", Run: checkConcurrent50, Bound: 10 * time.Second},
-	{Name: "LongLine", About: "a line over 1024 bytes is refused: the server closes the connection", Run: checkLongLine, Bound: 5 * time.Second},
-	{Name: "HalfClose", About: "after the client's FIN, the last answer arrives, then the server closes", Run: checkHalfCloseHeartbeat, Bound: 5 * time.Second},
+// conformanceInterval is the heartbeat interval of the course's own servers
+// under the suite: short, so that SilentClosed takes about a second.
+const conformanceInterval = 300 * time.Millisecond
+
+// heartbeatChecks is the rubric for a server run with -interval interval
+// and -misses misses.
+func heartbeatChecks(interval time.Duration, misses int) []testutil.Check {
+	silence := time.Duration(misses) * interval
+	return []testutil.Check{
+		{Name: "Ping", About: `"PING" is answered "PONG"`, Run: checkPing, Bound: 5 * time.Second},
+		{Name: "PingToken", About: `"PING 42" is answered "PONG 42": the token comes back`, Run: checkPingToken, Bound: 5 * time.Second},
+		{Name: "CRLF", About: `"PING 7\r\n" (telnet, Windows) is answered "PONG 7", without the "\r"`, Run: checkCRLF, Bound: 5 * time.Second},
+		{Name: "Unknown", About: `any other line is answered "ERR unknown command", and the connection stays open`, Run: checkUnknown, Bound: 5 * time.Second},
+		{Name: "Pipelined", About: "three lines in one write get three answers, in order", Run: checkPipelined, Bound: 5 * time.Second},
+		{Name: "SplitLine", About: "a line that arrives one byte at a time gets one answer", Run: checkSplitLine, Bound: 5 * time.Second},
+		{Name: "Concurrent50", About: "50 clients connected at once are each answered", Run: checkConcurrent50, Bound: 10 * time.Second},
+		{Name: "LongLine", About: `a line of 1024 bytes ("\n" included) is answered; a longer one closes the connection`, Run: checkLongLine, Bound: 5 * time.Second},
+		{Name: "HalfClose", About: "after the client's FIN, the last answer arrives, then the server closes", Run: checkHalfCloseHeartbeat, Bound: 5 * time.Second},
+		{Name: "SilentClosed", About: fmt.Sprintf("a client silent for %d intervals (%v) is closed, not before, and within half an interval after", misses, silence),
+			Run: checkSilentClosed(silence, interval/2), Bound: silence + 5*time.Second},
+	}
 }
 
 // TestConformance grades the server at CH03_ADDR when set, else this
 // package's server in-process.
 func TestConformance(t *testing.T) {
 	if addr := testutil.ExternalAddr(t, "CH03_ADDR"); addr != "" {
-		testutil.RunChecks(t, addr, heartbeatChecks, true, nil)
+		testutil.RunChecks(t, addr, heartbeatChecks(DefaultInterval, DefaultMisses), true, nil)
 		return
 	}
-	exercise.Graded(t, "exercise-reply")
-	checkConformance(t, startHeartbeat(t, DefaultInterval, DefaultMisses))
+	checkConformance(t, startHeartbeat(t, conformanceInterval, DefaultMisses), conformanceInterval, DefaultMisses)
 }
 
 // checkConformance runs the rubric against one of the course's servers
-// (this package's, the built program, the Python counterpart).
-func checkConformance(t *testing.T, addr string) {
-	testutil.RunChecks(t, addr, heartbeatChecks, false, nil)
+// (this package's, the built program, the Python counterpart), run with
+// -interval interval -misses misses.
+func checkConformance(t *testing.T, addr string, interval time.Duration, misses int) {
+	testutil.RunChecks(t, addr, heartbeatChecks(interval, misses), false, nil)
 }
 
 // ask writes lines (each with "\n") in one write and reads as many answers.
@@ -146,21 +175,40 @@ func checkConcurrent50(ctx context.Context, addr string) error {
 }
 
 func checkLongLine(ctx context.Context, addr string) error {
+	// The longest line: 1024 bytes, its "\n" included, is answered.
+	token := strings.Repeat("x", maxLine-len("PING \n"))
+	got, err := ask(ctx, addr, "PING "+token)
+	if err := testutil.SameLines(got, err, "PONG "+token); err != nil {
+		return fmt.Errorf("a line of 1024 bytes, newline included: %w", err)
+	}
+	// One byte more closes the connection, as does a much longer line.
+	for _, n := range []int{maxLine + 1, 2006} {
+		if err := refusesLine(ctx, addr, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refusesLine sends a line of n bytes, newline included: the server must
+// close the connection without an answer.
+func refusesLine(ctx context.Context, addr string, n int) error {
 	c, err := testutil.DialCtx(ctx, addr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if _, err := io.WriteString(c, "PING "+strings.Repeat("x", 2000)+"\n"); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+	line := "PING " + strings.Repeat("x", n-len("PING \n")) + "\n"
+	if _, err := io.WriteString(c, line); err != nil && !errors.Is(err, syscall.ECONNRESET) {
 		return err
 	}
 	got, err := io.ReadAll(c)
 	var ne net.Error
 	switch {
 	case len(got) > 0:
-		return fmt.Errorf("the server answered a 2006-byte line with %q", truncate(got))
+		return fmt.Errorf("the server answered a %d-byte line with %q", n, truncate(got))
 	case errors.As(err, &ne) && ne.Timeout():
-		return fmt.Errorf("the server kept the connection open after a 2006-byte line (it must bound what it buffers)")
+		return fmt.Errorf("the server kept the connection open after a %d-byte line (it must bound what it buffers)", n)
 	}
 	return nil // EOF or a reset: closed
 }
@@ -191,6 +239,33 @@ func checkHalfCloseHeartbeat(ctx context.Context, addr string) error {
 	return nil
 }
 
+// checkSilentClosed connects and says nothing: the server must close the
+// connection silence after it accepted it, give or take slack on the late
+// side. The clock starts before the dial, so it never runs short.
+func checkSilentClosed(silence, slack time.Duration) func(ctx context.Context, addr string) error {
+	return func(ctx context.Context, addr string) error {
+		start := time.Now()
+		c, err := testutil.DialCtx(ctx, addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetReadDeadline(start.Add(silence + slack))
+		got, err := io.ReadAll(c)
+		closed := time.Since(start)
+		var ne net.Error
+		switch {
+		case len(got) > 0:
+			return fmt.Errorf("the server sent %q to a client that said nothing", truncate(got))
+		case errors.As(err, &ne) && ne.Timeout():
+			return fmt.Errorf("a client silent for %v was still connected (want it closed after %v)", closed.Round(time.Millisecond), silence)
+		case closed < silence:
+			return fmt.Errorf("a silent client was closed after %v, before the %v it may stay silent", closed.Round(time.Millisecond), silence)
+		}
+		return nil // closed in time, by a FIN or a reset
+	}
+}
+
 func truncate(b []byte) string {
 	if len(b) > 40 {
 		return string(b[:40]) + "…"
@@ -209,20 +284,8 @@ func brokenHeartbeat(t *testing.T, answer func(line string) string) string {
 func TestConformanceCatchesBrokenServers(t *testing.T) {
 	testutil.SkipIfExternal(t, "CH03_ADDR")
 	good := func(line string) string { a, _ := reply(line); return a }
-	if a, _ := reply("PING"); a != "PONG" {
-		good = func(line string) string { // the reference, without the exercise
-			cmd, arg, _ := strings.Cut(strings.TrimRight(line, "\r"), " ")
-			switch {
-			case cmd == "PING" && arg == "":
-				return "PONG"
-			case cmd == "PING":
-				return "PONG " + arg
-			}
-			return "ERR unknown command"
-		}
-	}
 	silent := brokenHeartbeat(t, func(string) string { return "" })
-	testutil.CatchesBroken(t, heartbeatChecks, map[string]string{
+	testutil.CatchesBroken(t, heartbeatChecks(conformanceInterval, DefaultMisses), map[string]string{
 		"Ping": silent,
 		"PingToken": brokenHeartbeat(t, func(l string) string { // drops the token
 			if strings.HasPrefix(l, "PING") {
@@ -281,5 +344,6 @@ func TestConformanceCatchesBrokenServers(t *testing.T) {
 			}
 			<-stop
 		}),
+		"SilentClosed": brokenHeartbeat(t, good), // no dead-peer rule: a silent client stays forever
 	})
 }

@@ -56,7 +56,7 @@ func Classify(err error) Kind {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return KindEOF
 	case errors.As(err, &ne) && ne.Timeout():
-		return KindTimeout // the same as errors.Is(err, os.ErrDeadlineExceeded) for deadlines
+		return KindTimeout // for a deadline, errors.Is(err, os.ErrDeadlineExceeded) too
 	case isAny(err, refusedErrnos):
 		return KindRefused
 	case isAny(err, resetErrnos):

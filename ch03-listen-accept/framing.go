@@ -3,8 +3,11 @@ package main
 // Framing: TCP is a byte stream, not a message stream.
 //
 // Three writes of 5 bytes may arrive as one read of 15, or as fifteen reads
-// of 1: TCP keeps the order of the bytes and nothing else. A protocol must
-// therefore say where a message ends. The two usual answers:
+// of 1: TCP keeps the order of the bytes and nothing else. Chinese texts
+// name the two faces of this 粘包 and 拆包 ("sticky packets": several
+// messages in one read; "split packets": one message over several reads).
+// Neither is a fault of TCP. A protocol must say where a message ends, and
+// bound everything the peer controls. The two usual answers:
 //
 //   - a delimiter (a newline): read with bufio.Scanner, and cap the token
 //     size, or a peer that never sends "\n" makes you buffer forever;
@@ -48,7 +51,7 @@ func scanLines(r io.Reader, maxLen int) ([]string, error) {
 // ErrFrameTooLarge is returned for a length prefix above the maximum.
 var ErrFrameTooLarge = errors.New("frame too large")
 
-// ANCHOR: frames
+// ANCHOR: write-frame
 // writeFrame sends payload preceded by its length as 4 bytes, big endian.
 func writeFrame(w io.Writer, payload []byte) error {
 	var hdr [4]byte
@@ -59,18 +62,21 @@ func writeFrame(w io.Writer, payload []byte) error {
 	return err
 }
 
+// ANCHOR_END: write-frame
+
+// ANCHOR: read-frame
 // readFrame reads one frame of at most maxSize bytes. The length is checked
 // before anything is allocated; io.ReadFull turns short reads into whole
 // frames and a connection closed mid-frame into io.ErrUnexpectedEOF.
 func readFrame(r io.Reader, maxSize uint32) ([]byte, error) {
-	// ANCHOR: exercise-read-frame
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, err // io.EOF here is a clean end between frames
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
 	if n > maxSize {
-		return nil, fmt.Errorf("%w: header says %d bytes, limit is %d", ErrFrameTooLarge, n, maxSize)
+		return nil, fmt.Errorf("%w: header says %d bytes, limit is %d",
+			ErrFrameTooLarge, n, maxSize)
 	}
 	buf := make([]byte, n)
 	if _, err := io.ReadFull(r, buf); err != nil {
@@ -80,10 +86,9 @@ func readFrame(r io.Reader, maxSize uint32) ([]byte, error) {
 		return nil, err
 	}
 	return buf, nil
-	// ANCHOR_END: exercise-read-frame
 }
 
-// ANCHOR_END: frames
+// ANCHOR_END: read-frame
 
 // sendRecv writes data from a goroutine on one end of a loopback connection,
 // closes it, and lets read consume the other end.

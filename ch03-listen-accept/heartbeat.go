@@ -9,14 +9,16 @@ package main
 //
 //	client: PING <seq>\n      server: PONG <seq>\n
 //
-// A peer that has not sent a line for Misses intervals is declared dead. Both
-// sides apply the rule: the client to the server's PONGs, the server to the
-// client's PINGs (so silent clients do not hold a server's resources forever).
+// The server answers every line and declares a client that has sent
+// nothing for Misses intervals dead, so that silent clients do not hold its
+// resources forever. The client applies the same rule to the server's
+// answers, and counts only a PONG that answers one of its PINGs (client.go).
 
 import (
 	"bufio"
 	"cmp"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -33,7 +35,8 @@ const (
 	DefaultInterval = 5 * time.Second
 	// DefaultMisses is how many intervals of silence make a peer dead.
 	DefaultMisses = 3
-	// maxLine bounds a protocol line: a peer must not make us buffer forever.
+	// maxLine bounds a protocol line, its "\n" included: a peer must not
+	// make us buffer forever.
 	maxLine = 1024
 )
 
@@ -42,7 +45,6 @@ const (
 // valid. "PING" and "PING <token>" are answered with "PONG" and the same
 // token, so that a client can match each answer to its request.
 func reply(line string) (string, bool) {
-	// ANCHOR: exercise-reply
 	cmd, arg, _ := strings.Cut(strings.TrimRight(line, "\r"), " ")
 	switch {
 	case cmd == "PING" && arg == "":
@@ -52,24 +54,32 @@ func reply(line string) (string, bool) {
 	default:
 		return "ERR unknown command", false
 	}
-	// ANCHOR_END: exercise-reply
 }
 
 // ANCHOR_END: reply
 
-// Server is the heartbeat server. The zero value is not usable: set Interval
-// and Misses (NewServer does).
+// Server is the heartbeat server. Build it with NewServer.
 type Server struct {
-	Interval time.Duration
-	Misses   int
-	Log      *slog.Logger
-
-	core *serve.Core // the accept loop and the Serve/Shutdown contract
+	cfg     Config
+	silence time.Duration // Misses intervals: a client silent this long is dead
+	core    *serve.Core   // the accept loop and the Serve/Shutdown contract
 }
 
-// NewServer returns a server with the given interval and misses.
-func NewServer(interval time.Duration, misses int, log *slog.Logger) *Server {
-	return &Server{Interval: interval, Misses: misses, Log: log, core: serve.New(serve.Config{Log: log})}
+// Config is what a Server is built with: the serve command's flags.
+type Config struct {
+	Interval time.Duration // the heartbeat interval expected from clients
+	Misses   int           // intervals of silence before a client is dead
+	Log      *slog.Logger  // the accept loop's and each connection's lines; nil: slog.Default()
+}
+
+// NewServer returns a server built once and for all by cfg. A zero Interval
+// or Misses never declares a client dead.
+func NewServer(cfg Config) *Server {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Server{cfg: cfg, silence: time.Duration(cfg.Misses) * cfg.Interval,
+		core: serve.New(serve.Config{Log: cfg.Log})}
 }
 
 // ANCHOR: server
@@ -100,40 +110,54 @@ func (s *Server) OpenConns() int { return s.core.OpenConns() }
 // client dead. The Core logs the connection's accepted and closed lines.
 func (s *Server) handle(c net.Conn) serve.End {
 	sc := bufio.NewScanner(c)
-	sc.Buffer(make([]byte, 0, 64), maxLine) // a longer line is an error, not a bigger buffer
+	sc.Buffer(make([]byte, 0, 64), maxLine) // longer: an error, not a bigger buffer
 	w := bufio.NewWriter(c)
-	silence := time.Duration(s.Misses) * s.Interval
 	for {
-		_ = c.SetReadDeadline(time.Now().Add(silence))
+		_ = c.SetReadDeadline(s.deadline())
 		if !sc.Scan() {
-			break
+			return s.ended(sc.Err())
 		}
 		answer, ok := reply(sc.Text())
-		_ = c.SetWriteDeadline(time.Now().Add(silence))
+		_ = c.SetWriteDeadline(s.deadline())
 		_, _ = w.WriteString(answer + "\n") // an error sticks in w: Flush reports it
 		if err := w.Flush(); err != nil {
-			return serve.End{Err: err, Reason: string(Classify(err))}
+			return s.ended(err)
 		}
 		if !ok {
-			s.Log.Warn("bad line", "peer", c.RemoteAddr().String(), "line", strings.TrimSpace(sc.Text()))
+			s.cfg.Log.Warn("bad line", "peer", c.RemoteAddr().String(),
+				"line", strings.TrimSpace(sc.Text()))
 		}
 	}
-	return s.ended(sc.Err(), silence)
 }
 
 // ANCHOR_END: handle
 
+// deadline is Misses intervals from now (the zero time, none, when
+// Interval or Misses is 0).
+func (s *Server) deadline() time.Time {
+	if s.silence == 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(s.silence)
+}
+
 // ANCHOR: log-end
-// ended says why a connection ended, from Scan's error (nil at a clean end
-// of stream): a peer silent for Misses intervals is dead.
-func (s *Server) ended(err error, silence time.Duration) serve.End {
-	switch Classify(cmp.Or(err, io.EOF)) {
-	case KindTimeout:
-		return serve.End{Reason: "dead", Attrs: []any{"silent_for", silence}}
-	case KindEOF:
-		return serve.End{}
+// ended says why a connection ended, from the error that ended it (nil
+// when Scan met a clean end of stream). The Core writes it in the
+// connection's closed line: reason=dead for a client silent for Misses
+// intervals, too_long for a line over maxLine, eof when the client closed.
+func (s *Server) ended(err error) serve.End {
+	switch kind := Classify(cmp.Or(err, io.EOF)); {
+	case kind == KindEOF:
+		return serve.End{} // reason=eof
+	case kind == KindTimeout:
+		return serve.End{Reason: "dead", Attrs: []any{"silent_for", s.silence}}
+	case errors.Is(err, bufio.ErrTooLong):
+		return serve.End{Err: err, Reason: "too_long"}
+	case kind == KindClosed:
+		return serve.End{Err: err} // Shutdown closed it: the Core says shutdown
 	default:
-		return serve.End{Err: err, Reason: string(Classify(err))}
+		return serve.End{Err: err, Reason: string(kind)} // reset, broken-pipe...
 	}
 }
 
@@ -142,15 +166,15 @@ func (s *Server) ended(err error, silence time.Duration) serve.End {
 func runServe(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet(name+" serve", os.Stderr)
 	addr := fs.String("addr", defaultAddr, "address to listen on (:PORT for all interfaces)")
-	interval := fs.Duration("interval", DefaultInterval, "time between PINGs; what the server expects of each client")
-	misses := fs.Int("misses", DefaultMisses, "missed intervals before the peer is declared dead")
+	interval := fs.Duration("interval", DefaultInterval, "heartbeat interval expected from clients (0: never drop a silent client)")
+	misses := fs.Int("misses", DefaultMisses, "intervals of silence before a client is declared dead (0: never)")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long open connections may finish")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
-	if *interval <= 0 || *misses < 1 {
-		return cli.Usagef("-interval must be positive and -misses at least 1")
+	if *interval < 0 || *misses < 0 {
+		return cli.Usagef("-interval and -misses must not be negative")
 	}
-	srv := NewServer(*interval, *misses, slog.Default())
-	return cli.ListenAndServe(ctx, srv.Log, *addr, srv, *drain, "interval", interval.String(), "misses", *misses)
+	srv := NewServer(Config{Interval: *interval, Misses: *misses, Log: slog.Default()})
+	return cli.ListenAndServe(ctx, srv.cfg.Log, *addr, srv, *drain, "interval", interval.String(), "misses", *misses)
 }

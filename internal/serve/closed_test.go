@@ -94,6 +94,9 @@ func TestCoreLogsAndCountsTheSameReason(t *testing.T) {
 		c.Close()
 	}
 	require.Eventually(t, func() bool { obs.mu.Lock(); defer obs.mu.Unlock(); return len(obs.reasons) == 2 }, 10*time.Second, time.Millisecond)
+	// The Observer hears Closed before the Core forgets the connection:
+	// wait until both are gone, so that the next count of 1 is the third.
+	require.Eventually(t, func() bool { return core.OpenConns() == 0 }, 10*time.Second, time.Millisecond)
 	// The third ends during the drain.
 	c := dial(t, ln.Addr().String())
 	_, err := c.Write([]byte("x"))

@@ -198,7 +198,8 @@ func (c *Core) start(conn net.Conn, handle Handler) bool {
 	// Logged here, on the accept loop's goroutine: formatting a line grows
 	// a stack past 2 KiB, and a connection's goroutine would keep the
 	// bigger stack for its whole life.
-	c.log().Info("accepted", append([]any{"peer", conn.RemoteAddr().String()}, c.cfg.AcceptedAttrs...)...)
+	attrs := append([]any{"peer", conn.RemoteAddr().String()}, c.cfg.AcceptedAttrs...)
+	c.log().Info("accepted", attrs...)
 	go c.run(conn, handle)
 	return true
 }
@@ -222,11 +223,10 @@ type backoff struct {
 	since    time.Time     // when the first of them happened
 }
 
-// retry decides what an accept error means. After Shutdown it is the closed
-// listener: ErrServerClosed. A temporary error waits (Shutdown interrupts
-// the wait) and returns nil; the loop then calls Accept again. Any other
-// error is returned: the listener is broken and the loop must end. A run of
-// failures is logged once, when it starts, not once per failure.
+// retry decides what an accept error means: after Shutdown, ErrServerClosed;
+// a temporary error waits (Shutdown cuts the wait short) and returns nil, so
+// the loop calls Accept again; any other error is returned, the listener is
+// broken. A run of failures is logged once, when it starts.
 func (c *Core) retry(err error, b *backoff) error {
 	if c.Draining() {
 		return ErrServerClosed
@@ -240,7 +240,8 @@ func (c *Core) retry(err error, b *backoff) error {
 	b.delay = min(max(2*b.delay, MinRetryDelay), MaxRetryDelay)
 	if b.failures++; b.failures == 1 {
 		b.since = time.Now()
-		c.log().Warn("accept failed; backing off", "err", err, "retry_in", b.delay, "max_delay", MaxRetryDelay)
+		c.log().Warn("accept failed; backing off",
+			"err", err, "retry_in", b.delay, "max_delay", MaxRetryDelay)
 	}
 	if c.cfg.OnRetry != nil {
 		c.cfg.OnRetry(err, b.delay)

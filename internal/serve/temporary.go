@@ -12,13 +12,11 @@ import (
 // listener passed. Any other error is permanent. (net.Error's Temporary
 // method is deprecated: it was never well defined, so the errors are named.)
 func Temporary(err error) bool {
-	// ANCHOR: exercise-temporary-errors
 	for _, errno := range temporaryErrnos {
 		if errors.Is(err, errno) {
 			return true
 		}
 	}
-	// ANCHOR_END: exercise-temporary-errors
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
