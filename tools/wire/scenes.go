@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// A Scene is one lesson shown on the wire: a chapter's program run as the
+// server, and a client that does one thing to it.
+type Scene struct {
+	Name    string
+	Title   string
+	Chapter string   // the directory built with go build, e.g. ch02-tcp-basics
+	Args    []string // the server's arguments; it must listen on 127.0.0.1:0
+	Client  func(ctx context.Context, addr string) error
+}
+
+var scenes = []Scene{
+	{
+		Name:    "ch02-handshake",
+		Title:   "ch02: one line over a connection: the handshake, the data, the four-way close (the client closes first)",
+		Chapter: "ch02-tcp-basics",
+		Args:    []string{"serve", "-addr", "127.0.0.1:0"},
+		Client: func(ctx context.Context, addr string) error {
+			conn, err := dial(ctx, addr)
+			if err != nil {
+				return err
+			}
+			if _, err := io.WriteString(conn, "hello\n"); err != nil {
+				return err
+			}
+			if _, err := readLine(conn); err != nil {
+				return err
+			}
+			// The client closes first: its side goes through FIN-WAIT-1,
+			// FIN-WAIT-2 and TIME-WAIT. The server reads EOF and closes.
+			return conn.Close()
+		},
+	},
+	{
+		Name:    "ch01-lingering",
+		Title:   "ch01: a line over -max-line 16, answered and closed with the lingering close (FIN, not RST)",
+		Chapter: "ch01-overview",
+		Args:    []string{"serve", "-addr", "127.0.0.1:0", "-max-line", "16"},
+		Client:  overlong(100),
+	},
+	{
+		Name:    "ch02-reset",
+		Title:   "ch02: a line over the 64 KiB limit, answered and closed with unread bytes in the receive buffer (RST)",
+		Chapter: "ch02-tcp-basics",
+		Args:    []string{"serve", "-addr", "127.0.0.1:0"},
+		Client:  overlong(64*1024 + 1000),
+	},
+}
+
+func findScene(name string) (Scene, bool) {
+	for _, s := range scenes {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Scene{}, false
+}
+
+func dial(ctx context.Context, addr string) (net.Conn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	return conn, nil
+}
+
+func readLine(conn net.Conn) (string, error) {
+	var b []byte
+	one := make([]byte, 1)
+	for {
+		if _, err := conn.Read(one); err != nil {
+			return string(b), err
+		}
+		b = append(b, one[0])
+		if one[0] == '\n' {
+			return string(b), nil
+		}
+	}
+}
+
+// overlong sends one line of n bytes in one write, reads what the server
+// says until it closes (EOF, or a reset), then closes.
+func overlong(n int) func(context.Context, string) error {
+	return func(ctx context.Context, addr string) error {
+		conn, err := dial(ctx, addr)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		line := append(bytes.Repeat([]byte("a"), n-1), '\n')
+		if _, err := conn.Write(line); err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, conn)
+		if err != nil && !strings.Contains(err.Error(), "reset") {
+			return err
+		}
+		return nil
+	}
+}
+
+// finished reports whether the capture holds the connection's end: a reset,
+// or both FINs, each acknowledged by the other side.
+func finished(serverPort int) func([]Packet) bool {
+	return func(pkts []Packet) bool {
+		var finC, finS *Packet
+		ackedC, ackedS := false, false
+		for i := range pkts {
+			p := &pkts[i]
+			if p.RST {
+				return true
+			}
+			fromCli := p.DstPort == serverPort
+			if p.FIN && fromCli {
+				finC = p
+			}
+			if p.FIN && !fromCli {
+				finS = p
+			}
+			if p.ACK && fromCli && finS != nil && int32(p.Ack-(finS.Seq+uint32(finS.Len)+1)) >= 0 {
+				ackedS = true
+			}
+			if p.ACK && !fromCli && finC != nil && int32(p.Ack-(finC.Seq+uint32(finC.Len)+1)) >= 0 {
+				ackedC = true
+			}
+		}
+		return ackedC && ackedS
+	}
+}
+
+// Result is one scene's capture, rendered.
+type Result struct {
+	Markdown string
+	Pcap     string // path of the capture file
+	Rows     []Row
+}
+
+// Run captures one scene into dir/NAME.pcap and renders it.
+func Run(ctx context.Context, sc Scene, dir string) (*Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	tmp, err := os.MkdirTemp("", "wire-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	bin, err := buildProgram(ctx, sc.Chapter, tmp)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := startServer(ctx, bin, sc.Args...)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Stop()
+	file := filepath.Join(dir, sc.Name+".pcap")
+	capt, err := startCapture(ctx, file, srv.Port)
+	if err != nil {
+		return nil, err
+	}
+	defer capt.Stop()
+	cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+	defer ccancel()
+	if err := sc.Client(cctx, srv.Addr); err != nil {
+		return nil, fmt.Errorf("%s: client: %w", sc.Name, err)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	pkts, err := capt.WaitFor(wctx, finished(srv.Port))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", sc.Name, err)
+	}
+	sort.SliceStable(pkts, func(i, j int) bool { return pkts[i].Time.Before(pkts[j].Time) })
+	rows := Rows(pkts, srv.Port)
+	return &Result{Markdown: Markdown(sc.Title, rows, timeWaitNote(rows)), Pcap: file, Rows: rows}, nil
+}
