@@ -78,6 +78,10 @@ type Row struct {
 	HasAck   bool
 	Window   int // bytes: the raw field scaled by the sender's window scale
 	Len      int
+	// Probe: an empty segment one byte below what the sender has already
+	// sent. Linux sends it to a peer whose window is zero (the zero-window
+	// probe, RFC 9293 §3.8.6.1): the answer carries the current window.
+	Probe bool
 }
 
 // Rows turns the packets of one connection into table rows. The server is
@@ -99,6 +103,7 @@ func Rows(pkts []Packet, serverPort int) []Row {
 		}
 	}
 	var rows []Row
+	var nextC, nextS uint32 // the next relative seq each side would send
 	for _, p := range pkts {
 		fromCli := p.DstPort == serverPort
 		r := Row{FromCli: fromCli, Flags: flags(p), HasAck: p.ACK, Len: p.Len}
@@ -110,6 +115,20 @@ func Rows(pkts []Packet, serverPort int) []Row {
 		r.Seq = p.Seq - mine
 		if p.ACK {
 			r.Ack = p.Ack - theirs
+		}
+		next := &nextS
+		if fromCli {
+			next = &nextC
+		}
+		if !p.SYN && !p.RST && p.Len == 0 && int32(r.Seq-*next) < 0 {
+			r.Probe = true
+		}
+		end := r.Seq + uint32(p.Len)
+		if p.SYN || p.FIN {
+			end++
+		}
+		if int32(end-*next) > 0 {
+			*next = end
 		}
 		r.Window = int(p.Window)
 		if !p.SYN {
@@ -155,6 +174,9 @@ func Markdown(title string, rows []Row, notes []string) string {
 		if r.Window == 0 && !strings.Contains(r.Flags, "RST") {
 			label += " win=0"
 		}
+		if r.Probe {
+			label += " (zero-window probe)"
+		}
 		fmt.Fprintf(&b, "    %s: %s\n", arrow, label)
 	}
 	for _, n := range notes {
@@ -173,7 +195,11 @@ func Markdown(title string, rows []Row, notes []string) string {
 		if r.HasAck {
 			ack = fmt.Sprint(r.Ack)
 		}
-		fmt.Fprintf(&b, "| %d | %d | %s | %s | %d | %s | %d | %d |\n", i+1, r.Ms, dir, r.Flags, r.Seq, ack, r.Window, r.Len)
+		fl := r.Flags
+		if r.Probe {
+			fl += " (probe)"
+		}
+		fmt.Fprintf(&b, "| %d | %d | %s | %s | %d | %s | %d | %d |\n", i+1, r.Ms, dir, fl, r.Seq, ack, r.Window, r.Len)
 	}
 	return b.String()
 }

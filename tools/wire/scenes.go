@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -20,7 +21,11 @@ type Scene struct {
 	Title   string
 	Chapter string   // the directory built with go build, e.g. ch02-tcp-basics
 	Args    []string // the server's arguments; it must listen on 127.0.0.1:0
-	Client  func(ctx context.Context, addr string) error
+	Client  func(ctx context.Context, srv *Server) error
+	// Loose: how many data segments a bulk transfer takes varies with
+	// timing, so the golden test checks the scene's events (see shape),
+	// not every packet.
+	Loose bool
 }
 
 var scenes = []Scene{
@@ -29,8 +34,8 @@ var scenes = []Scene{
 		Title:   "ch02: one line over a connection: the handshake, the data, the four-way close (the client closes first)",
 		Chapter: "ch02-tcp-basics",
 		Args:    []string{"serve", "-addr", "127.0.0.1:0"},
-		Client: func(ctx context.Context, addr string) error {
-			conn, err := dial(ctx, addr)
+		Client: func(ctx context.Context, srv *Server) error {
+			conn, err := dial(ctx, srv.Addr)
 			if err != nil {
 				return err
 			}
@@ -58,6 +63,14 @@ var scenes = []Scene{
 		Chapter: "ch02-tcp-basics",
 		Args:    []string{"serve", "-addr", "127.0.0.1:0"},
 		Client:  overlong(64*1024 + 1000),
+	},
+	{
+		Name:    "ch04-zero-window",
+		Title:   "ch04: a client that sends but stops reading: its window closes to zero, the server probes it, then the idle timeout ends the connection",
+		Chapter: "ch04-echo",
+		Args:    []string{"serve", "-addr", "127.0.0.1:0", "-idle-timeout", "1s"},
+		Client:  stopsReading,
+		Loose:   true,
 	},
 }
 
@@ -98,9 +111,9 @@ func readLine(conn net.Conn) (string, error) {
 
 // overlong sends one line of n bytes in one write, reads what the server
 // says until it closes (EOF, or a reset), then closes.
-func overlong(n int) func(context.Context, string) error {
-	return func(ctx context.Context, addr string) error {
-		conn, err := dial(ctx, addr)
+func overlong(n int) func(context.Context, *Server) error {
+	return func(ctx context.Context, srv *Server) error {
+		conn, err := dial(ctx, srv.Addr)
 		if err != nil {
 			return err
 		}
@@ -115,6 +128,37 @@ func overlong(n int) func(context.Context, string) error {
 		}
 		return nil
 	}
+}
+
+// stopsReading dials with a small receive buffer (set before connect, so
+// that the SYN announces a small window scale), sends far more than the
+// buffers on both sides hold, and never reads: the echoes fill its receive
+// buffer, its window closes, the server's writes block (back-pressure) and
+// so do the client's, until the server's idle timeout closes the connection.
+func stopsReading(ctx context.Context, srv *Server) error {
+	addr := srv.Addr
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = setRcvBuf(fd, 4096)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.Write(bytes.Repeat([]byte("x"), 256<<10)); err != nil {
+		return err
+	}
+	// The server's idle timeout ends it; then we close, unread echoes in
+	// our buffer, which makes our kernel send a reset.
+	_, err = srv.WaitLog(ctx, "msg=closed")
+	return err
 }
 
 // finished reports whether the capture holds the connection's end: a reset,
@@ -179,7 +223,7 @@ func Run(ctx context.Context, sc Scene, dir string) (*Result, error) {
 	defer capt.Stop()
 	cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
 	defer ccancel()
-	if err := sc.Client(cctx, srv.Addr); err != nil {
+	if err := sc.Client(cctx, srv); err != nil {
 		return nil, fmt.Errorf("%s: client: %w", sc.Name, err)
 	}
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
