@@ -72,6 +72,20 @@ var scenes = []Scene{
 		Client:  stopsReading,
 		Loose:   true,
 	},
+	{
+		Name:    "ch03-nagle",
+		Title:   "ch03: three PINGs, each written in two pieces, with Nagle's algorithm on (SetNoDelay(false))",
+		Chapter: "ch03-listen-accept",
+		Args:    []string{"serve", "-addr", "127.0.0.1:0"},
+		Client:  writeWriteRead(false),
+	},
+	{
+		Name:    "ch03-nodelay",
+		Title:   "ch03: the same three PINGs with TCP_NODELAY (Go's default)",
+		Chapter: "ch03-listen-accept",
+		Args:    []string{"serve", "-addr", "127.0.0.1:0"},
+		Client:  writeWriteRead(true),
+	},
 }
 
 func findScene(name string) (Scene, bool) {
@@ -125,6 +139,36 @@ func overlong(n int) func(context.Context, *Server) error {
 		_, err = io.Copy(io.Discard, conn)
 		if err != nil && !strings.Contains(err.Error(), "reset") {
 			return err
+		}
+		return nil
+	}
+}
+
+// writeWriteRead sends three PINGs to chapter 3's heartbeat server, each in
+// two writes ("PING " and "N\n"), and reads each PONG before the next:
+// the pattern of nodelay.go. With Nagle on, the second write waits until the
+// first is acknowledged, and the server delays that ACK (it has nothing to
+// send until the line is whole): about 40 ms per round on Linux.
+func writeWriteRead(nodelay bool) func(context.Context, *Server) error {
+	return func(ctx context.Context, srv *Server) error {
+		conn, err := dial(ctx, srv.Addr)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if err := conn.(*net.TCPConn).SetNoDelay(nodelay); err != nil {
+			return err
+		}
+		for i := 1; i <= 3; i++ {
+			if _, err := io.WriteString(conn, "PING "); err != nil {
+				return err
+			}
+			if _, err := fmt.Fprintf(conn, "%d\n", i); err != nil {
+				return err
+			}
+			if _, err := readLine(conn); err != nil {
+				return err
+			}
 		}
 		return nil
 	}
