@@ -64,6 +64,7 @@ var addrRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 type Server struct {
 	Addr string
 	Port int
+	Dir  string // the scene's scratch directory (certificates, …)
 	cmd  *exec.Cmd
 	log  chan string
 	done chan struct{}
@@ -139,13 +140,14 @@ type Capture struct {
 // startCapture starts tcpdump on the loopback interface, writing each packet
 // to file as it arrives (-U), and returns once tcpdump reports that it is
 // capturing (its "listening on" line): from then on, no packet is missed.
-func startCapture(ctx context.Context, file string, port int) (*Capture, error) {
+func startCapture(ctx context.Context, file string, port, snap int) (*Capture, error) {
 	if _, err := exec.LookPath("tcpdump"); err != nil {
 		return nil, ErrNoCapture
 	}
-	// -s 128 keeps only the headers of each packet (the payload's length is
-	// read from the IP header), so a capture stays a few KiB.
-	cmd := exec.Command("tcpdump", "-i", "lo", "-n", "-U", "-s", "128", "-w", file, "tcp port "+strconv.Itoa(port))
+	// -s keeps only the first snap bytes of each packet: the headers (the
+	// payload's length is read from the IP header), so a capture stays a
+	// few KiB.
+	cmd := exec.Command("tcpdump", "-i", "lo", "-n", "-U", "-s", strconv.Itoa(snap), "-w", file, "tcp port "+strconv.Itoa(port))
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err

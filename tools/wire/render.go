@@ -22,6 +22,7 @@ type Packet struct {
 	Window           uint16
 	WScale           int // the window scale option, on a SYN; -1 if absent
 	Len              int
+	Payload          []byte // the payload bytes the capture kept (see -s)
 }
 
 // readPcap decodes every TCP segment of a pcap file (the loopback link type
@@ -59,7 +60,8 @@ func readPcap(file string) ([]Packet, error) {
 			Seq: tl.Seq, Ack: tl.Ack, Window: tl.Window, WScale: -1,
 			// The payload's length from the headers: the capture keeps
 			// only the first bytes of each packet.
-			Len: int(ip.Length) - int(ip.IHL)*4 - int(tl.DataOffset)*4}
+			Len:     int(ip.Length) - int(ip.IHL)*4 - int(tl.DataOffset)*4,
+			Payload: append([]byte(nil), tl.Payload...)}
 		for _, o := range tl.Options {
 			if o.OptionType == layers.TCPOptionKindWindowScale && len(o.OptionData) == 1 {
 				pk.WScale = int(o.OptionData[0])
@@ -82,6 +84,7 @@ type Row struct {
 	// sent. Linux sends it to a peer whose window is zero (the zero-window
 	// probe, RFC 9293 §3.8.6.1): the answer carries the current window.
 	Probe bool
+	TLS   string // the TLS records starting in this segment, if asked for
 }
 
 // Rows turns the packets of one connection into table rows. The server is
@@ -177,6 +180,9 @@ func Markdown(title string, rows []Row, notes []string) string {
 		if r.Probe {
 			label += " (zero-window probe)"
 		}
+		if r.TLS != "" {
+			label += " [" + r.TLS + "]"
+		}
 		fmt.Fprintf(&b, "    %s: %s\n", arrow, label)
 	}
 	for _, n := range notes {
@@ -184,8 +190,17 @@ func Markdown(title string, rows []Row, notes []string) string {
 	}
 	b.WriteString("```\n\n")
 	fmt.Fprintf(&b, "**%s**\n\n", title)
-	b.WriteString("| # | ms | direction | flags | seq | ack | window | len |\n")
-	b.WriteString("|--:|---:|-----------|-------|----:|----:|-------:|----:|\n")
+	tlsCol := false
+	for _, r := range rows {
+		tlsCol = tlsCol || r.TLS != ""
+	}
+	if tlsCol {
+		b.WriteString("| # | ms | direction | flags | seq | ack | window | len | TLS records |\n")
+		b.WriteString("|--:|---:|-----------|-------|----:|----:|-------:|----:|-------------|\n")
+	} else {
+		b.WriteString("| # | ms | direction | flags | seq | ack | window | len |\n")
+		b.WriteString("|--:|---:|-----------|-------|----:|----:|-------:|----:|\n")
+	}
 	for i, r := range rows {
 		dir := "client → server"
 		if !r.FromCli {
@@ -199,7 +214,11 @@ func Markdown(title string, rows []Row, notes []string) string {
 		if r.Probe {
 			fl += " (probe)"
 		}
-		fmt.Fprintf(&b, "| %d | %d | %s | %s | %d | %s | %d | %d |\n", i+1, r.Ms, dir, fl, r.Seq, ack, r.Window, r.Len)
+		fmt.Fprintf(&b, "| %d | %d | %s | %s | %d | %s | %d | %d |", i+1, r.Ms, dir, fl, r.Seq, ack, r.Window, r.Len)
+		if tlsCol {
+			fmt.Fprintf(&b, " %s |", r.TLS)
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }

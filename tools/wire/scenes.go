@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -26,6 +29,14 @@ type Scene struct {
 	// timing, so the golden test checks the scene's events (see shape),
 	// not every packet.
 	Loose bool
+	// Setup runs the program with these arguments before the server
+	// starts ({dir} is the scene's scratch directory, also in Args).
+	Setup []string
+	// Snap is how many bytes of each packet to keep (default 128, the
+	// headers); the TLS scene keeps more, to read the record headers.
+	Snap int
+	// TLS: name the TLS records each segment starts (RFC 8446 §5.1).
+	TLS bool
 }
 
 var scenes = []Scene{
@@ -85,6 +96,17 @@ var scenes = []Scene{
 		Chapter: "ch03-listen-accept",
 		Args:    []string{"serve", "-addr", "127.0.0.1:0"},
 		Client:  writeWriteRead(true),
+	},
+	{
+		Name:    "ch06-tls13",
+		Title:   "ch06: a TLS 1.3 handshake and one echoed line: the TLS records over the TCP segments",
+		Chapter: "ch06-tls",
+		Setup:   []string{"gencert", "-dir", "{dir}"},
+		Args: []string{"serve", "-addr", "127.0.0.1:0", "-cert", "{dir}/server.pem",
+			"-key", "{dir}/server-key.pem"},
+		Client: tlsEcho,
+		Snap:   2048,
+		TLS:    true,
 	},
 }
 
@@ -174,6 +196,32 @@ func writeWriteRead(nodelay bool) func(context.Context, *Server) error {
 	}
 }
 
+// tlsEcho completes a TLS 1.3 handshake with chapter 6's echo server
+// (trusting the CA its gencert made), sends one line, reads the echo and
+// closes (close_notify, then FIN).
+func tlsEcho(ctx context.Context, srv *Server) error {
+	ca, err := os.ReadFile(filepath.Join(srv.Dir, "ca.pem"))
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	raw, err := dial(ctx, srv.Addr)
+	if err != nil {
+		return err
+	}
+	conn := tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS13})
+	defer conn.Close()
+	if err := conn.HandshakeContext(ctx); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(conn, "hello\n"); err != nil {
+		return err
+	}
+	_, err = readLine(conn)
+	return err
+}
+
 // stopsReading dials with a small receive buffer (set before connect, so
 // that the SYN announces a small window scale), sends far more than the
 // buffers on both sides hold, and never reads: the echoes fill its receive
@@ -254,13 +302,30 @@ func Run(ctx context.Context, sc Scene, dir string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := startServer(ctx, bin, sc.Args...)
+	expand := func(args []string) []string {
+		out := make([]string, len(args))
+		for i, a := range args {
+			out[i] = strings.ReplaceAll(a, "{dir}", tmp)
+		}
+		return out
+	}
+	if sc.Setup != nil {
+		if out, err := exec.CommandContext(ctx, bin, expand(sc.Setup)...).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("%s %v: %v\n%s", sc.Chapter, sc.Setup, err, out)
+		}
+	}
+	srv, err := startServer(ctx, bin, expand(sc.Args)...)
 	if err != nil {
 		return nil, err
 	}
 	defer srv.Stop()
+	srv.Dir = tmp
 	file := filepath.Join(dir, sc.Name+".pcap")
-	capt, err := startCapture(ctx, file, srv.Port)
+	snap := sc.Snap
+	if snap == 0 {
+		snap = 128
+	}
+	capt, err := startCapture(ctx, file, srv.Port, snap)
 	if err != nil {
 		return nil, err
 	}
@@ -278,5 +343,8 @@ func Run(ctx context.Context, sc Scene, dir string) (*Result, error) {
 	}
 	sort.SliceStable(pkts, func(i, j int) bool { return pkts[i].Time.Before(pkts[j].Time) })
 	rows := Rows(pkts, srv.Port)
+	if sc.TLS {
+		tlsRecords(pkts, rows, srv.Port)
+	}
 	return &Result{Markdown: Markdown(sc.Title, rows, timeWaitNote(rows)), Pcap: file, Rows: rows}, nil
 }
