@@ -4,8 +4,9 @@
 // packets as a Markdown table and a mermaid sequence diagram. The capture
 // is kept as SCENE.pcap, for Wireshark.
 //
-//	cd tools/wire && sudo go run . ch02-handshake        # one scene
-//	cd tools/wire && sudo go run . -out /tmp list        # the scenes
+//	cd tools/wire && sudo go run . ch02-handshake             # one scene
+//	cd tools/wire && sudo go run . -out /tmp ch04-zero-window  # pcap in /tmp
+//	cd tools/wire && go run . -h                              # the scenes
 //
 // Capturing needs CAP_NET_RAW: run it as root (sudo), with tcpdump
 // installed (scripts/install-tools.sh).
@@ -13,7 +14,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -41,11 +41,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	res, err := Run(ctx, sc, *out)
-	if errors.Is(err, ErrNoCapture) {
-		fmt.Fprintln(os.Stderr, "wire:", err)
-		os.Exit(1)
-	}
-	if err != nil {
+	if err != nil { // ErrNoCapture says in one sentence what is missing
 		fmt.Fprintln(os.Stderr, "wire:", err)
 		os.Exit(1)
 	}
