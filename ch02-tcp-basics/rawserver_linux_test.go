@@ -3,12 +3,17 @@ package main
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/tests/testutil"
@@ -17,9 +22,15 @@ import (
 // startRawServer runs the raw-syscall server on 127.0.0.1:0.
 func startRawServer(t *testing.T) (addr string, srv *RawServer) {
 	t.Helper()
+	return startRawServerLog(t, quietLog())
+}
+
+// startRawServerLog is startRawServer logging to log.
+func startRawServerLog(t *testing.T, log *slog.Logger) (addr string, srv *RawServer) {
+	t.Helper()
 	ln, err := ListenRaw("127.0.0.1:0", 16)
 	require.NoError(t, err)
-	srv = NewRawServer(quietLog())
+	srv = NewRawServer(log)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -33,7 +44,7 @@ func startRawServer(t *testing.T) (addr string, srv *RawServer) {
 
 func TestConformanceRawServer(t *testing.T) {
 	addr, _ := startRawServer(t)
-	testLineServer(t, addr, "exercise-crlf")
+	testLineServer(t, addr)
 }
 
 func TestRawListenReportsPortInUse(t *testing.T) {
@@ -110,4 +121,54 @@ func TestRawServeAfterShutdown(t *testing.T) {
 	require.ErrorIs(t, srv.Serve(ln), serve.ErrServerClosed)
 	_, err = net.DialTimeout("tcp", ln.Addr().String(), time.Second)
 	require.Error(t, err, "Serve closed the listener")
+}
+
+func TestRawTooLongClosesWithItsReason(t *testing.T) {
+	logs := &testutil.LogBuffer{}
+	addr, _ := startRawServerLog(t, slog.New(slog.NewTextHandler(logs, nil)))
+	checkTooLongReason(t, addr, logs)
+}
+
+// listenerQueue returns what Linux reports for a listening socket in
+// TCP_INFO (as ss shows it in Recv-Q and Send-Q): the accept queue's
+// length and its limit, the backlog.
+func listenerQueue(t *testing.T, fd int) (queued, limit uint32) {
+	t.Helper()
+	info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+	require.NoError(t, err)
+	return info.Unacked, info.Sacked
+}
+
+// somaxconn is net.core.somaxconn, the kernel's cap on any backlog.
+func somaxconn(t *testing.T) uint32 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/sys/net/core/somaxconn")
+	require.NoError(t, err)
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
+	require.NoError(t, err)
+	return uint32(n)
+}
+
+// TestListenBacklog: the raw server passes -backlog to listen() (0: the
+// kernel's limit), and net.Listen passes net.core.somaxconn itself.
+func TestListenBacklog(t *testing.T) {
+	for _, tc := range []struct {
+		backlog int
+		want    uint32
+	}{{8, 8}, {128, min(128, somaxconn(t))}, {0, somaxconn(t)}} {
+		ln, err := ListenRaw("127.0.0.1:0", tc.backlog)
+		require.NoError(t, err)
+		_, limit := listenerQueue(t, ln.fd)
+		assert.Equal(t, tc.want, limit, "-backlog %d", tc.backlog)
+		ln.Close()
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	rc, err := ln.(*net.TCPListener).SyscallConn()
+	require.NoError(t, err)
+	var limit uint32
+	require.NoError(t, rc.Control(func(fd uintptr) { _, limit = listenerQueue(t, int(fd)) }))
+	assert.Equal(t, somaxconn(t), limit, "net.Listen's backlog")
 }
