@@ -172,3 +172,61 @@ func TestListenBacklog(t *testing.T) {
 	require.NoError(t, rc.Control(func(fd uintptr) { _, limit = listenerQueue(t, int(fd)) }))
 	assert.Equal(t, somaxconn(t), limit, "net.Listen's backlog")
 }
+
+// TestRawRetry: the raw accept loop decides about an error as the Core
+// does: a temporary one (out of descriptors) is waited out, 5 ms doubling
+// to 1 s; any other ends the loop; after Shutdown, ErrServerClosed.
+func TestRawRetry(t *testing.T) {
+	srv := NewRawServer(quietLog())
+	delay, err := srv.retry(unix.EMFILE, 0)
+	require.NoError(t, err, "EMFILE is waited out")
+	assert.Equal(t, 5*time.Millisecond, delay)
+	delay, err = srv.retry(unix.EMFILE, delay)
+	require.NoError(t, err)
+	assert.Equal(t, 10*time.Millisecond, delay, "the wait doubles")
+	delay, err = srv.retry(unix.ENFILE, 800*time.Millisecond)
+	require.NoError(t, err)
+	assert.Equal(t, time.Second, delay, "up to a second")
+
+	_, err = srv.retry(unix.EBADF, 0)
+	require.ErrorIs(t, err, unix.EBADF, "a broken listener ends the loop")
+	require.NotErrorIs(t, err, serve.ErrServerClosed)
+
+	require.NoError(t, srv.Shutdown(t.Context()))
+	_, err = srv.retry(unix.EMFILE, 0)
+	assert.ErrorIs(t, err, serve.ErrServerClosed, "after Shutdown, the end")
+}
+
+// TestListenersReuseTheirAddress: a restarted server binds its port while a
+// connection of the previous run still sits in TIME-WAIT there (the server
+// closed first), because the raw listener sets SO_REUSEADDR by hand and
+// net.Listen sets it itself.
+func TestListenersReuseTheirAddress(t *testing.T) {
+	for _, raw := range []bool{true, false} {
+		first, err := ListenRaw("127.0.0.1:0", 16)
+		require.NoError(t, err)
+		addr := first.Addr().String()
+		c := testutil.Dial(t, addr)
+		s, err := first.Accept()
+		require.NoError(t, err)
+		require.NoError(t, s.Close()) // the server closes first: its end goes to TIME-WAIT
+		_, err = c.Read(make([]byte, 1))
+		require.ErrorIs(t, err, io.EOF)
+		require.NoError(t, c.Close())
+		require.NoError(t, first.Close())
+		local := addrPort(c.RemoteAddr())
+		require.Eventually(t, func() bool {
+			st, found, err := kernelState(local, addrPort(c.LocalAddr()))
+			return err == nil && found && st == TimeWait
+		}, 10*time.Second, time.Millisecond, "the old server end is in TIME-WAIT")
+
+		var ln net.Listener
+		if raw {
+			ln, err = ListenRaw(addr, 16)
+		} else {
+			ln, err = net.Listen("tcp", addr)
+		}
+		require.NoError(t, err, "raw=%v: bind while the port has a TIME-WAIT socket", raw)
+		ln.Close()
+	}
+}
