@@ -72,8 +72,8 @@ func lineReply(line []byte) []byte {
 	return append(append(append(reply, ReplyPrefix...), line...), '\n')
 }
 
-// trimCR drops one trailing "\r": telnet and Windows clients end lines
-// with "\r\n", and the reply must not echo the "\r" back.
+// trimCR drops one trailing "\r" of a "\r\n" (telnet, Windows). The scanner
+// already drops it from lines; a datagram (servePackets) still ends with it.
 func trimCR(line []byte) []byte {
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		return line[:n-1]
