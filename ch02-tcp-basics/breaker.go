@@ -26,8 +26,8 @@ func (s BreakerState) String() string {
 // away at once with ErrCircuitOpen. After Cooldown it lets one trial dial
 // through (half-open): success closes it, failure opens it for another cooldown.
 type Breaker struct {
-	Threshold int              // consecutive failures that open the breaker
-	Cooldown  time.Duration    // how long it stays open before a trial
+	Threshold int              // failures in a row that open the breaker (0: never)
+	Cooldown  time.Duration    // how long it stays open before a trial (0: none)
 	Now       func() time.Time // the clock; tests replace it
 
 	mu       sync.Mutex
@@ -39,10 +39,10 @@ type Breaker struct {
 
 // ANCHOR_END: breaker
 
+// ANCHOR: breaker-allow
 // Allow reports whether a call may go ahead. A caller that is allowed must
 // report the outcome with Success or Failure.
 func (b *Breaker) Allow() bool {
-	// ANCHOR: exercise-breaker
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch b.state {
@@ -61,8 +61,9 @@ func (b *Breaker) Allow() bool {
 	default:
 		return true
 	}
-	// ANCHOR_END: exercise-breaker
 }
+
+// ANCHOR_END: breaker-allow
 
 // ANCHOR: breaker-outcome
 // Success records a call that worked: the breaker closes.
@@ -78,7 +79,7 @@ func (b *Breaker) Failure() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.failures++
-	if b.state == BreakerHalfOpen || b.failures >= b.Threshold {
+	if b.state == BreakerHalfOpen || (b.Threshold > 0 && b.failures >= b.Threshold) {
 		b.state, b.openedAt, b.trial = BreakerOpen, b.Now(), false
 	}
 }

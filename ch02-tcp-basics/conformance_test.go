@@ -10,6 +10,28 @@ package main
 // Each check is its own subtest with a short time bound when grading an
 // external server (GRADE_TIMEOUT_SCALE=3 triples them), and
 // TestConformanceCatchesBrokenServers proves each one can fail.
+//
+// The promises of the chapter's page (docs/src/ch02-tcp-basics.md, "The
+// protocol") to a client, and the check that grades each:
+//
+//   - each line gets "echo: " + the line: OneLine;
+//   - lines are put back together however the reads split them, and
+//     answered in order: ManyLinesOneWrite, SplitLine;
+//   - "\r\n" ends a line like "\n" (the "\r" is dropped), an empty line is
+//     a line: CRLF;
+//   - a last line without "\n" is answered when the client closes:
+//     LastLine;
+//   - after the client's FIN, the replies arrive, then the server's FIN:
+//     HalfClose;
+//   - a line of 64 KiB (65,536 bytes before its "\n") is answered:
+//     LongestLine; one byte more gets "error: line too long" and the
+//     connection is closed, without waiting for the line's end: TooLong;
+//   - a client that stays silent holds up nobody else: Concurrent.
+//
+// The page also promises a graceful stop (the lines a client has sent are
+// answered before the server closes); only the server's own process can
+// stop it, so TestShutdownDrainsConnections and the command tests check
+// that for the course's servers, and no external check can.
 
 import (
 	"bufio"
@@ -31,27 +53,26 @@ var lineChecks = []testutil.Check{
 	{Name: "ManyLinesOneWrite", About: "three lines in one write get three replies, in order", Run: checkManyLines, Bound: 5 * time.Second},
 	{Name: "SplitLine", About: "a line that arrives one byte at a time gets one reply", Run: checkSplit, Bound: 5 * time.Second},
 	{Name: "CRLF", About: `"\r\n" ends a line like "\n", and an empty line is a line`, Run: checkCRLF, Bound: 5 * time.Second},
+	{Name: "LastLine", About: `a last line without "\n" is answered when the client closes`, Run: checkLastLine, Bound: 5 * time.Second},
 	{Name: "HalfClose", About: "after the client's FIN, the replies arrive, then EOF", Run: checkHalfClose, Bound: 5 * time.Second},
-	{Name: "TooLong", About: "a line over 64 KiB is refused with one error line, then the connection closes", Run: checkTooLong, Bound: 5 * time.Second},
+	{Name: "LongestLine", About: "a line of 64 KiB (65,536 bytes) is answered", Run: checkLongestLine, Bound: 5 * time.Second},
+	{Name: "TooLong", About: "a line of 65,537 bytes is refused with one error line, then the connection closes", Run: checkTooLong, Bound: 5 * time.Second},
 	{Name: "Concurrent", About: "20 clients are answered while another one stays silent", Run: checkConcurrent, Bound: 10 * time.Second},
 }
 
-// lineExercise is the exercise of this chapter's Go code a check needs.
-var lineExercise = map[string]string{"CRLF": "exercise-crlf"}
+// pageLineLimit is the longest line the page promises to answer, written
+// out: the checks must not follow MaxLineBytes, or changing the constant
+// would change the rubric with it.
+const pageLineLimit = 65536
 
-// testLineServer runs the rubric against one of the course's servers
-// (graded: the chapter's Go code it depends on, for exercise-crlf).
-func testLineServer(t *testing.T, addr string, graded ...string) {
-	var g map[string]string
-	if len(graded) > 0 {
-		g = lineExercise
-	}
-	testutil.RunChecks(t, addr, lineChecks, false, g)
+// testLineServer runs the rubric against one of the course's servers.
+func testLineServer(t *testing.T, addr string) {
+	testutil.RunChecks(t, addr, lineChecks, false, nil)
 }
 
 func TestConformanceGoServer(t *testing.T) {
 	addr, _ := startServer(t)
-	testLineServer(t, addr, "exercise-crlf")
+	testLineServer(t, addr)
 }
 
 func TestConformancePythonServer(t *testing.T) {
@@ -121,8 +142,39 @@ func checkSplit(ctx context.Context, addr string) error {
 }
 
 func checkCRLF(ctx context.Context, addr string) error {
-	got, err := send(ctx, addr, "telnet\r\n\n", 2)
-	return testutil.SameLines(got, err, "echo: telnet", "echo: ")
+	got, err := send(ctx, addr, "telnet\r\n\n\r\n", 3)
+	return testutil.SameLines(got, err, "echo: telnet", "echo: ", "echo: ")
+}
+
+func checkLastLine(ctx context.Context, addr string) error {
+	c, err := testutil.DialCtx(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "first\nlast"); err != nil {
+		return err
+	}
+	if err := c.CloseWrite(); err != nil { // "last" ends with our FIN, not "\n"
+		return err
+	}
+	rest, err := io.ReadAll(c)
+	if err != nil {
+		return fmt.Errorf("after the client's FIN: %w (got %q)", err, rest)
+	}
+	if want := "echo: first\necho: last\n"; string(rest) != want {
+		return fmt.Errorf("got %q before EOF, want %q", rest, want)
+	}
+	return nil
+}
+
+func checkLongestLine(ctx context.Context, addr string) error {
+	line := strings.Repeat("x", pageLineLimit)
+	got, err := send(ctx, addr, line+"\nafter\n", 2)
+	if err == nil && len(got) == 2 && got[0] != "echo: "+line {
+		return fmt.Errorf("a %d-byte line got %.40q (%d bytes), want its echo", pageLineLimit, got[0], len(got[0]))
+	}
+	return testutil.SameLines(got, err, "echo: "+line, "echo: after")
 }
 
 func checkHalfClose(ctx context.Context, addr string) error {
@@ -157,11 +209,13 @@ func checkTooLong(ctx context.Context, addr string) error {
 		return err
 	}
 	defer c.Close()
-	go func() { _, _ = c.Write([]byte(strings.Repeat("x", MaxLineBytes+10))) }()
+	// One byte over the limit, and no "\n": the server must refuse the line
+	// before it ends, or a client could make it buffer without bound.
+	go func() { _, _ = c.Write([]byte(strings.Repeat("x", pageLineLimit+1))) }()
 	r := bufio.NewReader(c)
 	line, err := r.ReadString('\n')
 	if err != nil {
-		return fmt.Errorf("no error line for a %d-byte line: %w", MaxLineBytes+10, err)
+		return fmt.Errorf("no error line for a %d-byte line: %w", pageLineLimit+1, err)
 	}
 	if line != tooLongReply {
 		return fmt.Errorf("got %q, want %q", line, tooLongReply)
@@ -234,6 +288,15 @@ func TestConformanceCatchesBrokenServers(t *testing.T) {
 		}),
 		"SplitLine": perRead(func(chunk string) string { return good(strings.TrimSuffix(chunk, "\n")) }),
 		"CRLF":      brokenLines(t, false, func(l string) string { return ReplyPrefix + l }), // echoes the "\r"
+		"LastLine":  brokenLines(t, false, good),                                             // drops a line cut short by EOF
+		"LongestLine": testutil.StartBroken(t, false, func(c net.Conn, _ <-chan struct{}) { // off by one
+			sc := bufio.NewScanner(c)
+			sc.Buffer(nil, pageLineLimit) // the line and its "\n" no longer fit
+			for sc.Scan() {
+				_, _ = io.WriteString(c, good(sc.Text())+"\n")
+			}
+			_, _ = io.WriteString(c, tooLongReply)
+		}),
 		"HalfClose": testutil.StartBroken(t, false, func(c net.Conn, stop <-chan struct{}) { // never closes
 			sc := bufio.NewScanner(c)
 			for sc.Scan() {

@@ -29,7 +29,8 @@ func checkConn(c net.Conn) error {
 	var perr error
 	buf := make([]byte, 1)
 	err = rc.Read(func(fd uintptr) bool {
-		n, _, perr = syscall.Recvfrom(int(fd), buf, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		flags := syscall.MSG_PEEK | syscall.MSG_DONTWAIT
+		n, _, perr = syscall.Recvfrom(int(fd), buf, flags)
 		return true // never wait for readability: we only look
 	})
 	switch {

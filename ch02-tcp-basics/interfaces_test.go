@@ -77,6 +77,15 @@ func TestServePacketsKeepsBoundaries(t *testing.T) {
 	assert.Equal(t, "echo: two\n", readDatagram(t, c))
 }
 
+// TestServePacketsDropsCR: a datagram keeps its "\r\n" (no scanner drops
+// the "\r" as it does on a stream), and the reply still leaves it out.
+func TestServePacketsDropsCR(t *testing.T) {
+	c, srv := startPackets(t)
+	_, err := c.WriteTo([]byte("telnet\r\n"), srv)
+	require.NoError(t, err)
+	assert.Equal(t, "echo: telnet\n", readDatagram(t, c))
+}
+
 func TestServePacketsTruncatesALongDatagram(t *testing.T) {
 	c, srv := startPackets(t)
 	long := strings.Repeat("a", udpBufSize) + strings.Repeat("b", udpBufSize)

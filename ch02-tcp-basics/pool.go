@@ -14,15 +14,18 @@ import (
 // ANCHOR: pool-config
 // PoolConfig configures a Pool. DefaultPoolConfig gives the values of the
 // source text (section 2.5): max_connections 100, min_connections 10,
-// timeout 3s, idle_timeout 30s.
+// timeout 3s, idle_timeout 30s. Zero means "no limit" or "never" for each
+// count and duration.
 type PoolConfig struct {
-	Addr             string        // server to dial, HOST:PORT
-	MaxConns         int           // at most this many open connections, in use or idle
-	MinIdle          int           // the idle reaper keeps at least this many; Warm opens them
-	AcquireTimeout   time.Duration // how long Get waits for a free connection
-	IdleTimeout      time.Duration // idle connections older than this are closed
-	BreakerThreshold int           // dial failures in a row that open the circuit breaker
-	BreakerCooldown  time.Duration // how long the breaker stays open before a trial dial
+	Addr     string // server to dial, HOST:PORT
+	MaxConns int    // open connections at most, in use or idle (0: no limit)
+	MinIdle  int    // the reaper keeps at least this many idle; Warm opens them
+
+	AcquireTimeout time.Duration // how long Get waits (0: as long as its ctx)
+	IdleTimeout    time.Duration // close idle connections older than this (0: never)
+
+	BreakerThreshold int           // failures in a row that open it (0: never)
+	BreakerCooldown  time.Duration // how long it stays open before a trial dial
 
 	// Dial opens a connection; nil means a net.Dialer. Tests replace it.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -47,14 +50,12 @@ func DefaultPoolConfig(addr string) PoolConfig {
 
 func (cfg PoolConfig) validate() error {
 	switch {
-	case cfg.MaxConns < 1:
-		return fmt.Errorf("pool: max connections must be at least 1, not %d", cfg.MaxConns)
-	case cfg.MinIdle < 0 || cfg.MinIdle > cfg.MaxConns:
-		return fmt.Errorf("pool: min idle must be between 0 and max (%d), not %d", cfg.MaxConns, cfg.MinIdle)
-	case cfg.AcquireTimeout <= 0 || cfg.IdleTimeout <= 0 || cfg.BreakerCooldown <= 0:
-		return errors.New("pool: timeouts and the breaker cooldown must be positive")
-	case cfg.BreakerThreshold < 1:
-		return fmt.Errorf("pool: breaker threshold must be at least 1, not %d", cfg.BreakerThreshold)
+	case cfg.MaxConns < 0 || cfg.MinIdle < 0 || cfg.BreakerThreshold < 0:
+		return errors.New("pool: counts must not be negative (0 means no limit)")
+	case cfg.MaxConns > 0 && cfg.MinIdle > cfg.MaxConns:
+		return fmt.Errorf("pool: min idle must be at most max (%d), not %d", cfg.MaxConns, cfg.MinIdle)
+	case cfg.AcquireTimeout < 0 || cfg.IdleTimeout < 0 || cfg.BreakerCooldown < 0:
+		return errors.New("pool: durations must not be negative (0 means never)")
 	}
 	return nil
 }
@@ -134,7 +135,7 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 // else the first one given back within AcquireTimeout (or ErrPoolExhausted;
 // ErrCircuitOpen at once while the breaker is open). Close it to give it back.
 func (p *Pool) Get(ctx context.Context) (*PooledConn, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.AcquireTimeout)
+	ctx, cancel := p.acquireContext(ctx) // bounded by AcquireTimeout
 	defer cancel()
 	for {
 		p.mu.Lock()
@@ -149,7 +150,7 @@ func (p *Pool) Get(ctx context.Context) (*PooledConn, error) {
 			if c := p.healthy(ic); c != nil {
 				return c, nil
 			} // dead: go round
-		case p.open < p.cfg.MaxConns: // 2. below the ceiling: dial, unless the breaker is open
+		case p.belowLimit(): // 2. below the ceiling: dial, if the breaker allows
 			if !p.breaker.Allow() {
 				p.stats.Rejected++
 				p.mu.Unlock()
@@ -171,6 +172,20 @@ func (p *Pool) Get(ctx context.Context) (*PooledConn, error) {
 }
 
 // ANCHOR_END: get
+
+// acquireContext bounds a Get by AcquireTimeout (0: by ctx alone).
+func (p *Pool) acquireContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if p.cfg.AcquireTimeout == 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, p.cfg.AcquireTimeout)
+}
+
+// belowLimit reports whether the pool may open another connection (called
+// with p.mu held).
+func (p *Pool) belowLimit() bool {
+	return p.cfg.MaxConns == 0 || p.open < p.cfg.MaxConns
+}
 
 // ANCHOR: await
 // await waits, up to the timeout, for a connection given back to this Get
@@ -229,7 +244,7 @@ func (p *Pool) giveUp(ch chan *idleConn, ctx context.Context) error {
 	} else {
 		p.wakeOne()
 	}
-	timedOut := ctx.Err() == context.DeadlineExceeded
+	timedOut := p.cfg.AcquireTimeout > 0 && ctx.Err() == context.DeadlineExceeded
 	if timedOut {
 		p.stats.Timeouts++
 	}
@@ -301,6 +316,10 @@ func (p *Pool) wakeOne() {
 // too, so an old one is likely dead, and each one holds a server's socket.
 func (p *Pool) reaper() {
 	defer close(p.reaped)
+	if p.cfg.IdleTimeout == 0 { // never: nothing to do until Close
+		<-p.stop
+		return
+	}
 	t := time.NewTicker(max(p.cfg.IdleTimeout/4, time.Millisecond))
 	defer t.Stop()
 	for {
@@ -310,8 +329,11 @@ func (p *Pool) reaper() {
 		case now := <-t.C:
 			p.mu.Lock()
 			var old []*idleConn
-			for len(p.idle) > p.cfg.MinIdle && now.Sub(p.idle[0].since) > p.cfg.IdleTimeout {
-				old = append(old, p.idle[0]) // the bottom of the stack is the oldest
+			for len(p.idle) > p.cfg.MinIdle { // the bottom of the stack is the oldest
+				if now.Sub(p.idle[0].since) <= p.cfg.IdleTimeout {
+					break
+				}
+				old = append(old, p.idle[0])
 				p.idle = p.idle[1:]
 			}
 			p.open -= len(old)
@@ -448,7 +470,8 @@ func (c *PooledConn) Close() error {
 		c.pool.discard(c.Conn, c.broken.Load())
 		return nil
 	}
-	if err := c.Conn.SetDeadline(time.Time{}); err != nil { // the next user starts without deadlines
+	// The next user starts without deadlines.
+	if err := c.Conn.SetDeadline(time.Time{}); err != nil {
 		c.pool.discard(c.Conn, true)
 		return nil
 	}

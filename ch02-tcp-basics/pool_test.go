@@ -16,8 +16,6 @@ import (
 	"golang.org/x/net/nettest"
 
 	"github.com/tcp-in-go/course/tests/testutil"
-
-	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 // testPoolConfig is the default configuration with no idle floor, so tests
@@ -312,7 +310,6 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 func TestBreaker(t *testing.T) {
-	exercise.Graded(t, "exercise-breaker")
 	clock := &fakeClock{now: time.Unix(1000, 0)}
 	b := &Breaker{Threshold: 3, Cooldown: 5 * time.Second, Now: clock.Now}
 	for range 2 {
@@ -341,8 +338,28 @@ func TestBreaker(t *testing.T) {
 	assert.True(t, b.Allow(), "closed: everyone goes through")
 }
 
+// TestBreakerCountsFailuresInARow: "Threshold failures in a row" means a
+// success in between starts the count again.
+func TestBreakerCountsFailuresInARow(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1000, 0)}
+	b := &Breaker{Threshold: 3, Cooldown: 5 * time.Second, Now: clock.Now}
+	for round := range 3 { // two failures, then a success: never three in a row
+		for range 2 {
+			require.True(t, b.Allow())
+			b.Failure()
+		}
+		require.True(t, b.Allow())
+		b.Success()
+		assert.Equal(t, BreakerClosed, b.State(), "round %d: a success resets the count", round)
+	}
+	for range 3 {
+		require.True(t, b.Allow())
+		b.Failure()
+	}
+	assert.Equal(t, BreakerOpen, b.State(), "three in a row open it")
+}
+
 func TestPoolBreakerOpensAndRecovers(t *testing.T) {
-	exercise.Graded(t, "exercise-breaker")
 	addr, _ := startServer(t)
 	clock := &fakeClock{now: time.Unix(1000, 0)}
 	var down atomic.Bool
@@ -513,7 +530,6 @@ func TestPooledConnConformance(t *testing.T) {
 }
 
 func TestPoolDemo(t *testing.T) {
-	exercise.Graded(t, "exercise-breaker") // the demo shows the breaker open and recover
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	o := poolDemoOptions{clients: 10, requests: 30, every: 5 * time.Millisecond, cfg: DefaultPoolConfig("")}
@@ -609,4 +625,73 @@ func TestPoolFailedDialFreesItsSlot(t *testing.T) {
 	assert.Equal(t, 0, p.Stats().InUse, "the failed dial's slot is free again")
 	_, err = p.Get(context.Background())
 	assert.NotErrorIs(t, err, ErrPoolExhausted, "the next Get dials again instead of waiting for a slot")
+}
+
+// TestPoolZeroMeansNoLimit: as for every flag of the course, zero is "no
+// limit" or "never": -max 0 dials whenever no idle connection is free,
+// -idle-timeout 0 never closes an idle one, -threshold 0 never opens the
+// breaker, -timeout 0 waits for as long as the caller's context allows.
+func TestPoolZeroMeansNoLimit(t *testing.T) {
+	t.Run("max", func(t *testing.T) {
+		addr, _ := startServer(t)
+		cfg := testPoolConfig(addr)
+		cfg.MaxConns = 0
+		p := newTestPool(t, cfg)
+		var held []*PooledConn
+		for range 150 { // more than the default's 100
+			held = append(held, get(t, p))
+		}
+		assert.Equal(t, 150, p.Stats().InUse)
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	t.Run("idle-timeout", func(t *testing.T) {
+		addr, _ := startServer(t)
+		cfg := testPoolConfig(addr)
+		cfg.IdleTimeout = 0
+		p := newTestPool(t, cfg)
+		get(t, p).Close()
+		require.Never(t, func() bool { return p.Stats().Idle == 0 }, 50*time.Millisecond, time.Millisecond,
+			"an idle connection was reaped with -idle-timeout 0")
+	})
+	t.Run("threshold", func(t *testing.T) {
+		cfg := testPoolConfig("127.0.0.1:1")
+		cfg.BreakerThreshold = 0
+		cfg.Dial = func(context.Context, string, string) (net.Conn, error) {
+			return nil, errors.New("connection refused (simulated)")
+		}
+		p := newTestPool(t, cfg)
+		for range 20 {
+			_, err := p.Get(context.Background())
+			require.Error(t, err)
+			require.NotErrorIs(t, err, ErrCircuitOpen)
+		}
+		assert.Equal(t, "closed", p.Stats().Breaker)
+	})
+	t.Run("timeout", func(t *testing.T) {
+		addr, _ := startServer(t)
+		cfg := testPoolConfig(addr)
+		cfg.MaxConns, cfg.AcquireTimeout = 1, 0
+		p := newTestPool(t, cfg)
+		held := get(t, p)
+		got := make(chan error, 1)
+		go func() {
+			c, err := p.Get(context.Background()) // no timeout: waits for held
+			if err == nil {
+				c.Close()
+			}
+			got <- err
+		}()
+		require.Eventually(t, func() bool { return p.Stats().Waiting == 1 }, 10*time.Second, time.Millisecond)
+		require.Never(t, func() bool { return len(got) > 0 }, 50*time.Millisecond, time.Millisecond,
+			"Get gave up with -timeout 0")
+		held.Close()
+		select {
+		case err := <-got:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("the waiting Get never got the connection given back")
+		}
+	})
 }

@@ -30,8 +30,8 @@ func runPool(ctx context.Context, args []string) error {
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
-	if o.clients < 1 || o.requests < 1 || o.every <= 0 {
-		return cli.Usagef("-clients and -requests must be at least 1, -every positive")
+	if o.clients < 1 || o.requests < 1 || o.every < 0 {
+		return cli.Usagef("-clients and -requests must be at least 1, -every not negative")
 	}
 	if err := o.cfg.validate(); err != nil {
 		return cli.UsageError{Err: err}
@@ -43,13 +43,13 @@ func poolFlags(fs *flag.FlagSet, o *poolDemoOptions) {
 	fs.StringVar(&o.addr, "addr", "", "server address (HOST:PORT); empty starts a server in-process (then the demo can also stop it)")
 	fs.IntVar(&o.clients, "clients", 200, "concurrent clients (goroutines) sharing the pool")
 	fs.IntVar(&o.requests, "requests", 50, "requests (lines) per client")
-	fs.DurationVar(&o.every, "every", 250*time.Millisecond, "interval of the live stats lines")
-	fs.IntVar(&o.cfg.MaxConns, "max", o.cfg.MaxConns, "max_connections: open connections at most")
+	fs.DurationVar(&o.every, "every", 250*time.Millisecond, "interval of the live stats lines (0: none)")
+	fs.IntVar(&o.cfg.MaxConns, "max", o.cfg.MaxConns, "max_connections: open connections at most (0: no limit)")
 	fs.IntVar(&o.cfg.MinIdle, "min-idle", o.cfg.MinIdle, "min_connections: idle connections the pool keeps (and Warm opens)")
-	fs.DurationVar(&o.cfg.AcquireTimeout, "timeout", o.cfg.AcquireTimeout, "give up after this long; bounds Get's wait for a free connection")
-	fs.DurationVar(&o.cfg.IdleTimeout, "idle-timeout", o.cfg.IdleTimeout, "close a pooled connection unused this long; the source text's idle_timeout")
-	fs.IntVar(&o.cfg.BreakerThreshold, "threshold", o.cfg.BreakerThreshold, "dial failures in a row that open the breaker")
-	fs.DurationVar(&o.cfg.BreakerCooldown, "cooldown", o.cfg.BreakerCooldown, "how long the breaker stays open")
+	fs.DurationVar(&o.cfg.AcquireTimeout, "timeout", o.cfg.AcquireTimeout, "how long Get waits for a free connection (0: no limit)")
+	fs.DurationVar(&o.cfg.IdleTimeout, "idle-timeout", o.cfg.IdleTimeout, "idle_timeout: close an idle connection unused this long (0: never)")
+	fs.IntVar(&o.cfg.BreakerThreshold, "threshold", o.cfg.BreakerThreshold, "dial failures in a row that open the breaker (0: never)")
+	fs.DurationVar(&o.cfg.BreakerCooldown, "cooldown", o.cfg.BreakerCooldown, "how long the breaker stays open before a trial dial")
 }
 
 // ANCHOR: pool-demo
@@ -71,24 +71,21 @@ func poolDemo(ctx context.Context, w io.Writer, o poolDemoOptions) error {
 	}
 	defer p.Close()
 	fmt.Fprintf(w, "pool for %s: max=%d min_idle=%d timeout=%v idle_timeout=%v\n",
-		srv.addr, o.cfg.MaxConns, o.cfg.MinIdle, o.cfg.AcquireTimeout, o.cfg.IdleTimeout)
+		srv.addr, o.cfg.MaxConns, o.cfg.MinIdle, o.cfg.AcquireTimeout,
+		o.cfg.IdleTimeout)
 
-	fmt.Fprintf(w, "\n1. warm up: open min_idle connections before the first request\n")
+	fmt.Fprintf(w, "\n1. warm up: open min_idle connections first\n")
 	if err := p.Warm(ctx); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "   %s\n", p.Stats())
-	fmt.Fprintf(w, "\n2. load: %d clients x %d requests share at most %d connections\n", o.clients, o.requests, o.cfg.MaxConns)
+	fmt.Fprintf(w, "\n2. load: %d clients x %d requests share at most %d "+
+		"connections\n", o.clients, o.requests, o.cfg.MaxConns)
 	if err := loadPool(ctx, w, p, o); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n3. exhaustion: hold all %d connections, then ask for one more\n", o.cfg.MaxConns)
-	if err := exhaustPool(ctx, w, p, o.cfg.MaxConns); err != nil {
+	if err := exhaustPool(ctx, w, p, o.cfg); err != nil {
 		return err
-	}
-	if o.addr != "" {
-		fmt.Fprintf(w, "\n(the breaker demo needs to stop the server: run without -addr to see it)\n")
-		return nil
 	}
 	return breakerDemo(ctx, w, p, srv, o.cfg)
 }
@@ -96,16 +93,22 @@ func poolDemo(ctx context.Context, w io.Writer, o poolDemoOptions) error {
 // ANCHOR_END: pool-demo
 
 // ANCHOR: exhaust-pool
-// exhaustPool holds every connection the pool may open, then asks for one
-// more: Get waits AcquireTimeout and fails with ErrPoolExhausted.
-func exhaustPool(ctx context.Context, w io.Writer, p *Pool, maxConns int) error {
-	held := make([]*PooledConn, 0, maxConns)
+// exhaustPool (step 3) holds every connection the pool may open, then asks
+// for one more: Get waits AcquireTimeout and fails with ErrPoolExhausted.
+func exhaustPool(ctx context.Context, w io.Writer, p *Pool, cfg PoolConfig) error {
+	if cfg.MaxConns == 0 || cfg.AcquireTimeout == 0 {
+		fmt.Fprintf(w, "\n(-max 0 or -timeout 0: no limit, never exhausted)\n")
+		return nil
+	}
+	fmt.Fprintf(w, "\n3. exhaustion: hold all %d connections, "+
+		"then ask for one more\n", cfg.MaxConns)
+	held := make([]*PooledConn, 0, cfg.MaxConns)
 	defer func() {
 		for _, c := range held {
 			c.Close()
 		}
 	}()
-	for range maxConns {
+	for range cfg.MaxConns {
 		c, err := p.Get(ctx)
 		if err != nil {
 			return err
@@ -114,7 +117,8 @@ func exhaustPool(ctx context.Context, w io.Writer, p *Pool, maxConns int) error 
 	}
 	start := time.Now()
 	_, err := p.Get(ctx)
-	fmt.Fprintf(w, "   Get waited %v and failed: %v\n", time.Since(start).Round(10*time.Millisecond), err)
+	fmt.Fprintf(w, "   Get waited %v and failed: %v\n",
+		time.Since(start).Round(10*time.Millisecond), err)
 	if !errors.Is(err, ErrPoolExhausted) {
 		return fmt.Errorf("expected ErrPoolExhausted, got %v", err)
 	}
@@ -124,10 +128,19 @@ func exhaustPool(ctx context.Context, w io.Writer, p *Pool, maxConns int) error 
 // ANCHOR_END: exhaust-pool
 
 // ANCHOR: breaker-open
-// breakerDemo stops the server and calls Get until the breaker opens, then
-// restarts the server on the same port and, after the cooldown, lets the
-// breaker's trial dial close it again.
-func breakerDemo(ctx context.Context, w io.Writer, p *Pool, srv *demoServer, cfg PoolConfig) error {
+// breakerDemo (step 4) stops the server and calls Get until the breaker
+// opens, then restarts the server on the same port and, after the
+// cooldown, lets the breaker's trial dial close it again.
+func breakerDemo(ctx context.Context, w io.Writer, p *Pool, srv *demoServer,
+	cfg PoolConfig) error {
+	switch {
+	case srv.stop == nil:
+		fmt.Fprintf(w, "\n(the breaker demo stops the server: run without -addr)\n")
+		return nil
+	case cfg.BreakerThreshold == 0:
+		fmt.Fprintf(w, "\n(-threshold 0: the breaker never opens)\n")
+		return nil
+	}
 	fmt.Fprintf(w, "\n4. circuit breaker: the server goes down\n")
 	srv.stop()
 	// The idle connections died with the server: Get finds that out with
@@ -139,7 +152,8 @@ func breakerDemo(ctx context.Context, w io.Writer, p *Pool, srv *demoServer, cfg
 			c.MarkBroken()
 			c.Close()
 		}
-		fmt.Fprintf(w, "   Get %d after %v: %v\n", i, time.Since(start).Round(10*time.Microsecond), err)
+		took := time.Since(start).Round(10 * time.Microsecond)
+		fmt.Fprintf(w, "   Get %d after %v: %v\n", i, took, err)
 		if errors.Is(err, ErrCircuitOpen) {
 			break
 		}
@@ -150,7 +164,8 @@ func breakerDemo(ctx context.Context, w io.Writer, p *Pool, srv *demoServer, cfg
 	if err := srv.start(ctx, srv.addr); err != nil { // back, on the same port
 		return err
 	}
-	fmt.Fprintf(w, "   the server is back; waiting out the %v cooldown\n", cfg.BreakerCooldown)
+	fmt.Fprintf(w, "   the server is back; waiting out the %v cooldown\n",
+		cfg.BreakerCooldown)
 	select {
 	case <-time.After(cfg.BreakerCooldown):
 	case <-ctx.Done():
@@ -189,11 +204,15 @@ func loadPool(ctx context.Context, w io.Writer, p *Pool, o poolDemoOptions) erro
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	tick := time.NewTicker(o.every)
-	defer tick.Stop()
+	var ticks <-chan time.Time // nil (no stats lines) when -every is 0
+	if o.every > 0 {
+		tick := time.NewTicker(o.every)
+		defer tick.Stop()
+		ticks = tick.C
+	}
 	for running := true; running; {
 		select {
-		case <-tick.C:
+		case <-ticks:
 			fmt.Fprintf(w, "   %5.2fs %s\n", time.Since(start).Seconds(), p.Stats())
 		case <-done:
 			running = false

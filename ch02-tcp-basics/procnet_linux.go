@@ -11,19 +11,6 @@ import (
 	"strings"
 )
 
-// ANCHOR: linux-states
-// linuxStates maps the state numbers of /proc/net/tcp (include/net/tcp_states.h)
-// to the model. Linux spells them FIN_WAIT2, SYN_RECV, CLOSE...; ss and
-// netstat print the same names.
-var linuxStates = map[uint64]State{
-	0x01: Established, 0x02: SynSent, 0x03: SynReceived, 0x04: FinWait1,
-	0x05: FinWait2, 0x06: TimeWait, 0x07: Closed, 0x08: CloseWait,
-	0x09: LastAck, 0x0A: Listen, 0x0B: Closing,
-	0x0C: SynReceived, // NEW_SYN_RECV: a request socket, half way through the handshake
-}
-
-// ANCHOR_END: linux-states
-
 // ANCHOR: kernel-state
 // kernelState returns the kernel's state of the TCP socket whose local and
 // remote addresses are given (remote 0.0.0.0:0 for a listener). A line of
@@ -67,7 +54,8 @@ func kernelState(local, remote netip.AddrPort) (s State, found bool, err error) 
 // ANCHOR: proc-line
 // procLineState returns the state number on one line of /proc/net/tcp, and
 // whether the line is the socket with this local and remote address.
-func procLineState(line string, local, remote netip.AddrPort) (st uint64, match bool, err error) {
+func procLineState(line string, local, remote netip.AddrPort) (
+	st uint64, match bool, err error) {
 	fields := strings.Fields(line)
 	if len(fields) < 4 {
 		return 0, false, nil
@@ -85,33 +73,6 @@ func procLineState(line string, local, remote netip.AddrPort) (st uint64, match 
 }
 
 // ANCHOR_END: proc-line
-
-// ANCHOR: parse-proc-addr
-// parseProcAddr decodes "0100007F:22B8". The IP is the kernel's in-memory
-// bytes printed as 32-bit words in the machine's byte order (so 127.0.0.1 is
-// 0100007F on x86); the port is plain big-endian hex.
-func parseProcAddr(s string) (netip.AddrPort, error) {
-	ipHex, portHex, ok := strings.Cut(s, ":")
-	if !ok {
-		return netip.AddrPort{}, fmt.Errorf("bad address %q", s)
-	}
-	raw, err := hex.DecodeString(ipHex)
-	if err != nil || (len(raw) != 4 && len(raw) != 16) {
-		return netip.AddrPort{}, fmt.Errorf("bad address %q", s)
-	}
-	ip := make([]byte, len(raw))
-	for i := 0; i < len(raw); i += 4 {
-		binary.NativeEndian.PutUint32(ip[i:], binary.BigEndian.Uint32(raw[i:]))
-	}
-	port, err := strconv.ParseUint(portHex, 16, 16)
-	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("bad port in %q", s)
-	}
-	addr, _ := netip.AddrFromSlice(ip)
-	return netip.AddrPortFrom(addr.Unmap(), uint16(port)), nil
-}
-
-// ANCHOR_END: parse-proc-addr
 
 // procHex formats an IP the way /proc/net/tcp does (the inverse of
 // parseProcAddr's IP part); tests use it.

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -74,18 +76,24 @@ func ListenRaw(addr string, backlog int) (*RawListener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: want IP:PORT: %w", addr, err)
 	}
-	family, sa := unix.AF_INET, unix.Sockaddr(&unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()})
+	port := int(ap.Port())
+	family := unix.AF_INET
+	var sa unix.Sockaddr = &unix.SockaddrInet4{Port: port, Addr: ap.Addr().As4()}
 	if ap.Addr().Is6() && !ap.Addr().Is4In6() {
-		family, sa = unix.AF_INET6, &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+		family = unix.AF_INET6
+		sa = &unix.SockaddrInet6{Port: port, Addr: ap.Addr().As16()}
 	}
 	fd, err := socketBind(family, sa, addr) // steps 1 and 2
-
 	if err != nil {
 		return nil, err
 	}
 	// Step 3: listen() turns it into a passive socket (state LISTEN). The
 	// backlog bounds the accept queue: handshakes the kernel has completed
-	// and Accept has not taken yet. Linux caps it at net.core.somaxconn.
+	// and Accept has not taken yet. Linux caps it at net.core.somaxconn, so
+	// 0 (no limit of ours) asks for the most: the kernel's limit.
+	if backlog == 0 {
+		backlog = math.MaxInt32
+	}
 	if err := unix.Listen(fd, backlog); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("listen: %w", err)
@@ -105,13 +113,15 @@ func ListenRaw(addr string, backlog int) (*RawListener, error) {
 func socketBind(family int, sa unix.Sockaddr, addr string) (int, error) {
 	// Step 1: socket() creates an endpoint and returns a file descriptor.
 	// SOCK_CLOEXEC keeps it from leaking into programs we might exec.
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC,
+		unix.IPPROTO_TCP)
 	if err != nil {
 		return -1, fmt.Errorf("socket: %w", err)
 	}
 	// SO_REUSEADDR lets a restarted server bind its port while connections
 	// of the previous run still sit in TIME_WAIT (net.Listen sets it too).
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+	err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	if err != nil {
 		unix.Close(fd)
 		return -1, fmt.Errorf("setsockopt SO_REUSEADDR: %w", err)
 	}
@@ -119,7 +129,8 @@ func socketBind(family int, sa unix.Sockaddr, addr string) (int, error) {
 	if err := unix.Bind(fd, sa); err != nil {
 		unix.Close(fd)
 		if errors.Is(err, unix.EADDRINUSE) {
-			return -1, fmt.Errorf("bind %s: address already in use (another server running? try -addr 127.0.0.1:0)", addr)
+			return -1, fmt.Errorf("bind %s: address already in use "+
+				"(another server running? try -addr 127.0.0.1:0)", addr)
 		}
 		return -1, fmt.Errorf("bind %s: %w", addr, err)
 	}
@@ -174,7 +185,7 @@ func (f fdStream) Write(p []byte) (int, error) {
 
 // RawServer serves the line protocol on a RawListener.
 type RawServer struct {
-	Log *slog.Logger
+	log *slog.Logger
 
 	mu       sync.Mutex
 	conns    map[int]struct{} // open connection descriptors
@@ -186,7 +197,7 @@ type RawServer struct {
 
 // NewRawServer returns a raw-syscall server that logs to log.
 func NewRawServer(log *slog.Logger) *RawServer {
-	return &RawServer{Log: log, conns: map[int]struct{}{},
+	return &RawServer{log: log, conns: map[int]struct{}{},
 		done: make(chan struct{}), loopDone: make(chan struct{})}
 }
 
@@ -222,7 +233,9 @@ func (s *RawServer) Serve(l net.Listener) error {
 			unix.Close(cfd) // accepted just as Shutdown began
 			return serve.ErrServerClosed
 		}
-		go s.handle(cfd, sockaddrToAddrPort(peer).String())
+		p := sockaddrToAddrPort(peer).String()
+		s.log.Info("accepted", "step", "4 accept", "peer", p, "fd", cfd)
+		go s.handle(cfd, p, time.Now())
 	}
 }
 
@@ -256,7 +269,7 @@ func (s *RawServer) retry(err error, delay time.Duration) (time.Duration, error)
 		return delay, fmt.Errorf("accept: %w", err)
 	}
 	if delay == 0 { // the first of a run of failures: log once, not per failure
-		s.Log.Warn("accept failed; backing off", "err", err, "retry_in", serve.MinRetryDelay)
+		s.log.Warn("accept failed; backing off", "err", err, "retry_in", serve.MinRetryDelay)
 	}
 	delay = min(max(2*delay, serve.MinRetryDelay), serve.MaxRetryDelay)
 	select {
@@ -280,21 +293,17 @@ func (s *RawServer) track(cfd int) bool {
 	return true
 }
 
-func (s *RawServer) handle(cfd int, peer string) {
+// handle serves one connection's descriptor: step 5, then step 6.
+func (s *RawServer) handle(cfd int, peer string, start time.Time) {
 	defer s.handlers.Done()
-	start := time.Now()
-	s.Log.Info("accepted", "step", "4 accept", "peer", peer, "fd", cfd)
-	s.Log.Info("serving", "step", "5 read/write", "peer", peer)
+	s.log.Info("serving", "step", "5 read/write", "peer", peer)
 	lines, err := handleLines(fdStream(cfd), fdStream(cfd)) // step 5
 	s.mu.Lock()
 	delete(s.conns, cfd) // forget it before close: the number may be reused
 	s.mu.Unlock()
 	unix.Close(cfd) // step 6: close() the connection's descriptor
-	reason := "eof"
-	if err != nil {
-		reason = "error"
-	}
-	serve.LogClosed(s.Log, peer, start, reason, err, "step", "6 close", "lines", lines)
+	reason := cmp.Or(endReason(err), serve.Reason(err, s.closing()))
+	serve.LogClosed(s.log, peer, start, reason, err, "step", "6 close", "lines", lines)
 }
 
 // ANCHOR: raw-shutdown

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -16,14 +17,29 @@ import (
 // The protocol every server of this chapter speaks (the Go servers and
 // python/ch02_tcp_server.py alike): the client sends lines ending in "\n"; the
 // server answers each line with "echo: " + line + "\n". A trailing "\r" is
-// dropped, so telnet and Windows clients work too. A line longer than
-// MaxLineBytes gets "error: line too long\n" and the connection is closed:
-// the peer controls line length, so the server must bound it.
+// dropped, so telnet and Windows clients work too, and a last line without
+// "\n" is answered when the client closes. A line may be MaxLineBytes long
+// (64 KiB, not counting its "\n"); a longer one gets "error: line too
+// long\n" and the connection is closed: the peer controls line length, so
+// the server must bound it.
 const (
 	ReplyPrefix  = "echo: "
 	MaxLineBytes = 64 * 1024
 	tooLongReply = "error: line too long\n"
 )
+
+// errLineTooLong ends a connection whose line is over the limit; its closed
+// line says reason=too_long.
+var errLineTooLong = fmt.Errorf("line longer than %d bytes", MaxLineBytes)
+
+// endReason is the closed line's reason for err when the protocol names it
+// (too_long), or "" to let serve.Reason name it (eof, drained, error...).
+func endReason(err error) string {
+	if errors.Is(err, errLineTooLong) {
+		return "too_long"
+	}
+	return ""
+}
 
 // ANCHOR: handle-lines
 // handleLines is step 5 of the six steps (read/write). It reads lines from r
@@ -34,7 +50,8 @@ const (
 // lines in one read. bufio.Scanner puts the bytes back together.
 func handleLines(r io.Reader, w io.Writer) (lines int, err error) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 4096), MaxLineBytes)
+	// The buffer holds a line and its "\n": one byte more than the longest.
+	sc.Buffer(make([]byte, 4096), MaxLineBytes+1)
 	for sc.Scan() {
 		if _, err := w.Write(lineReply(sc.Bytes())); err != nil {
 			return lines, err
@@ -43,6 +60,7 @@ func handleLines(r io.Reader, w io.Writer) (lines int, err error) {
 	}
 	if errors.Is(sc.Err(), bufio.ErrTooLong) {
 		_, _ = io.WriteString(w, tooLongReply)
+		return lines, errLineTooLong
 	}
 	return lines, sc.Err() // nil at EOF: the client closed its side
 }
@@ -54,15 +72,13 @@ func lineReply(line []byte) []byte {
 	return append(append(append(reply, ReplyPrefix...), line...), '\n')
 }
 
-// trimCR drops one trailing "\r": telnet and Windows clients end lines
-// with "\r\n", and the reply must not echo the "\r" back.
+// trimCR drops one trailing "\r" of a "\r\n" (telnet, Windows). The scanner
+// already drops it from lines; a datagram (servePackets) still ends with it.
 func trimCR(line []byte) []byte {
-	// ANCHOR: exercise-crlf
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		return line[:n-1]
 	}
 	return line
-	// ANCHOR_END: exercise-crlf
 }
 
 // ANCHOR_END: handle-lines
@@ -71,14 +87,16 @@ func trimCR(line []byte) []byte {
 // net/http.Server it has Serve(ln) and Shutdown(ctx), so tests run it on a
 // listener of their own.
 type Server struct {
-	Log *slog.Logger
-
+	log  *slog.Logger
 	core *serve.Core // the accept loop and the Serve/Shutdown contract
 }
 
-// NewServer returns a server that logs to log.
+// NewServer returns a server that logs to log, built once: Serve and
+// Shutdown read only what is set here, so they may run in any order. The
+// Core writes each connection's accepted line (step 4) and its closed line.
 func NewServer(log *slog.Logger) *Server {
-	return &Server{Log: log, core: serve.New(serve.Config{Log: log, AcceptedAttrs: []any{"step", "4 accept"}})}
+	core := serve.New(serve.Config{Log: log, AcceptedAttrs: []any{"step", "4 accept"}})
+	return &Server{log: log, core: core}
 }
 
 // ANCHOR: listen
@@ -108,10 +126,11 @@ func (s *Server) Serve(ln net.Listener) error {
 // step 4 (accepted) and writes the closed line when handle returns; step 6,
 // close, sends our FIN (the kernel finishes the close).
 func (s *Server) handle(conn net.Conn) serve.End {
-	s.Log.Info("serving", "step", "5 read/write", "peer", conn.RemoteAddr().String())
+	s.log.Info("serving", "step", "5 read/write", "peer", conn.RemoteAddr().String())
 	lines, err := handleLines(conn, conn)
 	conn.Close() // step 6
-	return serve.End{Err: err, Attrs: []any{"step", "6 close", "lines", lines}}
+	attrs := []any{"step", "6 close", "lines", lines}
+	return serve.End{Err: err, Reason: endReason(err), Attrs: attrs}
 }
 
 // ANCHOR_END: serve

@@ -23,11 +23,11 @@ const (
 	Established              // open: data flows both ways
 	FinWait1                 // we closed and sent FIN; not yet acknowledged
 	FinWait2                 // our FIN is acknowledged; waiting for the peer's FIN
-	CloseWait                // the peer closed (sent FIN); waiting for our application to close
+	CloseWait                // the peer sent FIN; waiting for our program to close
 	Closing                  // both sent FIN at once; waiting for the ACK of ours
-	LastAck                  // the peer closed first, then we sent FIN; waiting for its ACK
-	TimeWait                 // both FINs acknowledged; waiting 2*MSL before forgetting the connection
-	Closed                   // no connection (the "fictional" state: nothing in the kernel)
+	LastAck                  // the peer closed, then we sent FIN; waiting for its ACK
+	TimeWait                 // both FINs acknowledged; waiting 2*MSL, then forgotten
+	Closed                   // no connection (the "fictional" state: nothing at all)
 )
 
 // ANCHOR_END: states
@@ -125,7 +125,6 @@ func Next(s State, e Event) (t Transition, ok bool) {
 // in the steps we could not see; ok is false when the model cannot connect
 // the two states at all, which would mean the kernel disagrees with the model.
 func Explain(from, to State, events ...Event) (path []Transition, ok bool) {
-	// ANCHOR: exercise-explain
 	if from == to {
 		return nil, true
 	}
@@ -136,7 +135,8 @@ func Explain(from, to State, events ...Event) (path []Transition, ok bool) {
 		s := queue[0]
 		queue = queue[1:]
 		for _, t := range Transitions {
-			if t.From != s || seen[t.To] || (len(events) > 0 && !slices.Contains(events, t.On)) {
+			allowed := len(events) == 0 || slices.Contains(events, t.On)
+			if t.From != s || seen[t.To] || !allowed {
 				continue
 			}
 			seen[t.To] = true
@@ -152,7 +152,6 @@ func Explain(from, to State, events ...Event) (path []Transition, ok bool) {
 		}
 	}
 	return nil, false
-	// ANCHOR_END: exercise-explain
 }
 
 // ANCHOR_END: explain

@@ -12,12 +12,19 @@ import (
 func runStates(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet(name+" states", os.Stderr)
 	model := fs.Bool("model", false, "print the RFC 9293 state machine model and exit")
+	port := fs.Int("census", 0, "count the sockets of this local port by state (Linux), and exit")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
-	if *model {
+	if *port < 0 || *port > 65535 {
+		return cli.Usagef("-census wants a port, 1 to 65535")
+	}
+	switch {
+	case *model:
 		printModel(os.Stdout)
 		return nil
+	case *port != 0:
+		return printCensus(os.Stdout, uint16(*port))
 	}
 	_, err := walkStates(ctx, os.Stdout)
 	return err

@@ -7,11 +7,39 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
+
+// printCensus prints how many sockets of the local port are in each state,
+// IPv4 and IPv6 together (the census of census.go).
+func printCensus(w io.Writer, port uint16) error {
+	total := map[State]int{}
+	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		f, err := os.Open(file)
+		if err != nil {
+			return err
+		}
+		counts, err := Census(f, port)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		for s, n := range counts {
+			total[s] += n
+		}
+	}
+	fmt.Fprintf(w, "TCP sockets with local port %d, by state:\n", port)
+	for _, s := range AllStates() {
+		if total[s] > 0 {
+			fmt.Fprintf(w, "  %-12s %d\n", s, total[s])
+		}
+	}
+	return nil
+}
 
 // Observation is one end's state seen at one step of the walk.
 type Observation struct {
@@ -61,9 +89,11 @@ func walkStates(ctx context.Context, w io.Writer) ([]Observation, error) {
 		return nil, err
 	}
 	defer ln.Close()
-	k := &walk{ctx: ctx, w: w, lst: &end{name: "listener", local: addrPort(ln.Addr()),
-		remote: netip.MustParseAddrPort("0.0.0.0:0"), last: Closed}}
-	fmt.Fprintf(w, "Kernel states of one connection, read from /proc/net/tcp by 4-tuple after each step.\n\n")
+	lst := &end{name: "listener", local: addrPort(ln.Addr()),
+		remote: netip.MustParseAddrPort("0.0.0.0:0"), last: Closed}
+	k := &walk{ctx: ctx, w: w, lst: lst}
+	fmt.Fprintf(w, "Kernel states of one connection, read from /proc/net/tcp "+
+		"by 4-tuple after each step.\n\n")
 	if err := k.observe("server: net.Listen -> socket(), bind(), listen()",
 		map[*end]State{k.lst: Listen}, PassiveOpen); err != nil {
 		return k.obs, err
@@ -80,7 +110,8 @@ func walkStates(ctx context.Context, w io.Writer) ([]Observation, error) {
 	if err := k.passiveClose(cconn, sconn); err != nil {
 		return k.obs, err
 	}
-	fmt.Fprintf(w, "\nThe client (the active closer) stays in TIME-WAIT for 2*MSL, 60 s on Linux; then it is CLOSED.\n")
+	fmt.Fprintf(w, "\nThe client (the active closer) stays in TIME-WAIT for 2*MSL, "+
+		"60 s on Linux; then it is CLOSED.\n")
 	return k.obs, nil
 }
 
@@ -119,7 +150,8 @@ func (k *walk) observe(what string, expect map[*end]State, events ...Event) erro
 			if path, ok := Explain(e.last, got, events...); ok {
 				fmt.Fprintf(k.w, "            %s\n", FormatPath(path))
 			} else {
-				fmt.Fprintf(k.w, "            the model has no way from %s to %s on these events!\n", e.last, got)
+				fmt.Fprintf(k.w, "            the model has no way from %s to %s"+
+					" on these events!\n", e.last, got)
 			}
 		}
 		e.last = got
@@ -133,25 +165,24 @@ func (k *walk) observe(what string, expect map[*end]State, events ...Event) erro
 // open connects a client to ln (the three-way handshake) and accepts the
 // connection on the server side.
 func (k *walk) open(ln net.Listener) (cconn, sconn net.Conn, err error) {
-	// A tiny receive buffer on the client (set before connect, so the window
-	// is advertised with it) lets the server fill it quickly in step 6.
-	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4096) })
-		return errors.Join(err, serr)
-	}}
+	d := smallWindowDialer() // a window the server can fill (passiveClose)
 	if cconn, err = d.DialContext(k.ctx, "tcp", ln.Addr().String()); err != nil {
 		return nil, nil, err
 	}
-	k.ce = &end{name: "client", local: addrPort(cconn.LocalAddr()), remote: addrPort(cconn.RemoteAddr()), last: Closed}
-	k.se = &end{name: "server", local: k.ce.remote, remote: k.ce.local, last: Listen} // born from the listener
-	err = k.observe("client: net.Dial -> connect(): SYN, SYN-ACK, ACK; the server has not called Accept yet",
-		map[*end]State{k.lst: Listen, k.ce: Established, k.se: Established}, ActiveOpen, RcvSYN, RcvSYNACK, RcvACKofSYN)
+	k.ce = &end{name: "client", local: addrPort(cconn.LocalAddr()),
+		remote: addrPort(cconn.RemoteAddr()), last: Closed}
+	k.se = &end{name: "server", local: k.ce.remote, remote: k.ce.local,
+		last: Listen} // born from the listener
+	err = k.observe("client: net.Dial -> connect(): SYN, SYN-ACK, ACK; "+
+		"the server has not called Accept yet",
+		map[*end]State{k.lst: Listen, k.ce: Established, k.se: Established},
+		ActiveOpen, RcvSYN, RcvSYNACK, RcvACKofSYN)
 	if err == nil {
 		sconn, err = ln.Accept()
 	}
 	if err == nil {
-		err = k.observe("server: Accept -> takes the finished connection off the accept queue (no packet sent)",
+		err = k.observe("server: Accept -> takes the finished connection "+
+			"off the accept queue (no packet sent)",
 			map[*end]State{k.ce: Established, k.se: Established})
 	}
 	if err != nil {
@@ -166,6 +197,19 @@ func (k *walk) open(ln net.Listener) (cconn, sconn net.Conn, err error) {
 
 // ANCHOR_END: open
 
+// smallWindowDialer dials with a tiny receive buffer, set before connect()
+// so that the window is advertised with it: the server can then fill it
+// quickly (passiveClose).
+func smallWindowDialer() *net.Dialer {
+	return &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4096)
+		})
+		return errors.Join(err, serr)
+	}}
+}
+
 // ANCHOR: active-close
 // activeClose: the client closes first. CloseWrite is shutdown(SHUT_WR): it
 // sends FIN like Close does, but keeps the socket so the client can still
@@ -174,8 +218,10 @@ func (k *walk) activeClose(cconn, sconn net.Conn) error {
 	if err := cconn.(*net.TCPConn).CloseWrite(); err != nil {
 		return err
 	}
-	if err := k.observe("client: CloseWrite -> FIN; the server's kernel ACKs it at once",
-		map[*end]State{k.ce: FinWait2, k.se: CloseWait}, CloseCall, RcvFIN, RcvACKofFIN); err != nil {
+	err := k.observe("client: CloseWrite -> FIN; the server's kernel ACKs it "+
+		"at once", map[*end]State{k.ce: FinWait2, k.se: CloseWait},
+		CloseCall, RcvFIN, RcvACKofFIN)
+	if err != nil {
 		return err
 	}
 	buf := make([]byte, 1)
@@ -189,17 +235,16 @@ func (k *walk) activeClose(cconn, sconn net.Conn) error {
 // ANCHOR_END: active-close
 
 // ANCHOR: passive-close
-// passiveClose: the server closes second. On loopback the client's ACK of
-// the server's FIN comes back within microseconds, so LAST-ACK is normally
-// too short to see. To hold it, the server first fills the client's receive
-// window (the client is not reading): its FIN then waits in the send queue
-// behind the data, and stays unacknowledged until the client reads.
+// passiveClose: the server closes second. To hold LAST-ACK open, it first
+// fills the client's window (the client is not reading): its FIN then waits
+// behind the data, unacknowledged until the client reads.
 func (k *walk) passiveClose(cconn, sconn net.Conn) error {
 	n, err := fillSendQueue(sconn.(*net.TCPConn))
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(k.w, "   server: wrote until the send buffer was full (the client is not reading)\n")
+	fmt.Fprintf(k.w, "   server: wrote until the send buffer was full "+
+		"(the client is not reading)\n")
 	if err := sconn.Close(); err != nil {
 		return err
 	}
@@ -214,15 +259,17 @@ func (k *walk) passiveClose(cconn, sconn net.Conn) error {
 	if got != int64(n) {
 		return fmt.Errorf("client read %d bytes, server wrote %d", got, n)
 	}
-	if err := k.observe("client: reads all the data and then EOF (the server's FIN), and ACKs the FIN",
-		map[*end]State{k.ce: TimeWait, k.se: Closed}, RcvFIN, RcvACKofFIN); err != nil {
+	err = k.observe("client: reads all the data and then EOF (the server's FIN), "+
+		"and ACKs the FIN", map[*end]State{k.ce: TimeWait, k.se: Closed},
+		RcvFIN, RcvACKofFIN)
+	if err != nil {
 		return err
 	}
 	if err := cconn.Close(); err != nil {
 		return err
 	}
-	return k.observe("client: Close -> the socket is gone from the program, but the kernel keeps TIME-WAIT",
-		map[*end]State{k.ce: TimeWait})
+	return k.observe("client: Close -> the socket is gone from the program, "+
+		"but the kernel keeps TIME-WAIT", map[*end]State{k.ce: TimeWait})
 }
 
 // ANCHOR_END: passive-close

@@ -58,7 +58,7 @@ func TestClaimsRegister(t *testing.T) {
 				funcs[dir] = testFuncs(t, filepath.Join("..", dir))
 			}
 			for _, name := range strings.Split(m[2], ", ") {
-				assert.True(t, funcs[dir][name], "claims.md:%d: no func %s( in %s/*_test.go", i+1, name, dir)
+				assert.True(t, funcs[dir][name], "claims.md:%d: no test %s in %s", i+1, name, dir)
 			}
 		}
 	}
@@ -73,21 +73,27 @@ func TestClaimsRegister(t *testing.T) {
 var courseOnly = map[string]bool{"tools/starter": true}
 
 var (
-	groupRE    = regexp.MustCompile("^`([a-z0-9/-]+)` (Test[A-Za-z0-9_]+(?:, Test[A-Za-z0-9_]+)*)$")
+	groupRE    = regexp.MustCompile("^`([a-z0-9/-]+)` ((?:Test|test_)[A-Za-z0-9_]+(?:, (?:Test|test_)[A-Za-z0-9_]+)*)$")
 	testFuncRE = regexp.MustCompile(`(?m)^func (Test[A-Za-z0-9_]*)\(`)
+	pyTestRE   = regexp.MustCompile(`(?m)^def (test_[A-Za-z0-9_]*)\(`)
 	pageLinkRE = regexp.MustCompile(`\]\(([a-z0-9-]+\.md)\)`)
 )
 
-// testFuncs returns the names of the Test functions in dir's _test.go files.
+// testFuncs returns the names of the Test functions in dir's _test.go files
+// (for python/tests, the pytest functions of its test_*.py files).
 func testFuncs(t *testing.T, dir string) map[string]bool {
-	files, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
+	pattern, re := "*_test.go", testFuncRE
+	if filepath.ToSlash(dir) == "../python/tests" {
+		pattern, re = "test_*.py", pyTestRE
+	}
+	files, err := filepath.Glob(filepath.Join(dir, pattern))
 	require.NoError(t, err)
 	require.NotEmpty(t, files, "%s has no tests", dir)
 	names := map[string]bool{}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		require.NoError(t, err)
-		for _, m := range testFuncRE.FindAllStringSubmatch(string(b), -1) {
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
 			names[m[1]] = true
 		}
 	}

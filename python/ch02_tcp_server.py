@@ -45,7 +45,7 @@ from common import (
 PROG = "ch02_tcp_server.py"
 DEFAULT_ADDR = "127.0.0.1:8888"
 REPLY_PREFIX = b"echo: "
-MAX_LINE_BYTES = 64 * 1024
+MAX_LINE_BYTES = 64 * 1024  # the longest line, not counting its "\n"
 TOO_LONG_REPLY = b"error: line too long\n"
 
 
@@ -53,7 +53,8 @@ TOO_LONG_REPLY = b"error: line too long\n"
 def handle_lines(conn: socket.socket) -> int:
     """Step 5 (read/write): answer every line until the peer closes.
 
-    Returns the number of lines answered.
+    Returns the number of lines answered. A line over MAX_LINE_BYTES (the
+    bytes before its "\\n") is refused: TOO_LONG_REPLY, then LineTooLong.
     """
     pending = b""
     lines = 0
@@ -64,20 +65,38 @@ def handle_lines(conn: socket.socket) -> int:
         pending += data
         while b"\n" in pending:  # one recv may carry many lines, or part of one
             line, pending = pending.split(b"\n", 1)
-            conn.sendall(REPLY_PREFIX + line.removesuffix(b"\r") + b"\n")
+            check_length(conn, line, lines)
+            conn.sendall(line_reply(line))
             lines += 1
-        if len(pending) >= MAX_LINE_BYTES:
-            conn.sendall(TOO_LONG_REPLY)
-            return lines
-    # ANCHOR: exercise-last-line-py
+        check_length(conn, pending, lines)  # no "\n" yet, and already too long?
     if pending:  # a last line without "\n" is still a line, as in Go's bufio.Scanner
-        conn.sendall(REPLY_PREFIX + pending.removesuffix(b"\r") + b"\n")
+        conn.sendall(line_reply(pending))
         lines += 1
-    # ANCHOR_END: exercise-last-line-py
     return lines
 
 
 # ANCHOR_END: handle_lines
+
+
+def line_reply(line: bytes) -> bytes:
+    """The protocol's answer to one line (given without its "\\n"): a
+    trailing "\\r" is dropped, so telnet and Windows clients work too."""
+    return REPLY_PREFIX + line.removesuffix(b"\r") + b"\n"
+
+
+class LineTooLong(Exception):
+    """A line over the limit was refused; the connection must be closed."""
+
+    def __init__(self, lines: int) -> None:
+        super().__init__(f"line longer than {MAX_LINE_BYTES} bytes")
+        self.lines = lines  # the lines answered before it
+
+
+def check_length(conn: socket.socket, line: bytes, lines: int) -> None:
+    """Refuse a line longer than MAX_LINE_BYTES: the error line, then LineTooLong."""
+    if len(line) > MAX_LINE_BYTES:
+        conn.sendall(TOO_LONG_REPLY)
+        raise LineTooLong(lines)
 
 
 class Server:
@@ -109,27 +128,31 @@ class Server:
     def serve(self, sock: socket.socket) -> None:
         backoff = AcceptBackoff()  # out of file descriptors: wait, do not spin
         while True:
-            conn, peer = accept(sock, backoff)  # step 4: accept() a finished handshake
+            conn, peer = accept(sock, backoff)  # step 4: a finished handshake
             t = threading.Thread(target=self.handle, args=(conn, format_addr(peer)))
             with self.lock:
                 self.conns.add(conn)
-                self.threads = [x for x in self.threads if x.is_alive()]  # forget finished ones
+                # Forget the threads that have finished.
+                self.threads = [x for x in self.threads if x.is_alive()]
                 self.threads.append(t)
             t.start()
 
     def handle(self, conn: socket.socket, peer: str) -> None:
         log("INFO", "accepted", step="4 accept", peer=peer)
         log("INFO", "serving", step="5 read/write", peer=peer)
-        start, lines, err = time.monotonic(), 0, None
+        start, lines, reason = time.monotonic(), 0, "eof"
+        err: Exception | None = None
         try:
             lines = handle_lines(conn)  # step 5: read/write
+        except LineTooLong as e:
+            lines, reason, err = e.lines, "too_long", e
         except OSError as e:
-            err = e
+            reason, err = "error", e
         finally:
             with self.lock:
                 self.conns.discard(conn)
             conn.close()  # step 6: close()
-        log_closed(peer, start, "error" if err else "eof", err, step="6 close", lines=lines)
+        log_closed(peer, start, reason, err, step="6 close", lines=lines)
 
     # ANCHOR_END: accept_loop
 
@@ -200,6 +223,29 @@ def client(addr: str, timeout: float) -> None:
                 die(PROG, "server closed the connection")
             sys.stdout.write(reply.decode(errors="replace"))
             sys.stdout.flush()
+
+
+# ANCHOR: pipeline
+def pipeline(addr: str, lines: list[bytes], timeout: float) -> list[bytes]:
+    """Send every line in one go, then read every reply (client side).
+
+    Instead of one line, then its reply, the client writes all its lines,
+    half-closes its side (its FIN says "nothing more comes"), and reads
+    until the server's FIN. Returns the replies without their "\\n".
+    """
+    host, port = parse_addr(addr)
+    with socket.create_connection((host, port), timeout=timeout) as conn:
+        # ANCHOR: exercise-pipeline-py
+        conn.sendall(b"".join(line + b"\n" for line in lines))
+        conn.shutdown(socket.SHUT_WR)  # FIN: the server reads EOF at the end
+        data = b""
+        while chunk := conn.recv(4096):  # b"": the server's FIN, every reply is in
+            data += chunk
+        return data.removesuffix(b"\n").split(b"\n") if data else []
+        # ANCHOR_END: exercise-pipeline-py
+
+
+# ANCHOR_END: pipeline
 
 
 def main(argv: list[str] | None = None) -> None:

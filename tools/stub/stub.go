@@ -260,12 +260,11 @@ var _ = exercise.TODO
 
 // neutral is, for some exercises, the return a stub makes instead of zero
 // values: what the program did before the exercise, where zero values would
-// break the rest of the chapter (a reply with no line in it, a breaker that
-// refuses every dial, a TLS connection never handshaken, a frame reader
-// that returns nothing forever, a listener that hands out nil connections).
+// break the rest of the chapter (a listener that hands out nil connections,
+// a TLS connection never handshaken, a frame reader that returns nothing
+// forever).
 var neutral = map[string]string{
-	"exercise-crlf":              "return line",
-	"exercise-breaker":           "return true",
+	"exercise-limit-listener":    "return l.Listener.Accept()",
 	"exercise-handshake-timeout": "return conn.Handshake()",
 	"exercise-read-frame":        "return nil, io.EOF",
 	"exercise-max-conns":         "return l.Listener.Accept() // no limit yet",
