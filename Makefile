@@ -58,8 +58,9 @@ lint-python:
 # Builds both editions of the book: English in docs/book/html, Chinese
 # (docs/po/zh-CN.po) in docs/book/html/zh-CN. Each build checks every link
 # (mdbook-linkcheck2) and gets its own search index (Pagefind,
-# docs/pagefind.sh). The mermaid assets are committed in docs/theme, so the
-# English half is exactly the README's `mdbook build docs`. See docs/build.sh.
+# docs/pagefind.sh), and no other. The mermaid assets are committed in
+# docs/theme, so the English half is exactly the README's `mdbook build
+# docs`. See docs/build.sh.
 docs:
 	sh docs/build.sh
 
@@ -70,17 +71,26 @@ docs:
 po:
 	sh docs/po.sh
 
-# Reads the built book in headless Chromium at 1280 and 390 px: diagrams
-# render and are legible, nothing scrolls sideways, images load, search finds
-# English and Chinese. Screenshots: docs/browser/screenshots/.
+# Reads the built book in headless Chromium at 1280 and 390 px, both
+# editions: diagrams render and are legible, nothing scrolls sideways and a
+# box that does shows it, code is monospace, no table cell breaks a word,
+# charts are legible on a phone, the language switch keeps the section,
+# mermaid loads only where there is a diagram, search finds English and
+# Chinese. -rxX lists the charts awaiting their redraw
+# (CHARTS_AWAITING_REDRAW in the test). Screenshots: docs/browser/screenshots/.
 docs-browser:
-	$(PYTHON) -m pytest -q -p no:cacheprovider --timeout 900 docs/browser/test_book.py
+	$(PYTHON) -m pytest -q -rxX -p no:cacheprovider --timeout 900 docs/browser/test_book.py
 
-# Serves the book with live reload. mdbook serve runs only the HTML backend,
-# so search falls back to mdBook's own (English only). The Chinese edition:
+# Serves the book with live reload. mdbook serve runs every backend of
+# book.toml, Pagefind's index included, so search works as in the built book.
+# Without Pagefind installed it keeps mdBook's own search instead (English
+# words only): book.toml copies no mdBook index, so this turns it back on
+# with MDBOOK_OUTPUT__HTML__SEARCH__COPY_JS=true, as docs/build.sh does.
+# The Chinese edition:
 # MDBOOK_BOOK__LANGUAGE=zh-CN mdbook serve docs -d book/zh-CN --open
 docs-serve:
-	mdbook serve docs --open
+	@if [ -x docs/node_modules/.bin/pagefind ]; then mdbook serve docs --open; \
+	else MDBOOK_OUTPUT__HTML__SEARCH__COPY_JS=true mdbook serve docs --open; fi
 
 # All testing.B benchmarks, repeated, summarised by benchstat. Save bench.txt
 # before a change and compare: benchstat old.txt bench.txt

@@ -2,12 +2,17 @@
 # Builds both editions of the book (`make docs`):
 #   book/html          English, the source of truth
 #   book/html/zh-CN    Simplified Chinese, from po/zh-CN.po (mdbook-gettext)
-# Each build runs every backend of book.toml: the HTML, the link check and
-# the Pagefind index, so each edition has its own search index (Pagefind
-# splits Chinese text into words). `mdbook build docs` alone builds the
-# English edition.
+# Each build runs every backend of book.toml: the HTML, the link check, the
+# copy of mermaid's bundle and the Pagefind index, so each edition has its
+# own search index, and only that one (Pagefind splits Chinese text into
+# words). `mdbook build docs` alone builds the English edition.
 set -eu
 cd "$(dirname "$0")"
+if [ ! -x node_modules/.bin/pagefind ] && [ -z "${CI:-}" ]; then
+  # No Pagefind on this machine (pagefind.sh says how to install it): keep
+  # mdBook's own search instead, English words only. CI must have Pagefind.
+  export MDBOOK_OUTPUT__HTML__SEARCH__COPY_JS=true
+fi
 mdbook build
 # mdBook empties book/html on every build, so the Chinese edition is built
 # beside it and then moved in.

@@ -11,10 +11,11 @@ docs=$(cd "$(dirname "$0")" && pwd)
 html=$(cd ../html && pwd)
 pagefind="$docs/node_modules/.bin/pagefind"
 if [ ! -x "$pagefind" ]; then
-  # The index is an addition: without it the book keeps mdBook's own search
-  # (theme/pagefind-search.js). So, as with every tool the course needs,
-  # a laptop without it gets the book and a message; CI must have it.
-  echo "pagefind is not installed (run scripts/install-tools.sh, or: npm ci --prefix docs): the book keeps mdBook's own search" >&2
+  # As with every tool the course needs, a laptop without it gets the book
+  # and a message; CI must have it. book.toml copies no other search index:
+  # docs/build.sh (make docs) and make docs-serve bring mdBook's own back
+  # when Pagefind is missing; a bare `mdbook build docs` has no search.
+  echo "pagefind is not installed (run scripts/install-tools.sh, or: npm ci --prefix docs): make docs keeps mdBook's own search (English only); mdbook build docs has none" >&2
   if [ -n "${CI:-}" ]; then
     exit 1
   fi

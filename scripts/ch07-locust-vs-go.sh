@@ -47,7 +47,7 @@ print("| tool | requests | req/s | failures | p50 | p99 | max |")
 print("|---|--:|--:|--:|--:|--:|--:|")
 print(f"| Locust {users} users | {loc['Request Count']} | {float(loc['Requests/s']):.0f} | {loc['Failure Count']} "
       f"| {loc['50%']} ms | {loc['99%']} ms | {float(loc['Max Response Time']):.0f} ms |")
-print(f"| ch07-bench run -conns {users} | {go['requests']} | {go['req_per_s']:.0f} | {go['error_total']} "
+print(f"| `ch07-bench run -conns {users}` | {go['requests']} | {go['req_per_s']:.0f} | {go['error_total']} "
       f"| {lat['p50_us']:.0f} µs | {lat['p99_us']:.0f} µs | {lat['max_us']:.0f} µs |")
 PY
 echo "ch07-locust-vs-go: wrote $out/locust-vs-go.md" >&2

@@ -1,19 +1,24 @@
-// Command mdbook-course is the book's mdBook preprocessor. It does two
+// Command mdbook-course is the book's mdBook preprocessor. It does three
 // things to every page:
 //
 //   - A listing that holds an exercise region shows the exercise's stub
 //     (the same TODO the starter copy has) instead of the solution, except
 //     on the solutions pages (docs/src/solutions/).
+//   - A ```bytefield block (a protocol frame's layout, one field a line)
+//     becomes an HTML figure that wraps to the width of the screen
+//     (bytefield.go).
 //   - The page's meta comment under its title,
 //     <!-- minutes: 25 | source: 第四章 4.1 … -->, becomes a small label
 //     with the reading time and the source text's section, in the book's
 //     language (docs/reading_test.go checks the number).
 //
-// docs/book.toml runs it before mdBook's own include preprocessor:
+// docs/book.toml runs it after mdbook-gettext (so that it sees the
+// translated page) and before mdBook's own include preprocessor:
 //
-//	[preprocessor.exercises]
+//	[preprocessor.course]
 //	command = "go run ../scripts/mdbook-course"
 //	before = ["links"]
+//	after = ["gettext"]
 //
 // mdBook runs it in the book's directory (docs/), first as
 // "mdbook-course supports RENDERER" (exit 0: supported, for every
@@ -32,7 +37,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 
 	"github.com/tcp-in-go/course/tools/stub"
 )
@@ -68,6 +72,7 @@ func run(r io.Reader, w io.Writer) error {
 		Config struct {
 			Book struct {
 				Language string `json:"language"`
+				Src      string `json:"src"`
 			} `json:"book"`
 		} `json:"config"`
 	}
@@ -80,15 +85,33 @@ func run(r io.Reader, w io.Writer) error {
 	if err := bd.Decode(&book); err != nil {
 		return err
 	}
-	root := filepath.Dir(ctx.Root) // the book lives in docs/ of the repository
-	if err := walk(book, root, ctx.Config.Book.Language); err != nil {
+	b := bookInfo{
+		root: filepath.Dir(ctx.Root), // the book lives in docs/ of the repository
+		src:  filepath.Join(ctx.Root, cmpOr(ctx.Config.Book.Src, "src")),
+		lang: cmpOr(ctx.Config.Book.Language, "en"),
+	}
+	if err := walk(book, b); err != nil {
 		return err
 	}
 	return json.NewEncoder(w).Encode(book)
 }
 
+// bookInfo is what walk needs to know of the book.
+type bookInfo struct {
+	root string // the repository
+	src  string // the pages as written (docs/src)
+	lang string // the edition's language: "en", "zh-CN"
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
 // walk rewrites the content of every chapter in the book's JSON.
-func walk(v any, root, lang string) error {
+func walk(v any, b bookInfo) error {
 	switch v := v.(type) {
 	case map[string]any:
 		if ch, ok := v["Chapter"].(map[string]any); ok {
@@ -98,26 +121,48 @@ func walk(v any, root, lang string) error {
 				page, _ = ch["path"].(string)
 			}
 			if page != "" {
-				out, err := stub.ChapterPage(root, filepath.ToSlash(page), content)
+				out, err := chapter(b, filepath.ToSlash(page), content)
 				if err != nil {
 					return fmt.Errorf("%s: %w", page, err)
 				}
-				ch["content"] = metaLabel(out, lang)
+				ch["content"] = out
 			}
 		}
 		for _, x := range v {
-			if err := walk(x, root, lang); err != nil {
+			if err := walk(x, b); err != nil {
 				return err
 			}
 		}
 	case []any:
 		for _, x := range v {
-			if err := walk(x, root, lang); err != nil {
+			if err := walk(x, b); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// chapter rewrites one page.
+func chapter(b bookInfo, page, content string) (string, error) {
+	out, err := stub.ChapterPage(b.root, page, content)
+	if err != nil {
+		return "", err
+	}
+	// In a translated edition, the page as written in English, to check
+	// that the translation kept each frame's layout.
+	var english *string
+	if b.lang != "en" {
+		if data, err := os.ReadFile(filepath.Join(b.src, filepath.FromSlash(page))); err == nil {
+			s := string(data)
+			english = &s
+		}
+	}
+	out, err = bytefields(out, english, b.lang)
+	if err != nil {
+		return "", err
+	}
+	return metaLabel(out, b.lang), nil
 }
 
 // metaRE is a page's meta comment (docs/reading_test.go).
@@ -140,10 +185,11 @@ func metaLabel(content, lang string) string {
 		return content
 	}
 	m := metaRE.FindStringSubmatch(content)
-	parts := []string{fmt.Sprintf(l.minutes, m[1])}
+	// Two items, each kept whole when the label wraps (theme/custom.css).
+	label := `<p class="page-meta"><span class="page-meta-time">` + fmt.Sprintf(l.minutes, m[1]) + "</span>"
 	if m[2] != "" {
-		parts = append(parts, fmt.Sprintf(l.source, html.EscapeString(m[2])))
+		label += ` · <span class="page-meta-source">` + fmt.Sprintf(l.source, html.EscapeString(m[2])) + "</span>"
 	}
-	label := `<p class="page-meta">` + strings.Join(parts, " · ") + "</p>"
+	label += "</p>"
 	return content[:loc[0]] + label + content[loc[1]:]
 }

@@ -78,8 +78,13 @@ func (b *Breaker) Allow() bool {
 // book's language; a page without one is left alone.
 func TestMetaLabel(t *testing.T) {
 	page := "# 4. The echo server\n<!-- minutes: 25 | source: 第四章 4.1 实现一个Echo TCP服务器 -->\n\nText.\n"
-	assert.Equal(t, "# 4. The echo server\n<p class=\"page-meta\">25 min read · Source text: 第四章 4.1 实现一个Echo TCP服务器</p>\n\nText.\n", metaLabel(page, "en"))
-	assert.Contains(t, metaLabel(page, "zh-CN"), "<p class=\"page-meta\">阅读约 25 分钟 · 原文：第四章 4.1 实现一个Echo TCP服务器</p>")
-	assert.Contains(t, metaLabel("# G\n<!-- minutes: 7 -->\n", "en"), `<p class="page-meta">7 min read</p>`)
+	assert.Equal(t, "# 4. The echo server\n"+
+		`<p class="page-meta"><span class="page-meta-time">25 min read</span> · `+
+		`<span class="page-meta-source">Source text: 第四章 4.1 实现一个Echo TCP服务器</span></p>`+
+		"\n\nText.\n", metaLabel(page, "en"))
+	assert.Contains(t, metaLabel(page, "zh-CN"), `<span class="page-meta-time">阅读约 25 分钟</span> · `+
+		`<span class="page-meta-source">原文：第四章 4.1 实现一个Echo TCP服务器</span>`)
+	assert.Contains(t, metaLabel("# G\n<!-- minutes: 7 -->\n", "en"),
+		`<p class="page-meta"><span class="page-meta-time">7 min read</span></p>`)
 	assert.Equal(t, "# G\nno meta\n", metaLabel("# G\nno meta\n", "en"))
 }
