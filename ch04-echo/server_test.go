@@ -23,8 +23,6 @@ import (
 	"github.com/tcp-in-go/course/internal/debugserver"
 	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/tests/testutil"
-
-	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 // startServer runs srv in-process on 127.0.0.1:0 until the test ends.
@@ -72,7 +70,6 @@ func TestThousandClientsAtOnce(t *testing.T) {
 // IdleTimeout, a talking one never is, in the plain server and in the tuned
 // one (which moves its deadline only now and then).
 func TestIdleTimeoutFreesSilentClients(t *testing.T) {
-	exercise.Graded(t, "exercise-idle-deadline")
 	const idle = time.Second
 	for name, cfg := range map[string]Config{
 		"plain": {IdleTimeout: idle},
@@ -235,7 +232,6 @@ func TestDebugEndpoint(t *testing.T) {
 // connection borrow a 64 KiB buffer; once the burst is echoed and the
 // connection waits again, the buffer is back in the pool.
 func TestIdleConnectionHoldsNoLargeBuffer(t *testing.T) {
-	exercise.Graded(t, "exercise-pool")
 	srv := newServer(Config{})
 	addr := startServer(t, srv)
 	c := testutil.Dial(t, addr).(*net.TCPConn)
@@ -272,7 +268,6 @@ func TestClientCommand(t *testing.T) {
 // TestClientHalfCloses: a server may wait for the client's FIN before it
 // echoes (this one reads everything first); the client must send it.
 func TestClientHalfCloses(t *testing.T) {
-	exercise.Graded(t, "exercise-client-halfclose")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	done := make(chan struct{})
@@ -297,7 +292,6 @@ func TestClientHalfCloses(t *testing.T) {
 // TestTranscript records the session shown in the book: the client sends a
 // line, and the server logs the connection.
 func TestTranscript(t *testing.T) {
-	exercise.Graded(t, "exercise-conn-log")
 	var logs testutil.LogBuffer
 	srv := newServer(Config{Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	addr := startServer(t, srv)
