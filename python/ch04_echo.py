@@ -221,6 +221,7 @@ class MetricsHTTPServer(BackoffMixin, http.server.ThreadingHTTPServer):
     this process's descriptors (Go: netutil.LimitListener)."""
 
     daemon_threads = True
+    request_queue_size = BACKLOG  # the kernel's queue, where clients over the cap wait
 
     def __init__(self, host: str, port: int, exposition: Callable[[], bytes]) -> None:
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
