@@ -82,7 +82,7 @@ func copyEcho(c conn, src io.Reader, dst io.Writer) error {
 	go func() {
 		n, err := io.Copy(c, src)
 		if err == nil {
-			err = c.CloseWrite() // "that is all": the server echoes the rest, then closes
+			err = c.CloseWrite() // "that is all": the rest is echoed, then EOF
 		}
 		t.sentAll(n, err)
 	}()

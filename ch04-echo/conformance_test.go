@@ -64,16 +64,26 @@ var checks = []struct {
 	run   func(ctx context.Context, addr string) error
 	bound time.Duration // before GRADE_TIMEOUT_SCALE
 }{
-	{"SingleByte", "one byte comes back", checkSingleByte, 5 * time.Second},
-	{"EmptyConnection", "a client that sends nothing and half-closes gets EOF", checkEmpty, 5 * time.Second},
-	{"AllByteValues", "all 256 byte values come back unchanged (no text mode)", checkAllBytes, 5 * time.Second},
-	{"Stream16MiB", "16 MiB of random data, written while reading", checkStream, 15 * time.Second},
-	{"Concurrent500", "500 clients connected at once, each echoed", checkConcurrent, 15 * time.Second},
-	{"HalfClose", "after the client's FIN, everything is echoed, then EOF", checkHalfClose, 5 * time.Second},
-	{"OddSizes", "writes of odd sizes, split and coalesced, read with odd buffers", checkOddSizes, 5 * time.Second},
-	{"NeverReads", "a client that sends and never reads is pushed back, not buffered", checkNeverReads, 15 * time.Second},
-	{"ResetMidStream", "after a client resets mid-stream, new clients are still echoed", checkResetMidStream, 10 * time.Second},
-	{"Pause", "a client silent for 2 s between two messages gets both echoed", checkPause, 5 * time.Second},
+	{"SingleByte", "one byte comes back",
+		checkSingleByte, 5 * time.Second},
+	{"EmptyConnection", "a client that sends nothing and half-closes gets EOF",
+		checkEmpty, 5 * time.Second},
+	{"AllByteValues", "all 256 byte values come back unchanged (no text mode)",
+		checkAllBytes, 5 * time.Second},
+	{"Stream16MiB", "16 MiB of random data, written while reading",
+		checkStream, 15 * time.Second},
+	{"Concurrent500", "500 clients connected at once, each echoed",
+		checkConcurrent, 15 * time.Second},
+	{"HalfClose", "after the client's FIN, everything is echoed, then EOF",
+		checkHalfClose, 5 * time.Second},
+	{"OddSizes", "writes of odd sizes, split and joined, read with odd buffers",
+		checkOddSizes, 5 * time.Second},
+	{"NeverReads", "a client that never reads is pushed back, not buffered",
+		checkNeverReads, 15 * time.Second},
+	{"ResetMidStream", "after a client resets mid-stream, new ones are echoed",
+		checkResetMidStream, 10 * time.Second},
+	{"Pause", "a client silent for 2 s between two messages gets both back",
+		checkPause, 5 * time.Second},
 }
 
 // ANCHOR_END: checks
@@ -493,7 +503,7 @@ func TestConformanceCatchesBrokenServers(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			broken := catches[c.name]
-			require.NotEmpty(t, broken, "no broken server shows that %s can fail", c.name)
+			require.NotEmpty(t, broken, "no broken server shows %s can fail", c.name)
 			addr := startBroken(t, broken)
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()

@@ -22,7 +22,9 @@ func (s *Server) observe() serve.Observer {
 	})
 	s.roundTrip = s.metrics.Echo()
 	handle := s.serve
-	s.serve = func(c net.Conn) serve.End { return handle(&timedConn{Conn: c, echo: s.roundTrip}) }
+	s.serve = func(c net.Conn) serve.End {
+		return handle(&timedConn{Conn: c, echo: s.roundTrip})
+	}
 	return s.metrics
 }
 

@@ -76,7 +76,9 @@ func NewServer(cfg Config) *Server {
 	if cfg.Metrics {
 		obs = s.observe() // metrics.go: wraps s.serve to time each echo
 	}
-	s.core = serve.New(serve.Config{Log: cfg.Log, MaxConns: cfg.MaxConns, Observer: obs})
+	s.core = serve.New(serve.Config{
+		Log: cfg.Log, MaxConns: cfg.MaxConns, Observer: obs,
+	})
 	return s
 }
 
@@ -122,7 +124,10 @@ const (
 	largeBufSize = 64 << 10
 )
 
-var largeBufs = sync.Pool{New: func() any { b := make([]byte, largeBufSize); return &b }}
+var largeBufs = sync.Pool{New: func() any {
+	b := make([]byte, largeBufSize)
+	return &b
+}}
 
 // ANCHOR_END: buffers
 
@@ -169,14 +174,15 @@ func (s *Server) echo(c net.Conn, n *byteCount) error {
 // into buf: a read that filled the small buffer means bulk data, so borrow a
 // large one; a short read into the large one means the socket is drained, so
 // give it back. It returns the next buffer and the large one still borrowed.
-func (s *Server) pickBuffer(buf, small []byte, large *[]byte, r int) ([]byte, *[]byte) {
+func (s *Server) pickBuffer(buf, small []byte, large *[]byte, r int,
+) ([]byte, *[]byte) {
 	switch {
 	case r == len(buf) && large == nil: // the small buffer filled up: bulk data
 		large = largeBufs.Get().(*[]byte)
 		buf = *large
 		s.stats.largeBufs.Add(1)
 		s.stats.borrows.Add(1)
-	case r < len(buf) && large != nil: // the socket is drained: give the large one back
+	case r < len(buf) && large != nil: // the socket is drained: give it back
 		s.giveBack(large)
 		large, buf = nil, small
 	}
@@ -219,7 +225,9 @@ func (s *Server) refreshDeadline(c net.Conn) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.core.BeginShutdown() // Draining() is true from here: see refreshDeadline
 	// Wake connections blocked in Read so they notice the drain.
-	s.core.Each(func(c net.Conn) { _ = c.SetReadDeadline(time.Now().Add(drainQuiet)) })
+	s.core.Each(func(c net.Conn) {
+		_ = c.SetReadDeadline(time.Now().Add(drainQuiet))
+	})
 	return s.core.Wait(ctx) // closes what is still open when ctx ends
 }
 

@@ -293,7 +293,8 @@ class ThreadingEchoServer(BackoffMixin, socketserver.ThreadingTCPServer):
 
 def serve_threads(host: str, port: int) -> None:
     with ThreadingEchoServer((host, port), EchoHandler) as server:
-        log("INFO", "listening", addr=format_addr(server.server_address), model="threads")
+        addr = format_addr(server.server_address)
+        log("INFO", "listening", addr=addr, model="threads")
         serve_until_signal(server)  # Ctrl-C or SIGTERM
         server.socket.close()  # stop accepting; clients still connected finish
         server.open.drain(DRAIN_TIMEOUT[0])
@@ -336,6 +337,7 @@ def serve_selectors(host: str, port: int) -> None:
         signal.signal(sig, lambda signum, frame: None)  # the byte is the message
     sel.register(wake_r, selectors.EVENT_READ, "wakeup")
     drain_until: float | None = None  # set when a signal starts the drain
+    drain = f"{DRAIN_TIMEOUT[0]:g}s"  # the drain's bound, for its log line
     interrupted = False  # by a second signal, during the drain
     # ANCHOR_END: selectors-setup
 
@@ -369,7 +371,7 @@ def serve_selectors(host: str, port: int) -> None:
             timeout = min(idle, 1.0) if idle else None
             if drain_until is not None:
                 timeout = min(timeout or 1.0, max(drain_until - time.monotonic(), 0))
-            if accept_at is not None:  # the backoff is over: watch the listener again
+            if accept_at is not None:  # backing off: is the wait over?
                 if time.monotonic() >= accept_at:
                     sel.register(ln, selectors.EVENT_READ)
                     accept_at = None
@@ -389,7 +391,7 @@ def serve_selectors(host: str, port: int) -> None:
                     accept_at = None
                     ln.close()  # stop accepting; the clients still here finish
                     drain_until = time.monotonic() + DRAIN_TIMEOUT[0]
-                    log("INFO", "draining", open=len(conns), drain_timeout=f"{DRAIN_TIMEOUT[0]:g}s")
+                    log("INFO", "draining", open=len(conns), drain_timeout=drain)
                     continue
                 if key.data is None:  # the listener: a client is waiting
                     try:
@@ -444,7 +446,10 @@ def serve_selectors(host: str, port: int) -> None:
         ln.close()  # not registered while backing off
         sel.close()
         wake_w.close()
-        log("INFO", "stopped by a second signal, without waiting" if interrupted else "stopped")
+        if interrupted:
+            log("INFO", "stopped by a second signal, without waiting")
+        else:
+            log("INFO", "stopped")
         # ANCHOR_END: selectors-echo
 
 
@@ -568,19 +573,25 @@ async def drain_asyncio(now: asyncio.Event) -> None:
     if tasks:
         drained = asyncio.create_task(asyncio.wait(tasks))
         interrupted = asyncio.create_task(now.wait())
-        await asyncio.wait(
-            {drained, interrupted}, timeout=DRAIN_TIMEOUT[0], return_when=asyncio.FIRST_COMPLETED
-        )
+        either, first = {drained, interrupted}, asyncio.FIRST_COMPLETED
+        await asyncio.wait(either, timeout=DRAIN_TIMEOUT[0], return_when=first)
         drained.cancel()  # the waits, not the connections
         interrupted.cancel()
         pending = {t for t in tasks if not t.done()}
         if pending:
             if not now.is_set():
-                log("WARN", "drain timeout; closed the remaining connections", open=len(pending))
+                log(
+                    "WARN",
+                    "drain timeout; closed the remaining connections",
+                    open=len(pending),
+                )
             for t in pending:
                 t.cancel()  # it logs one line and aborts its connection
             await asyncio.wait(pending)
-    log("INFO", "stopped by a second signal, without waiting" if now.is_set() else "stopped")
+    if now.is_set():
+        log("INFO", "stopped by a second signal, without waiting")
+    else:
+        log("INFO", "stopped")
     # ANCHOR_END: asyncio-drain
 
 
@@ -718,7 +729,8 @@ def receive(args: argparse.Namespace, sock: socket.socket) -> int:
                 sys.stdout.buffer.flush()
                 received += len(data)
         except TimeoutError:
-            die("ch04_echo", f"the server sent nothing for {args.idle_timeout:g}s (--idle-timeout)")
+            idle = f"{args.idle_timeout:g}s"
+            die("ch04_echo", f"the server sent nothing for {idle} (--idle-timeout)")
         except OSError as err:
             if not gave_up.is_set():
                 die("ch04_echo", err)

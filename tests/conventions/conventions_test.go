@@ -70,6 +70,7 @@ var goOnly = map[string]string{
 	"ch03-listen-accept serve -drain-timeout": "the Python heartbeat server stops at once, without a drain",
 	"ch03-listen-accept client -v":            "a debug line per PING and PONG: the Go client's",
 	"ch04-echo serve -max-conns":              "the Python servers have no connection limit",
+	"ch04-echo serve -max-bytes":              "the byte quota is an exercise of the Go server (quota.go)",
 	"ch04-echo serve -tuned":                  "the stack-tuned server is a Go lesson (tuned.go)",
 	"ch04-echo client -n":                     "generated, verified payloads are the Go client's",
 	"ch04-echo client -size":                  "generated, verified payloads are the Go client's",
