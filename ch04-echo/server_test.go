@@ -332,3 +332,34 @@ func TestHold(t *testing.T) {
 	require.NoError(t, <-held)
 	require.Eventually(t, func() bool { return srv.Stats().ConnsOpen == 0 }, 10*time.Second, 5*time.Millisecond, "all are closed")
 }
+
+// TestClientSendsAndReceivesAtOnce: the client reads the echo while it is
+// still sending. One that sent everything first would deadlock once the
+// bytes in flight exceed the socket buffers of both sides (a few MiB each
+// way on loopback): 32 MiB is well past them, and the timeout turns the
+// deadlock into a failure.
+func TestClientSendsAndReceivesAtOnce(t *testing.T) {
+	addr := startServer(t, newServer(Config{IdleTimeout: time.Minute}))
+	const size = 32 << 20
+	var got countingWriter
+	err := runClient(context.Background(), clientConfig{addr: addr, timeout: 20 * time.Second},
+		io.LimitReader(zeros{}, size), &got)
+	require.NoError(t, err, "a client that sends everything before reading deadlocks")
+	assert.Equal(t, int64(size), got.n, "every byte came back")
+}
+
+// zeros is an endless stream of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(b []byte) (int, error) {
+	clear(b)
+	return len(b), nil
+}
+
+// countingWriter counts what is written to it, and keeps none of it.
+type countingWriter struct{ n int64 }
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	w.n += int64(len(b))
+	return len(b), nil
+}
