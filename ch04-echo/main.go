@@ -76,7 +76,7 @@ func clientCmd(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.msg, "msg", "", "send this line instead of stdin")
 	fs.IntVar(&cfg.n, "n", 0, "send n generated messages of -size bytes and verify the echo")
 	fs.IntVar(&cfg.size, "size", 1024, "message size for -n")
-	fs.DurationVar(&cfg.timeout, "timeout", time.Minute, "give up after this long (0: never)")
+	fs.DurationVar(&cfg.timeout, "timeout", time.Minute, "give up after this long; 0: never")
 	fs.DurationVar(&cfg.idle, "idle-timeout", 0, "give up when the server sends nothing for this long (0: never)")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err

@@ -767,7 +767,7 @@ def main(argv: list[str] | None = None) -> None:
     p_client = sub.add_parser("client", help="send --msg or stdin and print the echo")
     p_client.add_argument("--addr", default=DEFAULT_ADDR, help="server address HOST:PORT")
     p_client.add_argument("--msg", help="send this line instead of stdin")
-    p_client.add_duration("--timeout", "1m", "give up after this long (0: never)")
+    p_client.add_duration("--timeout", "1m", "give up after this long; 0: never")
     p_client.add_duration(
         "--idle-timeout", "0s", "give up when the server sends nothing for this long (0: never)"
     )
