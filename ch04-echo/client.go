@@ -19,15 +19,26 @@ type clientConfig struct {
 	msg      string // send msg+"\n" instead of stdin
 	n, size  int    // with n > 0: send n generated messages of size bytes, verify
 	timeout  time.Duration
-	progress io.Writer // with -n, a progress line every second goes here (nil: none)
+	idle     time.Duration // give up when the server sends nothing this long; 0: never
+	progress io.Writer     // with -n, a progress line every second goes here (nil: none)
+}
+
+// conn is the client's connection: a TCP connection, whose sending side it
+// can close on its own (CloseWrite), possibly wrapped (idleConn).
+type conn interface {
+	net.Conn
+	CloseWrite() error
 }
 
 // runClient sends stdin (or -msg) and copies the echo to stdout, or with -n
 // sends a generated payload and verifies it. It returns once the echo of
 // everything sent has arrived.
 func runClient(ctx context.Context, cfg clientConfig, stdin io.Reader, stdout io.Writer) error {
-	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
-	defer cancel()
+	if cfg.timeout > 0 { // 0: never
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.timeout)
+		defer cancel()
+	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", cfg.addr)
 	if err != nil {
@@ -37,17 +48,24 @@ func runClient(ctx context.Context, cfg clientConfig, stdin io.Reader, stdout io
 	stop := context.AfterFunc(ctx, func() { c.Close() }) // unblock reads and writes on timeout or Ctrl-C
 	defer stop()
 
+	var ec conn = c.(*net.TCPConn)
+	if cfg.idle > 0 {
+		ec = idleConn{TCPConn: c.(*net.TCPConn), idle: cfg.idle}
+	}
 	if cfg.n > 0 {
-		err = verifyEcho(c.(*net.TCPConn), cfg.n, cfg.size, stdout, cfg.progress)
+		err = verifyEcho(ec, cfg.n, cfg.size, stdout, cfg.progress)
 	} else {
 		src := stdin
 		if cfg.msg != "" {
 			src = strings.NewReader(cfg.msg + "\n")
 		}
-		err = copyEcho(c.(*net.TCPConn), src, stdout)
+		err = copyEcho(ec, src, stdout)
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("gave up after %s (-timeout): %w", cfg.timeout, ctx.Err())
 	}
 	if ctx.Err() != nil {
-		return fmt.Errorf("%w (after %s)", ctx.Err(), cfg.timeout)
+		return ctx.Err() // Ctrl-C
 	}
 	return err
 }
@@ -59,15 +77,13 @@ func runClient(ctx context.Context, cfg clientConfig, stdin io.Reader, stdout io
 // would deadlock against any echo server once the socket buffers fill. When
 // src ends the client half-closes (its FIN tells the server nothing more is
 // coming) and waits until as many bytes came back as it sent.
-func copyEcho(c *net.TCPConn, src io.Reader, dst io.Writer) error {
+func copyEcho(c conn, src io.Reader, dst io.Writer) error {
 	t := newTally()
 	go func() {
 		n, err := io.Copy(c, src)
-		// ANCHOR: exercise-client-halfclose
 		if err == nil {
-			err = c.CloseWrite()
+			err = c.CloseWrite() // "that is all": the rest is echoed, then EOF
 		}
-		// ANCHOR_END: exercise-client-halfclose
 		t.sentAll(n, err)
 	}()
 	// ANCHOR_END: client-send
@@ -94,17 +110,42 @@ func copyEcho(c *net.TCPConn, src io.Reader, dst io.Writer) error {
 	case <-t.done:
 		return t.err()
 	case err := <-readErr:
+		if !errors.Is(err, io.EOF) {
+			return err // a reset, a timeout: runClient's Close stops the sender
+		}
 		t.readEnded()
 		<-t.done // the server closed; wait for the sender to know the total
-		if terr := t.err(); terr != nil || errors.Is(err, io.EOF) {
-			return terr
-		}
-		return err
+		return t.err()
 	}
 	// ANCHOR_END: client-receive
 }
 
 // ANCHOR_END: client-copy
+
+// ANCHOR: idle-conn
+// idleConn gives up on a server that sends nothing for idle (-idle-timeout):
+// the server's idle deadline, on the client's side. Reads go through it;
+// CloseWrite and the rest are the TCP connection's.
+type idleConn struct {
+	*net.TCPConn
+	idle time.Duration
+}
+
+// Read reads what the server sent, and fails with a clear error, saying
+// -idle-timeout, when nothing came for idle.
+func (c idleConn) Read(b []byte) (int, error) {
+	// ANCHOR: exercise-client-idle
+	_ = c.SetReadDeadline(time.Now().Add(c.idle))
+	n, err := c.TCPConn.Read(b)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		err = fmt.Errorf("the server sent nothing for %s (-idle-timeout)", c.idle)
+	}
+	return n, err
+	// ANCHOR_END: exercise-client-idle
+}
+
+// ANCHOR_END: idle-conn
 
 // tally decides when the echo is complete: once the total sent is known and
 // as many bytes have come back.
@@ -167,7 +208,7 @@ func (t *tally) err() error {
 // verifyEcho streams n messages of size bytes generated from a fixed seed, and
 // checks the echo byte for byte against a second generator with the same
 // seed, so neither side holds the whole payload in memory.
-func verifyEcho(c *net.TCPConn, n, size int, out, progress io.Writer) error {
+func verifyEcho(c conn, n, size int, out, progress io.Writer) error {
 	seed := [32]byte{8, 6, 2} // any fixed seed; RFC 862 it is
 	start := time.Now()
 	var verified atomic.Int64

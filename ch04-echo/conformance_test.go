@@ -16,6 +16,26 @@ package main
 // Each check is a function returning an error rather than failing a test, so
 // that TestConformanceCatchesBrokenServers can prove every check fails
 // against a server with the bug it is meant to catch.
+//
+// The promises of the page (docs/src/ch04-echo.md) that it grades, for any
+// server at an address:
+//
+//   - every byte comes back, unchanged and in order, however the client's
+//     writes were split or joined: SingleByte, AllByteValues, OddSizes,
+//     Stream16MiB;
+//   - many clients are served at once: Concurrent500;
+//   - half-close: what was sent before the client's FIN is echoed, then
+//     EOF: HalfClose, EmptyConnection;
+//   - back-pressure: a client that never reads is pushed back, not
+//     buffered without bound: NeverReads;
+//   - a client that resets its connection mid-stream does not stop the
+//     server: ResetMidStream;
+//   - a client that pauses is not an idle one (idle timeouts are minutes):
+//     Pause.
+//
+// Not graded from outside, since they need the server's flags or a signal
+// (the package's own tests check them): -idle-timeout closing silent
+// clients, -max-conns queueing, -max-bytes, and the drain on SIGTERM.
 
 import (
 	"bytes"
@@ -27,6 +47,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,14 +64,26 @@ var checks = []struct {
 	run   func(ctx context.Context, addr string) error
 	bound time.Duration // before GRADE_TIMEOUT_SCALE
 }{
-	{"SingleByte", "one byte comes back", checkSingleByte, 5 * time.Second},
-	{"EmptyConnection", "a client that sends nothing and half-closes gets EOF", checkEmpty, 5 * time.Second},
-	{"AllByteValues", "all 256 byte values come back unchanged (no text mode)", checkAllBytes, 5 * time.Second},
-	{"Stream16MiB", "16 MiB of random data, written while reading", checkStream, 15 * time.Second},
-	{"Concurrent500", "500 clients connected at once, each echoed", checkConcurrent, 15 * time.Second},
-	{"HalfClose", "after the client's FIN, everything is echoed, then EOF", checkHalfClose, 5 * time.Second},
-	{"OddSizes", "writes of odd sizes, split and coalesced, read with odd buffers", checkOddSizes, 5 * time.Second},
-	{"NeverReads", "a client that sends and never reads is pushed back, not buffered", checkNeverReads, 15 * time.Second},
+	{"SingleByte", "one byte comes back",
+		checkSingleByte, 5 * time.Second},
+	{"EmptyConnection", "a client that sends nothing and half-closes gets EOF",
+		checkEmpty, 5 * time.Second},
+	{"AllByteValues", "all 256 byte values come back unchanged (no text mode)",
+		checkAllBytes, 5 * time.Second},
+	{"Stream16MiB", "16 MiB of random data, written while reading",
+		checkStream, 15 * time.Second},
+	{"Concurrent500", "500 clients connected at once, each echoed",
+		checkConcurrent, 15 * time.Second},
+	{"HalfClose", "after the client's FIN, everything is echoed, then EOF",
+		checkHalfClose, 5 * time.Second},
+	{"OddSizes", "writes of odd sizes, split and joined, read with odd buffers",
+		checkOddSizes, 5 * time.Second},
+	{"NeverReads", "a client that never reads is pushed back, not buffered",
+		checkNeverReads, 15 * time.Second},
+	{"ResetMidStream", "after a client resets mid-stream, new ones are echoed",
+		checkResetMidStream, 10 * time.Second},
+	{"Pause", "a client silent for 2 s between two messages gets both back",
+		checkPause, 5 * time.Second},
 }
 
 // ANCHOR_END: checks
@@ -315,11 +348,75 @@ func checkNeverReads(ctx context.Context, addr string) error {
 	return fmt.Errorf("wrote %d MiB without the server pushing back: it buffers without bound", written>>20)
 }
 
+// checkResetMidStream resets a connection (RST, SO_LINGER 0) while the
+// server is echoing 1 MiB to it, then keeps dialling new clients for a
+// second: each must be echoed. A server that stops serving, or dies, when
+// one connection fails is caught once it has seen the reset.
+func checkResetMidStream(ctx context.Context, addr string) error {
+	c, err := testutil.DialCtx(ctx, addr)
+	if err != nil {
+		return err
+	}
+	if _, err := c.Write(random(1 << 20)); err != nil {
+		c.Close()
+		return fmt.Errorf("write before the reset: %w", err)
+	}
+	_ = c.SetLinger(0) // Close sends RST instead of FIN
+	c.Close()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for i := range 10 {
+		if err := checkSingleByte(ctx, addr); err != nil {
+			return fmt.Errorf("client %d after the reset: %w", i+1, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// checkPause sends a message, says nothing for 2 s, and sends another: a
+// client that pauses (someone typing into nc) is not an idle one.
+func checkPause(ctx context.Context, addr string) error {
+	c, err := testutil.DialCtx(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := roundTrip(c, []byte("before the pause\n")); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(2 * time.Second): // the pause is what is checked
+	}
+	if err := roundTrip(c, []byte("after the pause\n")); err != nil {
+		return fmt.Errorf("after 2 s of silence: %w", err)
+	}
+	return nil
+}
+
 // Broken servers, each with one classic bug, for the test below.
 // stop is closed when the test ends.
 type brokenHandler func(c net.Conn, stop <-chan struct{})
 
 var brokenServers = map[string]brokenHandler{
+	// Closes a client silent for half a second: an idle timeout of
+	// seconds where the page promises minutes.
+	"impatient": func(c net.Conn, _ <-chan struct{}) {
+		buf := make([]byte, 4096)
+		for {
+			_ = c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+			n, err := c.Read(buf)
+			if _, werr := c.Write(buf[:n]); err != nil || werr != nil {
+				return
+			}
+		}
+	},
 	// Never answers.
 	"silent": func(c net.Conn, _ <-chan struct{}) { _, _ = io.Copy(io.Discard, c) },
 	// Echoes, but when the client half-closes it never closes its side.
@@ -399,12 +496,14 @@ func TestConformanceCatchesBrokenServers(t *testing.T) {
 		"HalfClose":       "ignores-eof",
 		"OddSizes":        "fixed-blocks",
 		"NeverReads":      "unbounded",
+		"ResetMidStream":  "dies-on-reset",
+		"Pause":           "impatient",
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			broken := catches[c.name]
-			require.NotEmpty(t, broken, "no broken server shows that %s can fail", c.name)
+			require.NotEmpty(t, broken, "no broken server shows %s can fail", c.name)
 			addr := startBroken(t, broken)
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()
@@ -420,9 +519,23 @@ func TestConformanceCatchesBrokenServers(t *testing.T) {
 // startBroken serves a broken handler on 127.0.0.1:0 until the test ends.
 // "one-at-a-time" is the loop of the source text: accept, echo until the
 // client closes, and only then accept the next.
+// "dies-on-reset" stops echoing (it closes every new connection at once)
+// after a connection ends with an error: the server whose handler exits
+// the process, or stops its loop, on a client's reset.
 func startBroken(t *testing.T, name string) string {
-	if name == "one-at-a-time" {
+	switch name {
+	case "one-at-a-time":
 		return testutil.StartBroken(t, true, func(c net.Conn, _ <-chan struct{}) { _, _ = io.Copy(c, c) })
+	case "dies-on-reset":
+		var dead atomic.Bool
+		return testutil.StartBroken(t, false, func(c net.Conn, _ <-chan struct{}) {
+			if dead.Load() {
+				return
+			}
+			if _, err := io.Copy(c, c); err != nil {
+				dead.Store(true)
+			}
+		})
 	}
 	return testutil.StartBroken(t, false, brokenServers[name])
 }

@@ -36,17 +36,21 @@ func serveCmd(ctx context.Context, args []string) error {
 	maxConns := fs.Int("max-conns", 10000, "connections served at once (0: no limit); more wait in the accept queue")
 	idle := fs.Duration("idle-timeout", 5*time.Minute, "close a client silent this long (0: never); silent: neither sending nor reading")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long open connections may finish")
+	maxBytes := fs.Int64("max-bytes", 0, "end a connection once its client has sent this many bytes (0: no limit)")
 	debugAddr := fs.String("debug-addr", "", "serve pprof and expvar here, e.g. 127.0.0.1:6060 (loopback only)")
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics here (may listen on any address); also /healthz and /readyz, e.g. :9464")
 	tuned := fs.Bool("tuned", false, "the variant that keeps idle connections smallest (see tuned.go)")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
-	if *maxConns < 0 || *idle < 0 || *drain < 0 {
-		return cli.Usagef("-max-conns, -idle-timeout and -drain-timeout must not be negative")
+	if *maxConns < 0 || *idle < 0 || *drain < 0 || *maxBytes < 0 {
+		return cli.Usagef("-max-conns, -idle-timeout, -drain-timeout and -max-bytes must not be negative")
 	}
 	log := slog.Default()
-	srv := NewServer(Config{MaxConns: *maxConns, IdleTimeout: *idle, Log: log, Tuned: *tuned, Metrics: *metricsAddr != ""})
+	srv := NewServer(Config{
+		MaxConns: *maxConns, IdleTimeout: *idle, MaxBytes: *maxBytes, Log: log,
+		Tuned: *tuned, Metrics: *metricsAddr != "",
+	})
 	if *debugAddr != "" {
 		_, stop, err := debugserver.Start(ctx, *debugAddr, "echo", func() any { return srv.Stats() }, log)
 		if err != nil {
@@ -72,12 +76,13 @@ func clientCmd(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.msg, "msg", "", "send this line instead of stdin")
 	fs.IntVar(&cfg.n, "n", 0, "send n generated messages of -size bytes and verify the echo")
 	fs.IntVar(&cfg.size, "size", 1024, "message size in bytes; for -n")
-	fs.DurationVar(&cfg.timeout, "timeout", time.Minute, "give up after this long")
+	fs.DurationVar(&cfg.timeout, "timeout", time.Minute, "give up after this long; 0: never")
+	fs.DurationVar(&cfg.idle, "idle-timeout", 0, "give up when the server sends nothing for this long (0: never)")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
-	if cfg.n < 0 || cfg.size <= 0 {
-		return cli.Usagef("-n must not be negative and -size must be positive")
+	if cfg.n < 0 || cfg.size <= 0 || cfg.timeout < 0 || cfg.idle < 0 {
+		return cli.Usagef("-n, -timeout and -idle-timeout must not be negative, and -size must be positive")
 	}
 	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 		cfg.progress = os.Stderr // a terminal: show progress; a pipe or file: stay quiet

@@ -22,7 +22,9 @@ func (s *Server) observe() serve.Observer {
 	})
 	s.roundTrip = s.metrics.Echo()
 	handle := s.serve
-	s.serve = func(c net.Conn) serve.End { return handle(&timedConn{Conn: c, echo: s.roundTrip}) }
+	s.serve = func(c net.Conn) serve.End {
+		return handle(&timedConn{Conn: c, echo: s.roundTrip})
+	}
 	return s.metrics
 }
 
@@ -30,6 +32,9 @@ func (s *Server) observe() serve.Observer {
 // Config.Metrics was off.
 func (s *Server) Metrics() *telemetry.Metrics { return s.metrics }
 
+// ANCHOR_END: metrics
+
+// ANCHOR: timed-conn
 // timedConn times each echo: from a Read that returned bytes to the Write
 // that follows it.
 type timedConn struct {
@@ -58,4 +63,4 @@ func (c *timedConn) Write(b []byte) (int, error) {
 // NetConn returns the connection underneath (as tls.Conn's does).
 func (c *timedConn) NetConn() net.Conn { return c.Conn }
 
-// ANCHOR_END: metrics
+// ANCHOR_END: timed-conn

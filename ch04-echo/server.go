@@ -25,8 +25,8 @@ const drainQuiet = 250 * time.Millisecond
 // unchanged and in order, until the client closes. Build it with NewServer.
 type Server struct {
 	cfg   Config
-	core  *serve.Core // the accept loop, the connection limit, Shutdown
-	serve serve.Handler
+	core  *serve.Core   // the accept loop, the connection limit, Shutdown
+	serve serve.Handler // handle, or a variant of it (see NewServer)
 	stats counters
 
 	metrics   *telemetry.Metrics // nil unless Config.Metrics (metrics.go)
@@ -35,19 +35,29 @@ type Server struct {
 
 // Config is what a Server is built with: the serve command's flags.
 type Config struct {
-	MaxConns    int           // connections served at once; 0 means no limit
-	IdleTimeout time.Duration // close a peer that neither sends nor reads this long; 0 means never
-	Log         *slog.Logger  // the accept loop's and each connection's lines; nil: stderr
+	// MaxConns is the number of connections served at once; 0: no limit.
+	MaxConns int
+	// IdleTimeout closes a client that neither sends nor reads this long;
+	// 0: never.
+	IdleTimeout time.Duration
+	// MaxBytes ends a connection once its client has sent this many bytes
+	// (quota.go, an exercise); 0: no limit.
+	MaxBytes int64
+	// Log gets the accept loop's lines and each connection's; nil: stderr.
+	Log *slog.Logger
 
 	// Tuned selects the variant of tuned.go, which keeps an idle
 	// connection's memory to a minimum; Splice (with Tuned) echoes with
-	// splice(2). The chapter's "Going further" page measures both.
+	// splice(2). The chapter's "Going further" pages measure both.
 	Tuned, Splice bool
 	// Metrics turns on the metrics (-metrics-addr): Server.Metrics
 	// returns them for the HTTP endpoint (metrics.go).
 	Metrics bool
 }
 
+// ANCHOR_END: server-type
+
+// ANCHOR: new-server
 // NewServer returns a server built once and for all by cfg: everything
 // Serve and Shutdown read is set here, so they may run in any order.
 func NewServer(cfg Config) *Server {
@@ -59,15 +69,20 @@ func NewServer(cfg Config) *Server {
 	if cfg.Tuned {
 		s.serve = s.handleTuned
 	}
+	if cfg.MaxBytes > 0 {
+		s.serve = s.withQuota(s.serve) // quota.go
+	}
 	var obs serve.Observer
 	if cfg.Metrics {
 		obs = s.observe() // metrics.go: wraps s.serve to time each echo
 	}
-	s.core = serve.New(serve.Config{Log: cfg.Log, MaxConns: cfg.MaxConns, Observer: obs})
+	s.core = serve.New(serve.Config{
+		Log: cfg.Log, MaxConns: cfg.MaxConns, Observer: obs,
+	})
 	return s
 }
 
-// ANCHOR_END: server-type
+// ANCHOR_END: new-server
 
 // ANCHOR: serve
 // Serve accepts connections on ln and echoes each in a goroutine of its own,
@@ -109,7 +124,10 @@ const (
 	largeBufSize = 64 << 10
 )
 
-var largeBufs = sync.Pool{New: func() any { b := make([]byte, largeBufSize); return &b }}
+var largeBufs = sync.Pool{New: func() any {
+	b := make([]byte, largeBufSize)
+	return &b
+}}
 
 // ANCHOR_END: buffers
 
@@ -156,19 +174,18 @@ func (s *Server) echo(c net.Conn, n *byteCount) error {
 // into buf: a read that filled the small buffer means bulk data, so borrow a
 // large one; a short read into the large one means the socket is drained, so
 // give it back. It returns the next buffer and the large one still borrowed.
-func (s *Server) pickBuffer(buf, small []byte, large *[]byte, r int) ([]byte, *[]byte) {
-	// ANCHOR: exercise-pool
+func (s *Server) pickBuffer(buf, small []byte, large *[]byte, r int,
+) ([]byte, *[]byte) {
 	switch {
 	case r == len(buf) && large == nil: // the small buffer filled up: bulk data
 		large = largeBufs.Get().(*[]byte)
 		buf = *large
 		s.stats.largeBufs.Add(1)
 		s.stats.borrows.Add(1)
-	case r < len(buf) && large != nil: // the socket is drained: give the large one back
+	case r < len(buf) && large != nil: // the socket is drained: give it back
 		s.giveBack(large)
 		large, buf = nil, small
 	}
-	// ANCHOR_END: exercise-pool
 	return buf, large
 }
 
@@ -188,11 +205,9 @@ func (s *Server) giveBack(large *[]byte) {
 // out, not a long busy one. While the server drains, the read deadline is
 // much shorter.
 func (s *Server) refreshDeadline(c net.Conn) {
-	// ANCHOR: exercise-idle-deadline
 	if s.cfg.IdleTimeout > 0 {
 		_ = c.SetDeadline(time.Now().Add(s.cfg.IdleTimeout))
 	}
-	// ANCHOR_END: exercise-idle-deadline
 	// Checked after setting the idle deadline: if Shutdown started in
 	// between, its shorter deadline must win, and this line restores it.
 	if s.core.Draining() {
@@ -210,7 +225,9 @@ func (s *Server) refreshDeadline(c net.Conn) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.core.BeginShutdown() // Draining() is true from here: see refreshDeadline
 	// Wake connections blocked in Read so they notice the drain.
-	s.core.Each(func(c net.Conn) { _ = c.SetReadDeadline(time.Now().Add(drainQuiet)) })
+	s.core.Each(func(c net.Conn) {
+		_ = c.SetReadDeadline(time.Now().Add(drainQuiet))
+	})
 	return s.core.Wait(ctx) // closes what is still open when ctx ends
 }
 

@@ -26,7 +26,9 @@ type tunedListener struct {
 	s *Server
 }
 
-func (s *Server) tunedListener(ln net.Listener) net.Listener { return tunedListener{ln, s} }
+func (s *Server) tunedListener(ln net.Listener) net.Listener {
+	return tunedListener{ln, s}
+}
 
 func (l tunedListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()

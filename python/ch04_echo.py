@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import http.server
 import os
 import selectors
 import signal
@@ -32,6 +33,8 @@ import socketserver
 import sys
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from common import (
     BACKLOG,  # socketserver's default of 5 would drop bursts of clients
@@ -123,7 +126,8 @@ class Metrics:
             "tcp_server_received_bytes", "Bytes read from clients.", registry=reg
         )
         self.sent = pc.Counter("tcp_server_sent_bytes", "Bytes written to clients.", registry=reg)
-        server, _ = pc.start_http_server(port, host, registry=reg)
+        server = MetricsHTTPServer(host, port, lambda: pc.generate_latest(reg))
+        threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
         self.on = True
         log("INFO", "metrics listening", addr=format_addr(server.server_address), paths="/metrics")
 
@@ -151,6 +155,94 @@ def ended(peer: str, start: float, n_in: int, n_out: int, reason: str, err: obje
 
 
 # ANCHOR_END: metrics
+
+
+# ANCHOR: metrics-http
+# The bounds of the Go servers' -metrics-addr (internal/httpserve): the
+# metrics port may be open to the network and shares this process and its
+# descriptors with the echo server, so slow, half-sent and idle clients
+# must not pile up there. (prometheus_client's own server has no timeout.)
+HTTP_MAX_CONNS = 32  # served at once; more wait in the kernel's accept queue
+HTTP_READ_TIMEOUT = 5.0  # seconds for a whole request, from its first byte
+HTTP_WRITE_TIMEOUT = 10.0  # seconds to send the response
+HTTP_IDLE_TIMEOUT = 30.0  # seconds a keep-alive connection may wait for its next request
+
+
+class MetricsHandler(http.server.BaseHTTPRequestHandler):
+    """GET /metrics over HTTP/1.1 keep-alive, each step under its timeout."""
+
+    protocol_version = "HTTP/1.1"
+    server: MetricsHTTPServer
+
+    def handle(self) -> None:
+        wait = HTTP_READ_TIMEOUT  # for the first request; then HTTP_IDLE_TIMEOUT
+        self.close_connection = False
+        while not self.close_connection:
+            self.connection.settimeout(wait)
+            try:
+                if not self.rfile.peek(1):  # type: ignore[attr-defined]
+                    return  # the client closed
+            except OSError:  # TimeoutError included: silent for too long
+                return
+            wait = HTTP_IDLE_TIMEOUT
+            # A timeout per recv would let a client send a byte every few
+            # seconds forever: the whole request gets HTTP_READ_TIMEOUT.
+            self.cut = threading.Timer(HTTP_READ_TIMEOUT, self.cut_off)
+            self.cut.start()
+            try:
+                self.handle_one_request()
+            finally:
+                self.cut.cancel()
+
+    def cut_off(self) -> None:
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)  # wakes the blocked recv
+
+    def do_GET(self) -> None:
+        self.cut.cancel()  # the request is in; now the response's timeout
+        self.connection.settimeout(HTTP_WRITE_TIMEOUT)
+        if self.path.split("?")[0] != "/metrics":
+            self.send_error(404)
+            return
+        body = self.server.exposition()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # one line per scrape would drown the server's own log
+
+
+class MetricsHTTPServer(BackoffMixin, http.server.ThreadingHTTPServer):
+    """At most HTTP_MAX_CONNS connections at once: at the cap it stops
+    accepting, so more clients wait in the kernel's queue, holding none of
+    this process's descriptors (Go: netutil.LimitListener)."""
+
+    daemon_threads = True
+    request_queue_size = BACKLOG  # the kernel's queue, where clients over the cap wait
+
+    def __init__(self, host: str, port: int, exposition: Callable[[], bytes]) -> None:
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.slots = threading.BoundedSemaphore(HTTP_MAX_CONNS)
+        self.exposition = exposition
+        super().__init__((host, port), MetricsHandler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        self.slots.acquire()  # released when the connection is closed
+        try:
+            return super().get_request()
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        self.slots.release()
+
+
+# ANCHOR_END: metrics-http
 
 
 # ANCHOR: threads
@@ -201,7 +293,8 @@ class ThreadingEchoServer(BackoffMixin, socketserver.ThreadingTCPServer):
 
 def serve_threads(host: str, port: int) -> None:
     with ThreadingEchoServer((host, port), EchoHandler) as server:
-        log("INFO", "listening", addr=format_addr(server.server_address), model="threads")
+        addr = format_addr(server.server_address)
+        log("INFO", "listening", addr=addr, model="threads")
         serve_until_signal(server)  # Ctrl-C or SIGTERM
         server.socket.close()  # stop accepting; clients still connected finish
         server.open.drain(DRAIN_TIMEOUT[0])
@@ -244,6 +337,8 @@ def serve_selectors(host: str, port: int) -> None:
         signal.signal(sig, lambda signum, frame: None)  # the byte is the message
     sel.register(wake_r, selectors.EVENT_READ, "wakeup")
     drain_until: float | None = None  # set when a signal starts the drain
+    drain = f"{DRAIN_TIMEOUT[0]:g}s"  # the drain's bound, for its log line
+    interrupted = False  # by a second signal, during the drain
     # ANCHOR_END: selectors-setup
 
     # ANCHOR: selectors-helpers
@@ -276,7 +371,7 @@ def serve_selectors(host: str, port: int) -> None:
             timeout = min(idle, 1.0) if idle else None
             if drain_until is not None:
                 timeout = min(timeout or 1.0, max(drain_until - time.monotonic(), 0))
-            if accept_at is not None:  # the backoff is over: watch the listener again
+            if accept_at is not None:  # backing off: is the wait over?
                 if time.monotonic() >= accept_at:
                     sel.register(ln, selectors.EVENT_READ)
                     accept_at = None
@@ -289,13 +384,14 @@ def serve_selectors(host: str, port: int) -> None:
                     with contextlib.suppress(BlockingIOError):
                         wake_r.recv(64)
                     if drain_until is not None:
-                        return  # a second signal: stop now
+                        interrupted = True  # a second signal: stop now
+                        return
                     if accept_at is None:  # else it is not registered
                         sel.unregister(ln)
                     accept_at = None
                     ln.close()  # stop accepting; the clients still here finish
                     drain_until = time.monotonic() + DRAIN_TIMEOUT[0]
-                    log("INFO", "draining", open=len(conns), drain_timeout=f"{DRAIN_TIMEOUT[0]:g}s")
+                    log("INFO", "draining", open=len(conns), drain_timeout=drain)
                     continue
                 if key.data is None:  # the listener: a client is waiting
                     try:
@@ -350,7 +446,10 @@ def serve_selectors(host: str, port: int) -> None:
         ln.close()  # not registered while backing off
         sel.close()
         wake_w.close()
-        log("INFO", "stopped")
+        if interrupted:
+            log("INFO", "stopped by a second signal, without waiting")
+        else:
+            log("INFO", "stopped")
         # ANCHOR_END: selectors-echo
 
 
@@ -436,12 +535,16 @@ async def serve_asyncio_main(host: str, port: int) -> None:
     ln = socket.create_server((host, port), backlog=BACKLOG)
     ln.setblocking(False)
     log("INFO", "listening", addr=format_addr(ln.getsockname()), model="asyncio")
-    stop = asyncio.Event()
+    stop, now = asyncio.Event(), asyncio.Event()  # a first signal; a second one
+
+    def on_signal() -> None:
+        (now if stop.is_set() else stop).set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         # Not on Windows, where Ctrl-C raises KeyboardInterrupt instead.
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
     acceptor = asyncio.create_task(accept_asyncio(ln))
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({acceptor, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -455,19 +558,41 @@ async def serve_asyncio_main(host: str, port: int) -> None:
     except AcceptError as err:  # accept failed for good: drain, then exit 1
         failed = err
     ln.close()
-    tasks = set(HANDLERS)
-    log("INFO", "draining", open=len(tasks), drain_timeout=f"{DRAIN_TIMEOUT[0]:g}s")
-    if tasks:
-        _, pending = await asyncio.wait(tasks, timeout=DRAIN_TIMEOUT[0])
-        if pending:
-            log("WARN", "drain timeout; closed the remaining connections", open=len(pending))
-            for t in pending:
-                t.cancel()  # it logs one line and aborts its connection
-            await asyncio.wait(pending)
-    log("INFO", "stopped")
+    await drain_asyncio(now)
     if failed:
         raise failed
         # ANCHOR_END: asyncio-server
+
+
+# ANCHOR: asyncio-drain
+async def drain_asyncio(now: asyncio.Event) -> None:
+    """Let the connections still open finish, for DRAIN_TIMEOUT at most or
+    until a second signal sets now, then cancel those left."""
+    tasks = set(HANDLERS)
+    log("INFO", "draining", open=len(tasks), drain_timeout=f"{DRAIN_TIMEOUT[0]:g}s")
+    if tasks:
+        drained = asyncio.create_task(asyncio.wait(tasks))
+        interrupted = asyncio.create_task(now.wait())
+        either, first = {drained, interrupted}, asyncio.FIRST_COMPLETED
+        await asyncio.wait(either, timeout=DRAIN_TIMEOUT[0], return_when=first)
+        drained.cancel()  # the waits, not the connections
+        interrupted.cancel()
+        pending = {t for t in tasks if not t.done()}
+        if pending:
+            if not now.is_set():
+                log(
+                    "WARN",
+                    "drain timeout; closed the remaining connections",
+                    open=len(pending),
+                )
+            for t in pending:
+                t.cancel()  # it logs one line and aborts its connection
+            await asyncio.wait(pending)
+    if now.is_set():
+        log("INFO", "stopped by a second signal, without waiting")
+    else:
+        log("INFO", "stopped")
+    # ANCHOR_END: asyncio-drain
 
 
 # ANCHOR_END: asyncio
@@ -516,52 +641,107 @@ def serve(args: argparse.Namespace) -> None:
 
 
 # ANCHOR: client
-def client(args: argparse.Namespace) -> None:
-    """Send --msg (or stdin), print the echo, and exit once all of it is back.
-
-    Sending and receiving run at once (a thread sends): a client that sends
-    everything before reading deadlocks as soon as the socket buffers fill.
-    """
+# ANCHOR: client-connect
+def connect(args: argparse.Namespace) -> socket.socket:
+    """Dial --addr within --timeout, then set the socket's timeout for the
+    echo: --idle-timeout, or none (the whole run's --timeout is a timer's,
+    in receive)."""
     try:
         host, port = parse_addr(args.addr)
     except ValueError as err:
         print(f"ch04_echo: {err}", file=sys.stderr)
         sys.exit(2)
     try:
-        sock = socket.create_connection((host, port), timeout=args.timeout)
+        sock = socket.create_connection((host, port), timeout=args.timeout or None)
     except OSError as err:
         die("ch04_echo", f"dial {args.addr}: {err}")
-    sent = [0]
+    sock.settimeout(None)
+    # ANCHOR: exercise-client-idle-py
+    if args.idle_timeout:
+        # Every recv (and sendall) now fails with TimeoutError after this
+        # long without progress: a server that sends nothing is given up on.
+        sock.settimeout(args.idle_timeout)
+    # ANCHOR_END: exercise-client-idle-py
+    return sock
+
+
+# ANCHOR_END: client-connect
+
+
+# ANCHOR: client-copy
+def client(args: argparse.Namespace) -> None:
+    """Send --msg (or stdin), print the echo, and exit once all of it is back.
+
+    Sending and receiving run at once (a thread sends): a client that sends
+    everything before reading deadlocks as soon as the socket buffers fill.
+    """
+    sock = connect(args)
+    sent, send_err = [0], []
 
     def send() -> None:
-        if args.msg is not None:
-            data = (args.msg + "\n").encode()
-            sock.sendall(data)
-            sent[0] = len(data)
-        else:
-            while chunk := os.read(sys.stdin.fileno(), CHUNK):
-                sock.sendall(chunk)
-                sent[0] += len(chunk)
-        # ANCHOR: exercise-client-halfclose-py
-        sock.shutdown(socket.SHUT_WR)  # half-close: "that is all"
-        # ANCHOR_END: exercise-client-halfclose-py
+        try:
+            if args.msg is not None:
+                data = (args.msg + "\n").encode()
+                sock.sendall(data)
+                sent[0] = len(data)
+            else:
+                while chunk := os.read(sys.stdin.fileno(), CHUNK):
+                    sock.sendall(chunk)
+                    sent[0] += len(chunk)
+            sock.shutdown(socket.SHUT_WR)  # half-close: "that is all"
+        except OSError as err:
+            send_err.append(err)
 
     sender = threading.Thread(target=send, daemon=True)
     sender.start()
-    received = 0
-    with sock:
-        try:
-            while data := sock.recv(CHUNK):  # until the server closes after our FIN
-                sys.stdout.buffer.write(data)
-                sys.stdout.buffer.flush()
-                received += len(data)
-        except OSError as err:
-            die("ch04_echo", err)
-    sender.join()
-    if received != sent[0]:
+    received = receive(args, sock)
+    sender.join(5.0)  # done by now, unless it still reads a terminal
+    if send_err:
+        die("ch04_echo", f"send: {send_err[0]}")
+    if sender.is_alive() or received != sent[0]:
         die("ch04_echo", f"sent {sent[0]} bytes but {received} came back")
 
 
+# ANCHOR_END: client-copy
+
+
+# ANCHOR: client-receive
+def receive(args: argparse.Namespace, sock: socket.socket) -> int:
+    """Copy the echo to stdout until the server closes (after our FIN);
+    return how many bytes came back. --timeout bounds it all: a timer shuts
+    the socket down, which wakes the blocked recv and sendall."""
+    gave_up = threading.Event()
+
+    def give_up() -> None:
+        gave_up.set()
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(args.timeout, give_up)
+    timer.daemon = True
+    if args.timeout:  # 0: never
+        timer.start()
+    received = 0
+    with sock:
+        try:
+            while data := sock.recv(CHUNK):
+                sys.stdout.buffer.write(data)
+                sys.stdout.buffer.flush()
+                received += len(data)
+        except TimeoutError:
+            idle = f"{args.idle_timeout:g}s"
+            die("ch04_echo", f"the server sent nothing for {idle} (--idle-timeout)")
+        except OSError as err:
+            if not gave_up.is_set():
+                die("ch04_echo", err)
+        finally:
+            timer.cancel()
+    if gave_up.is_set():
+        die("ch04_echo", f"gave up after {args.timeout:g}s (--timeout)")
+    return received
+
+
+# ANCHOR_END: client-receive
 # ANCHOR_END: client
 
 
@@ -589,7 +769,10 @@ def main(argv: list[str] | None = None) -> None:
     p_client = sub.add_parser("client", help="send --msg or stdin and print the echo")
     p_client.add_argument("--addr", default=DEFAULT_ADDR, help="server address (HOST:PORT)")
     p_client.add_argument("--msg", help="send this line instead of stdin")
-    p_client.add_duration("--timeout", "1m", "give up after this long")
+    p_client.add_duration("--timeout", "1m", "give up after this long; 0: never")
+    p_client.add_duration(
+        "--idle-timeout", "0s", "give up when the server sends nothing for this long (0: never)"
+    )
     args = parse_command(parser, argv, "serve")
     if args.command == "client":
         client(args)

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -140,7 +140,6 @@ def test_drain_timeout_closes_silent_clients(
     assert "drain timeout" in server.wait_for("msg=stopped")
 
 
-@pytest.mark.exercise("exercise-client-halfclose-py")
 def test_client_prints_the_echo(python_server: Callable[..., Server]) -> None:
     server = python_server("ch04_echo.py", "serve")
     out = subprocess.run(
@@ -153,7 +152,6 @@ def test_client_prints_the_echo(python_server: Callable[..., Server]) -> None:
     assert out.stdout == "hello, echo\n"
 
 
-@pytest.mark.exercise("exercise-client-halfclose-py")
 def test_client_sends_stdin_against_go_server(go_server: Callable[..., Server]) -> None:
     server = go_server("./ch04-echo", "serve")
     data = os.urandom(300_000)
@@ -165,6 +163,104 @@ def test_client_sends_stdin_against_go_server(go_server: Callable[..., Server]) 
         check=True,
     )
     assert out.stdout == data
+
+
+@contextlib.contextmanager
+def fake_server(answer: Callable[[socket.socket], None]) -> Iterator[str]:
+    """A server on 127.0.0.1:0 that runs answer(conn) for each client, in a
+    thread; yields its address."""
+    ln = socket.create_server(("127.0.0.1", 0))
+    conns: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = ln.accept()
+            except OSError:
+                return  # closed: the test is over
+            conns.append(conn)
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{ln.getsockname()[1]}"
+    finally:
+        ln.close()
+        for c in conns:
+            c.close()
+
+
+def silent(conn: socket.socket) -> None:
+    """Read everything, answer nothing, never close."""
+    with contextlib.suppress(OSError):
+        while conn.recv(65536):
+            pass
+
+
+def drip(conn: socket.socket) -> None:
+    """Echo one byte every 100 ms, then close: slow, never silent for long."""
+    with contextlib.suppress(OSError), conn:
+        while b := conn.recv(1):
+            time.sleep(0.1)  # the drip is the behaviour under test, not a wait
+            conn.sendall(b)
+
+
+def run_client(addr: str, *flags: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    begin = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, SCRIPT, "client", "--addr", addr, "--msg", "drip, drip.", *flags],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return out, time.monotonic() - begin
+
+
+@pytest.mark.exercise("exercise-client-idle-py")
+def test_client_idle_timeout() -> None:
+    # A silent server: given up on soon after --idle-timeout, saying why.
+    with fake_server(silent) as addr:
+        out, took = run_client(addr, "--idle-timeout", "300ms", "--timeout", "8s")
+    assert out.returncode == 1, out
+    assert "--idle-timeout" in out.stderr
+    assert 0.3 <= took < 10, took
+    # A slow server that keeps sending is never idle: 12 bytes, 1.2 s in all.
+    with fake_server(drip) as addr:
+        out, _ = run_client(addr, "--idle-timeout", "300ms", "--timeout", "20s")
+        assert (out.returncode, out.stdout) == (0, "drip, drip.\n"), out
+        # Without --idle-timeout the client waits as long as it takes.
+        out, _ = run_client(addr, "--timeout", "20s")
+        assert (out.returncode, out.stdout) == (0, "drip, drip.\n"), out
+
+
+def test_client_timeout_bounds_the_whole_run() -> None:
+    # The drip takes 1.2 s, however short each wait is: --timeout 500ms ends
+    # it (a timeout per recv would not).
+    with fake_server(drip) as addr:
+        out, took = run_client(addr, "--timeout", "500ms")
+    assert out.returncode == 1, out
+    assert "gave up after 0.5s (--timeout)" in out.stderr
+    assert 0.5 <= took < 1.2, took
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_second_signal_exits_at_once(
+    python_server: Callable[..., Server], model: str, sig: signal.Signals
+) -> None:
+    """The first signal drains (60 s here, for a client that stays); a
+    second one stops the server at once."""
+    server = python_server("ch04_echo.py", "serve", "--model", model, "--drain-timeout", "60s")
+    with connect(server) as s:
+        s.sendall(b"x")
+        assert recv_exactly(s, 1) == b"x"
+        server.proc.send_signal(sig)
+        server.wait_for("msg=draining")
+        begin = time.monotonic()
+        server.proc.send_signal(sig)
+        assert server.proc.wait(10) == 0
+        assert time.monotonic() - begin < 5
+    assert "stopped by a second signal, without waiting" in server.wait_for("msg=")
 
 
 def test_bad_address_is_a_usage_error() -> None:
@@ -370,3 +466,85 @@ def test_runs_without_prometheus_client(tmp_path: Path) -> None:
             assert recv_exactly(s, 13) == b"still echoing"
     finally:
         assert server.stop() == 0
+
+
+def closed_after(s: socket.socket, limit: float) -> float:
+    """Read from s until the server closes it; return how long that took
+    (failing if it is still open after limit seconds)."""
+    begin = time.monotonic()
+    s.settimeout(limit)
+    try:
+        while s.recv(65536):
+            pass
+    except TimeoutError:
+        pytest.fail(f"the metrics server kept the connection open past {limit}s")
+    except ConnectionResetError:
+        pass
+    return time.monotonic() - begin
+
+
+@pytest.fixture
+def metrics_http(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, int]]:
+    """The echo twin's metrics server, in-process, with short bounds: 0.3 s
+    to read a request, 0.5 s idle between requests, two connections."""
+    import ch04_echo
+
+    monkeypatch.setattr(ch04_echo, "HTTP_READ_TIMEOUT", 0.3)
+    monkeypatch.setattr(ch04_echo, "HTTP_IDLE_TIMEOUT", 0.5)
+    monkeypatch.setattr(ch04_echo, "HTTP_MAX_CONNS", 2)
+    server = ch04_echo.MetricsHTTPServer("127.0.0.1", 0, lambda: b"echo_up 1\n")
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    host, port = server.server_address[:2]
+    yield str(host), int(port)
+    server.shutdown()
+    server.server_close()
+
+
+def get(s: socket.socket, path: str = "/metrics") -> bytes:
+    """One keep-alive GET on s; returns the response (headers and body)."""
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    resp = b""
+    while b"\r\n\r\n" not in resp:
+        resp += s.recv(4096)
+    head, _, body = resp.partition(b"\r\n\r\n")
+    fields = dict(h.split(b": ", 1) for h in head.split(b"\r\n")[1:])
+    length = int(fields[b"Content-Length"])
+    while len(body) < length:
+        body += s.recv(4096)
+    return head + b"\r\n\r\n" + body
+
+
+def test_metrics_http_is_bounded(metrics_http: tuple[str, int]) -> None:
+    """The bounds of Go's internal/httpserve: a half-sent request, a request
+    dribbled a byte at a time, and an idle keep-alive connection are each
+    closed within their timeout; at the connection cap, a client waits."""
+    with socket.create_connection(metrics_http, timeout=5) as s:
+        assert get(s).endswith(b"echo_up 1\n")
+        assert get(s).endswith(b"echo_up 1\n")  # keep-alive: a second request
+        took = closed_after(s, 5)  # then idle
+        assert 0.4 <= took < 3, took
+    with socket.create_connection(metrics_http, timeout=5) as s:
+        assert b" 404 " in get(s, "/other").split(b"\r\n")[0]
+    with socket.create_connection(metrics_http, timeout=5) as s:
+        s.sendall(b"GET /metrics HT")  # and nothing more
+        assert 0.25 <= closed_after(s, 5) < 3
+    with socket.create_connection(metrics_http, timeout=5) as s:
+        # A byte every 50 ms: no single wait is long, the request is.
+        begin = time.monotonic()
+        with contextlib.suppress(OSError):
+            for b in b"GET /metrics HTTP/1.1\r\nHost: a-slow-client\r\n":
+                s.sendall(bytes([b]))
+                time.sleep(0.05)  # the dribble is the attack, not a wait
+        assert time.monotonic() - begin < 2, "the dribbler was served to the end"
+    # Two silent connections hold both slots (the server accepts in order):
+    # a third waits until the read timeout frees one.
+    holders = [socket.create_connection(metrics_http, timeout=5) for _ in range(2)]
+    try:
+        begin = time.monotonic()
+        with socket.create_connection(metrics_http, timeout=5) as s:
+            assert get(s).endswith(b"echo_up 1\n")
+        assert time.monotonic() - begin >= 0.2, "served while both slots were held"
+    finally:
+        for h in holders:
+            h.close()

@@ -44,7 +44,8 @@ var names = map[string]rule{
 	"drain-timeout": {kind: "duration", def: "10s", help: []string{"on SIGINT/SIGTERM, how long open connections may finish"}},
 	"idle-timeout": {kind: "duration", help: []string{
 		"close a client silent this long (0: never)",
-		"close a pooled connection unused this long", // ch02's pool
+		"close a pooled connection unused this long",                     // ch02's pool
+		"give up when the server sends nothing for this long (0: never)", // ch04's client
 	}},
 	"max-conns":    {kind: "int", help: []string{"connections served at once (0: no limit)"}},
 	"debug-addr":   {kind: "string", help: []string{"serve pprof and expvar here, e.g. 127.0.0.1:6060 (loopback only)"}},
@@ -103,6 +104,7 @@ var goOnly = map[string]string{
 	"ch03-listen-accept serve -drain-timeout": "the Python heartbeat server stops at once, without a drain",
 	"ch03-listen-accept client -v":            "a debug line per PING and PONG: the Go client's",
 	"ch04-echo serve -max-conns":              "the Python servers have no connection limit",
+	"ch04-echo serve -max-bytes":              "the byte quota is an exercise of the Go server (quota.go)",
 	"ch04-echo serve -tuned":                  "the stack-tuned server is a Go lesson (tuned.go)",
 	"ch04-echo client -n":                     "generated, verified payloads are the Go client's",
 	"ch04-echo client -size":                  "generated, verified payloads are the Go client's",

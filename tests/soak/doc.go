@@ -4,6 +4,10 @@
 // server runs as a subprocess on 127.0.0.1:0 and meets floods of idle
 // clients, silent and dribbling clients, clients that never read, and a
 // process out of file descriptors; the suite prints a table of figures.
+// TestSoakHTTP does the same to the HTTP listeners beside the echo server
+// (Go's -metrics-addr and -debug-addr, the Python twin's --metrics-addr):
+// half-sent and dribbled requests, idle keep-alive connections, and a
+// flood of silent connections while the echo server must keep serving.
 //
 // It runs only when SOAK is set, never in a plain `go test ./...`:
 //
