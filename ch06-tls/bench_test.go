@@ -17,7 +17,7 @@ import (
 
 func benchServer(b *testing.B, p *pki) string {
 	b.Helper()
-	srv := &Server{TLSConfig: p.serverConfig(b, false), Log: slogTo(io.Discard)}
+	srv := NewServer(Config{TLS: p.serverConfig(b, false), Log: slogTo(io.Discard)})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
