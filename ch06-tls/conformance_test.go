@@ -263,7 +263,7 @@ func TestConformanceCatchesBrokenServers(t *testing.T) {
 			"OneMegabyteInSmallWrites": broken(func(*tls.Config) {}, func(c net.Conn) { // stops after 64 KiB
 				_, _ = io.CopyN(c, c, 64<<10)
 			}),
-			"Resumption": broken(func(c *tls.Config) { c.SessionTicketsDisabled = true }, nil),
+			"Resumption":       broken(func(c *tls.Config) { c.SessionTicketsDisabled = true }, nil),
 			"PlaintextRefused": broken(func(*tls.Config) {}, nil), // closes without the hint
 		})
 }
