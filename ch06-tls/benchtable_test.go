@@ -51,7 +51,8 @@ func figure(t *testing.T, cell string) (float64, bool) {
 // TestBenchTableConsistent checks what the page "What TLS costs" reads
 // from the table that scripts/ch06-bench.sh writes: one row per key
 // exchange the benchmark measures; with the same key exchange, a resumed
-// handshake is faster than a full one; the hybrid post-quantum exchange
+// handshake is faster than a full one; 1000 full handshakes take under
+// two seconds; the hybrid post-quantum exchange
 // costs more than X25519 alone; TLS echoes fewer bytes per second than
 // plain TCP; and each ratio is the quotient of its row. A figure the
 // run did not measure ("—") is skipped, and logged.
@@ -78,6 +79,12 @@ func TestBenchTableConsistent(t *testing.T) {
 		assert.Greater(t, r, f, "%s: a resumed handshake is faster than a full one with the same key exchange", label)
 		ratio, _ := figure(t, row.cells[2])
 		assert.Equal(t, fmt.Sprintf("%.2f", r/f), fmt.Sprintf("%.2f", ratio), "%s: resumed ÷ full", label)
+	}
+	// The chapter's -max-conns default (1000) lets that many handshakes in
+	// at once: at the slowest full rate, they must take under 2 s, well
+	// inside the default -handshake-timeout (10 s).
+	for group, rate := range full {
+		assert.Less(t, 1000/rate, 2.0, "%s: 1000 full handshakes take %.1f s", group, 1000/rate)
 	}
 	if h, ok := full["X25519MLKEM768"]; ok {
 		if x, ok := full["X25519"]; ok {

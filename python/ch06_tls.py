@@ -58,6 +58,7 @@ def version_name(v: str | None) -> str:
     return (v or "-").replace("TLSv", "TLS ")
 
 
+# ANCHOR: subject
 def subject(cert: dict[str, object] | None) -> str:
     """The commonName of a certificate as returned by getpeercert():
     "CN=name", "-" without a certificate, "?" without a commonName."""
@@ -68,6 +69,9 @@ def subject(cert: dict[str, object] | None) -> str:
             if key == "commonName":
                 return f"CN={value}"
     return "?"
+
+
+# ANCHOR_END: subject
 
 
 # ANCHOR: fingerprint
