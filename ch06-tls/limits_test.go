@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"strings"
@@ -164,4 +165,35 @@ func TestShutdownRacesServe(t *testing.T) {
 		assert.Contains(t, text.String(), "tcp_server_draining 1\n")
 		assert.Contains(t, text.String(), "tcp_server_connections_open 0\n")
 	}
+}
+
+// TestIdleTimeoutClosesSilentClient: after the handshake, a client that
+// sends nothing for IdleTimeout is closed, and its closed line says why
+// (reason=idle); a client that keeps talking is not.
+func TestIdleTimeoutClosesSilentClient(t *testing.T) {
+	p := newPKI(t)
+	_, addr, logs := startServerFor(t, p.serverConfig(t, false), func(c *Config) {
+		c.IdleTimeout = 300 * time.Millisecond
+	})
+	c := &Client{Addr: addr, Config: p.clientConfig(t, false), Timeout: 5 * time.Second}
+	conn, err := c.Dial(t.Context())
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+	for range 3 { // talking every 100 ms keeps the connection open
+		_, err = io.WriteString(conn, "hi")
+		require.NoError(t, err)
+		_, err = io.ReadFull(conn, make([]byte, 2))
+		require.NoError(t, err, "a client that keeps talking is served")
+		<-time.After(100 * time.Millisecond)
+	}
+	start := time.Now()
+	_, err = conn.Read(make([]byte, 1)) // silent now: the server closes
+	require.Error(t, err, "the server closes a silent client")
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("the client's own 10 s deadline fired: the server never closed the idle connection")
+	}
+	assert.Less(t, time.Since(start), 5*time.Second, "closed within a bound of the 300 ms idle timeout")
+	logs.WaitFor(t, "reason=idle", 10*time.Second)
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -269,6 +271,11 @@ func TestKeyLog(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
 	assert.Contains(t, logs.String(), "level=WARN")
+	if runtime.GOOS != "windows" { // the secrets decrypt the traffic: owner only
+		fi, err := os.Stat(file)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "the key log is readable by its owner only")
+	}
 	data := string(readFile(t, file))
 	// TLS 1.3 logs one secret per direction and stage, each tagged with the
 	// ClientHello's random, which is how Wireshark matches them to a capture.
@@ -302,4 +309,24 @@ func TestHandshakeTimeoutBoundsTheWhole(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, time.Since(start), timeout)
 	logs.WaitFor(t, "context deadline exceeded", 10*time.Second)
+}
+
+// TestPlaintextHintSurvivesAClientStillSending: a plaintext client that
+// sends more than the server reads (a whole HTTP request, say) and reads
+// the answer late still gets the hint. Closing at once with its bytes
+// unread would make the kernel send a reset, and on Linux a reset discards
+// the hint waiting in the client's receive buffer; lingerClose sends FIN
+// and drains first.
+func TestPlaintextHintSurvivesAClientStillSending(t *testing.T) {
+	p := newPKI(t)
+	addr, _ := startServer(t, p.serverConfig(t, false))
+	c := testutil.Dial(t, addr)
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	req := "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + strings.Repeat("a", 16<<10) + "\r\n\r\n"
+	_, err := io.WriteString(c, req)
+	require.NoError(t, err)
+	<-time.After(100 * time.Millisecond) // the scenario: a client that reads late
+	got, err := io.ReadAll(c)
+	require.NoError(t, err, "the server ends with FIN, not a reset")
+	assert.Equal(t, "this port speaks TLS; plaintext is refused\n", string(got))
 }
