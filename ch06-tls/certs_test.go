@@ -72,6 +72,18 @@ func TestGenerateFilesRefusesToOverwriteKeys(t *testing.T) {
 	assert.True(t, os.IsNotExist(err), "nothing is written when refusing")
 }
 
+// TestWriteNewNeverReplaces: the key writer itself refuses an existing
+// file (O_EXCL), so a key created between GenerateFiles' check and its
+// write is not overwritten either.
+func TestWriteNewNeverReplaces(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "key.pem")
+	require.NoError(t, os.WriteFile(path, []byte("old"), 0o600))
+	err := writeNew(path, []byte("new"), 0o600)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "refusing to overwrite a private key")
+	assert.Equal(t, []byte("old"), readFile(t, path), "the existing key is unchanged")
+}
+
 func TestSplitHosts(t *testing.T) {
 	assert.Equal(t, []string{"localhost", "127.0.0.1", "::1"}, splitHosts(" localhost, 127.0.0.1,,::1 "))
 	assert.Empty(t, splitHosts(" , "))
