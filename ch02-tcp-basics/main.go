@@ -43,7 +43,7 @@ func runServe(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet(name+" serve", os.Stderr)
 	addr := fs.String("addr", defaultAddr, "address to listen on (:PORT for all interfaces)")
 	raw := fs.Bool("raw", false, "use the raw-syscall server (Linux): socket, setsockopt, bind, listen, accept by hand")
-	backlog := fs.Int("backlog", 128, "accept queue length for -raw (0: the kernel's limit, net.core.somaxconn)")
+	backlog := fs.Int("backlog", 128, "length of the accept queue (the listen backlog); for -raw, 0 asks for the kernel's limit (net.core.somaxconn)")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long open connections may finish")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err

@@ -46,8 +46,8 @@ func poolFlags(fs *flag.FlagSet, o *poolDemoOptions) {
 	fs.DurationVar(&o.every, "every", 250*time.Millisecond, "interval of the live stats lines (0: none)")
 	fs.IntVar(&o.cfg.MaxConns, "max", o.cfg.MaxConns, "max_connections: open connections at most (0: no limit)")
 	fs.IntVar(&o.cfg.MinIdle, "min-idle", o.cfg.MinIdle, "min_connections: idle connections the pool keeps (and Warm opens)")
-	fs.DurationVar(&o.cfg.AcquireTimeout, "timeout", o.cfg.AcquireTimeout, "how long Get waits for a free connection (0: no limit)")
-	fs.DurationVar(&o.cfg.IdleTimeout, "idle-timeout", o.cfg.IdleTimeout, "idle_timeout: close an idle connection unused this long (0: never)")
+	fs.DurationVar(&o.cfg.AcquireTimeout, "timeout", o.cfg.AcquireTimeout, "give up after this long; bounds Get's wait for a free connection, 0: no limit")
+	fs.DurationVar(&o.cfg.IdleTimeout, "idle-timeout", o.cfg.IdleTimeout, "close a pooled connection unused this long; 0: never (the source text's idle_timeout)")
 	fs.IntVar(&o.cfg.BreakerThreshold, "threshold", o.cfg.BreakerThreshold, "dial failures in a row that open the breaker (0: never)")
 	fs.DurationVar(&o.cfg.BreakerCooldown, "cooldown", o.cfg.BreakerCooldown, "how long the breaker stays open before a trial dial")
 }

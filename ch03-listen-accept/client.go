@@ -369,7 +369,7 @@ func runClient(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet(name+" client", os.Stderr)
 	addr := fs.String("addr", defaultAddr, "server address (HOST:PORT)")
 	interval := fs.Duration("interval", DefaultInterval, "time between PINGs")
-	misses := fs.Int("misses", DefaultMisses, "intervals with no PING answered before the server is declared dead (0: never)")
+	misses := fs.Int("misses", DefaultMisses, "missed intervals before the peer is declared dead; 0: never")
 	count := fs.Int("count", 0, "exit after this many PONGs (0: run until interrupted)")
 	maxDelay := fs.Duration("max-backoff", 30*time.Second, "longest wait between reconnection attempts")
 	verbose := fs.Bool("v", false, "also log every PING sent and PONG received (debug level)")

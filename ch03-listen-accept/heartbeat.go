@@ -166,8 +166,8 @@ func (s *Server) ended(err error) serve.End {
 func runServe(ctx context.Context, args []string) error {
 	fs := cli.NewFlagSet(name+" serve", os.Stderr)
 	addr := fs.String("addr", defaultAddr, "address to listen on (:PORT for all interfaces)")
-	interval := fs.Duration("interval", DefaultInterval, "heartbeat interval expected from clients (0: never drop a silent client)")
-	misses := fs.Int("misses", DefaultMisses, "intervals of silence before a client is declared dead (0: never)")
+	interval := fs.Duration("interval", DefaultInterval, "time between PINGs; what the server expects of each client, 0: never drop a silent client")
+	misses := fs.Int("misses", DefaultMisses, "missed intervals before the peer is declared dead; 0: never")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long open connections may finish")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err

@@ -17,7 +17,7 @@ import (
 
 func benchServer(b *testing.B, p *pki) string {
 	b.Helper()
-	srv := &Server{TLSConfig: p.serverConfig(b, false), Log: slogTo(io.Discard)}
+	srv := NewServer(Config{TLS: p.serverConfig(b, false), Log: slogTo(io.Discard)})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -33,10 +33,14 @@ func benchServer(b *testing.B, p *pki) string {
 	return ln.Addr().String()
 }
 
+// BenchmarkHandshake measures full and resumed handshakes, each with Go's
+// default key exchange (the hybrid post-quantum X25519MLKEM768) and with
+// classic X25519 alone, so that a resumed handshake is compared with a full
+// one of the same key exchange: in TLS 1.3 both do one (psk_dhe_ke).
 func BenchmarkHandshake(b *testing.B) {
 	p := newPKI(b)
 	addr := benchServer(b, p)
-	run := func(b *testing.B, cfg *tls.Config, wantResumed bool) {
+	run := func(b *testing.B, cfg *tls.Config, group tls.CurveID, wantResumed bool) {
 		d := tls.Dialer{Config: cfg}
 		b.ResetTimer()
 		for b.Loop() {
@@ -44,33 +48,30 @@ func BenchmarkHandshake(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if got := c.(*tls.Conn).ConnectionState().DidResume; got != wantResumed {
-				b.Fatalf("DidResume = %v, want %v", got, wantResumed)
+			st := c.(*tls.Conn).ConnectionState()
+			if st.DidResume != wantResumed || st.CurveID != group {
+				b.Fatalf("resumed %v with %v, want %v with %v", st.DidResume, st.CurveID, wantResumed, group)
 			}
 			c.Close()
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "handshakes/s")
 	}
-	b.Run("full", func(b *testing.B) {
-		cfg := p.clientConfig(b, false)
-		cfg.ClientSessionCache = nil // no tickets: every handshake verifies the certificate chain
-		run(b, cfg, false)
-	})
-	b.Run("full-x25519", func(b *testing.B) {
-		cfg := p.clientConfig(b, false)
-		cfg.ClientSessionCache = nil
-		// Classic X25519 instead of Go's default hybrid post-quantum
-		// X25519MLKEM768: what the post-quantum protection costs.
-		cfg.CurvePreferences = []tls.CurveID{tls.X25519}
-		run(b, cfg, false)
-	})
-	b.Run("resumed", func(b *testing.B) {
-		cfg := p.clientConfig(b, false)
-		if _, err := echoOnce(b, addr, cfg, "get a ticket"); err != nil {
-			b.Fatal(err)
-		}
-		run(b, cfg, true)
-	})
+	for _, group := range []tls.CurveID{tls.X25519MLKEM768, tls.X25519} {
+		b.Run("full/"+group.String(), func(b *testing.B) {
+			cfg := p.clientConfig(b, false)
+			cfg.ClientSessionCache = nil // no tickets: every handshake verifies the certificate chain
+			cfg.CurvePreferences = []tls.CurveID{group}
+			run(b, cfg, group, false)
+		})
+		b.Run("resumed/"+group.String(), func(b *testing.B) {
+			cfg := p.clientConfig(b, false)
+			cfg.CurvePreferences = []tls.CurveID{group}
+			if _, err := echoOnce(b, addr, cfg, "get a ticket"); err != nil {
+				b.Fatal(err)
+			}
+			run(b, cfg, group, true)
+		})
+	}
 }
 
 func BenchmarkEcho(b *testing.B) {

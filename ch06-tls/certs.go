@@ -173,14 +173,12 @@ const (
 // be recreated. Keys are created 0600 (owner only), certificates 0644: a
 // certificate is public, a key is a secret.
 func GenerateFiles(dir string, hosts []string) error {
-	// ANCHOR: exercise-refuse-overwrite
 	for _, f := range []string{CAKeyFile, ServerKeyFile, ClientKeyFile} {
 		p := filepath.Join(dir, f)
 		if _, err := os.Stat(p); err == nil {
 			return fmt.Errorf("%s exists: refusing to overwrite a private key (delete the directory or choose another -dir)", p)
 		}
 	}
-	// ANCHOR_END: exercise-refuse-overwrite
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +20,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcp-in-go/course/tests/testutil"
-
-	"github.com/tcp-in-go/course/internal/exercise"
 )
 
 func TestGenerateFiles(t *testing.T) {
@@ -53,7 +55,6 @@ func TestGenerateFiles(t *testing.T) {
 }
 
 func TestGenerateFilesRefusesToOverwriteKeys(t *testing.T) {
-	exercise.Graded(t, "exercise-refuse-overwrite")
 	dir := t.TempDir()
 	require.NoError(t, GenerateFiles(dir, []string{"localhost"}))
 	before := readFile(t, filepath.Join(dir, CAKeyFile))
@@ -71,26 +72,42 @@ func TestGenerateFilesRefusesToOverwriteKeys(t *testing.T) {
 	assert.True(t, os.IsNotExist(err), "nothing is written when refusing")
 }
 
+// TestWriteNewNeverReplaces: the key writer itself refuses an existing
+// file (O_EXCL), so a key created between GenerateFiles' check and its
+// write is not overwritten either.
+func TestWriteNewNeverReplaces(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "key.pem")
+	require.NoError(t, os.WriteFile(path, []byte("old"), 0o600))
+	err := writeNew(path, []byte("new"), 0o600)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "refusing to overwrite a private key")
+	assert.Equal(t, []byte("old"), readFile(t, path), "the existing key is unchanged")
+}
+
 func TestSplitHosts(t *testing.T) {
 	assert.Equal(t, []string{"localhost", "127.0.0.1", "::1"}, splitHosts(" localhost, 127.0.0.1,,::1 "))
 	assert.Empty(t, splitHosts(" , "))
 }
 
-// The commands the page shows, run as they are: the tests add only
-// -addr 127.0.0.1:0 to the server, and the server's port to the client.
+// The commands the pages show, run as they are: the tests add only
+// -addr 127.0.0.1:0 to the server, and the server's port to the clients.
 const (
 	pageGencertCmd = "go run ./ch06-tls gencert"
 	pageServeCmd   = "go run ./ch06-tls serve -client-ca certs/ca.pem"
+	pagePlainCmd   = "nc -N 127.0.0.1 8443"
+	pagePlainIn    = `hello\n` // what printf pipes into nc
 	pageClientCmd  = "go run ./ch06-tls client -cert certs/client.pem -key certs/client-key.pem -resume"
 	pageClientIn   = `hello\nworld\n` // what printf pipes into the client, as the page writes it
 )
 
 // TestTranscript writes the transcripts shown in the book by running the
-// page's commands as processes: gencert, a mutual-TLS server, and a client
-// session with resumption; then Ctrl-C (SIGINT) stops the server. Outputs
-// are kept whole; normalised are only the log's timestamps and durations,
-// the server's port (shown as the default, 8443) and the client's ports
-// (PORT1, ...). Rerun with -update after an intended change.
+// pages' commands as processes: gencert, a mutual-TLS server, nc speaking
+// plain TCP to it, and a client session with resumption; then Ctrl-C
+// (SIGINT) stops the server. Outputs are kept whole; normalised are only
+// the log's timestamps and durations, the server's port (shown as the
+// default, 8443) and the clients' ports (PORT1, ...). Without nc (and not
+// under CI) the test sends nc's bytes itself: hello, then a half-close.
+// Rerun with -update after an intended change.
 func TestTranscript(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("no SIGINT for a child process, and no Unix permissions, on Windows")
@@ -99,8 +116,9 @@ func TestTranscript(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	run := func(cmdline, stdin string, extra ...string) string {
-		cmd := exec.CommandContext(ctx, bin, append(strings.Fields(cmdline)[3:], extra...)...)
+	unescape := func(s string) string { return strings.ReplaceAll(s, `\n`, "\n") }
+	run := func(prog string, args []string, stdin string) string {
+		cmd := exec.CommandContext(ctx, prog, args...)
 		cmd.Dir = dir
 		cmd.Stdin = strings.NewReader(stdin)
 		var out bytes.Buffer
@@ -108,25 +126,93 @@ func TestTranscript(t *testing.T) {
 		require.NoError(t, cmd.Run(), out.String())
 		return out.String()
 	}
-	testutil.Golden(t, "testdata/gencert.txt", run(pageGencertCmd, ""))
+	goArgs := func(cmdline string, extra ...string) []string { return append(strings.Fields(cmdline)[3:], extra...) }
+	testutil.Golden(t, "testdata/gencert.txt", run(bin, goArgs(pageGencertCmd), ""))
 
-	srv := exec.Command(bin, append(strings.Fields(pageServeCmd)[3:], "-addr", "127.0.0.1:0")...)
+	srv := exec.Command(bin, goArgs(pageServeCmd, "-addr", "127.0.0.1:0")...)
 	srv.Dir = dir
 	p := testutil.StartProcess(t, srv)
-	client := run(pageClientCmd, strings.ReplaceAll(pageClientIn, `\n`, "\n"), "-addr", p.Addr)
-	require.Eventually(t, func() bool { return strings.Count(p.Output(), "msg=closed") == 2 }, 10*time.Second, time.Millisecond,
-		"the server logs the end of both connections")
+	host, port, err := net.SplitHostPort(p.Addr)
+	require.NoError(t, err)
+	var plain string
+	if nc, err := exec.LookPath("nc"); err == nil || testutil.InCI() {
+		require.NoError(t, err, "nc is required under CI")
+		plain = run(nc, []string{"-N", host, port}, unescape(pagePlainIn))
+	} else {
+		plain = ncN(t, p.Addr, unescape(pagePlainIn))
+	}
+	client := run(bin, goArgs(pageClientCmd, "-addr", p.Addr), unescape(pageClientIn))
+	require.Eventually(t, func() bool { return strings.Count(p.Output(), "msg=closed") == 3 }, 10*time.Second, time.Millisecond,
+		"the server logs the end of all three connections")
 	require.NoError(t, p.Signal(os.Interrupt, 10*time.Second))
 
 	show := func(s string) string {
 		return testutil.Normalize(strings.ReplaceAll(s, p.Addr, "127.0.0.1:8443"), "8443")
 	}
+	testutil.Golden(t, "testdata/plaintext.txt", show(plain))
 	testutil.Golden(t, "testdata/client.txt", show(client))
-	testutil.Golden(t, "testdata/server-log.txt", show(p.Output()))
+	testutil.Golden(t, "testdata/server-log.txt", byConnection(show(p.Output())))
 
-	page, err := os.ReadFile(filepath.Join("..", "docs", "src", "ch06-tls.md"))
-	require.NoError(t, err)
-	for _, cmd := range []string{pageGencertCmd, pageServeCmd, "printf '" + pageClientIn + "' | " + pageClientCmd} {
-		assert.True(t, strings.Contains(string(page), "$ "+cmd+"\n{{#include"), "the page must show the command that made its transcript: %q", cmd)
+	pages := pageTexts(t)
+	for _, cmd := range []string{pageGencertCmd, pageServeCmd, "printf '" + pagePlainIn + "' | " + pagePlainCmd,
+		"printf '" + pageClientIn + "' | " + pageClientCmd} {
+		assert.Contains(t, pages, "$ "+cmd+"\n{{#include", "a page must show the command that made its transcript")
 	}
+}
+
+// byConnection orders a normalised server log by connection: each peer's
+// lines together, in the order the peers came. The second connection of a
+// client can be accepted before the first one's closed line is written
+// (the client may reconnect as soon as it has read the end of the echo),
+// so without this the transcript would change from run to run.
+func byConnection(log string) string {
+	lines := strings.Split(strings.TrimSuffix(log, "\n"), "\n")
+	peer := func(l string) int { // PORTn as n; 0 for a line of no connection
+		_, after, ok := strings.Cut(l, " peer=127.0.0.1:PORT")
+		if !ok {
+			return 0
+		}
+		n, _ := strconv.Atoi(strings.Fields(after)[0])
+		return n
+	}
+	first, last := -1, -1
+	for i, l := range lines {
+		if peer(l) > 0 {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first >= 0 {
+		slices.SortStableFunc(lines[first:last+1], func(a, b string) int { return peer(a) - peer(b) })
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// ncN does what nc -N does with stdin: send it, half-close, print what
+// comes back until the server closes.
+func ncN(t *testing.T, addr, stdin string) string {
+	t.Helper()
+	c := testutil.Dial(t, addr)
+	_, err := io.WriteString(c, stdin)
+	require.NoError(t, err)
+	require.NoError(t, c.(*net.TCPConn).CloseWrite())
+	got, err := io.ReadAll(c)
+	require.NoError(t, err)
+	return string(got)
+}
+
+// pageTexts is the chapter's page and its Going further pages, joined.
+func pageTexts(t *testing.T) string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "docs", "src", "ch06-tls", "*.md"))
+	require.NoError(t, err)
+	var all strings.Builder
+	for _, f := range append([]string{filepath.Join("..", "docs", "src", "ch06-tls.md")}, files...) {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		all.Write(data)
+	}
+	return all.String()
 }

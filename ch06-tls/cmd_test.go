@@ -43,8 +43,13 @@ func TestCommands(t *testing.T) {
 
 	_, _, code = run("", "client", "-bogus")
 	assert.Equal(t, 2, code, "a usage error exits 2")
+	for _, flag := range []string{"-max-conns", "-handshake-timeout", "-idle-timeout"} {
+		_, stderr, code = run("", "serve", "-addr", "127.0.0.1:0", flag, "-1")
+		assert.Equal(t, 2, code, "%s -1: %s", flag, stderr)
+	}
 
-	srv := exec.Command(bin, "serve", "-addr", "127.0.0.1:0", "-client-ca", filepath.Join("certs", CAFile), "-debug-addr", "127.0.0.1:0")
+	srv := exec.Command(bin, "serve", "-addr", "127.0.0.1:0", "-client-ca", filepath.Join("certs", CAFile),
+		"-debug-addr", "127.0.0.1:0", "-max-conns", "3")
 	srv.Dir = dir
 	p := testutil.StartProcess(t, srv)
 	stdout, stderr, code := run("hi\n", "client", "-addr", p.Addr,
@@ -62,6 +67,8 @@ func TestCommands(t *testing.T) {
 		"-cert", filepath.Join("certs", ClientCertFile), "-key", filepath.Join("certs", ClientKeyFile))
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stderr, "anyone who has this file can decrypt the traffic")
+
+	assert.Contains(t, p.Output(), "mtls=true max_conns=3", "the listening line shows the limit in force")
 
 	// -debug-addr publishes the server's counters (expvar "tls").
 	assert.Contains(t, string(testutil.DebugVars(t, p)["tls"]), `"conns_open":`)

@@ -24,8 +24,11 @@ const ALPN = "echo"
 // decrypt recorded traffic) and an AEAD cipher (AES-GCM or ChaCha20-Poly1305,
 // which encrypt and authenticate in one step; no CBC, no padding oracles).
 // The ECDSA suites serve our P-256 certificates, the RSA ones an RSA
-// certificate. TLS 1.3 has no such list to choose from: all five of its
-// suites are AEAD with ECDHE, and Go does not let you configure them.
+// certificate. TLS 1.3 has no such list to choose from. Its suites name only
+// an AEAD cipher and a hash (the key exchange is negotiated on its own), and
+// RFC 8446 defines five; Go implements three of them (AES-128-GCM,
+// AES-256-GCM and ChaCha20-Poly1305, not the two AES-CCM ones), and
+// Config.CipherSuites does not apply to them.
 var tls12Suites = []uint16{
 	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,

@@ -1,5 +1,29 @@
 package main
 
+// The conformance suite: a black-box rubric for any TLS echo server of this
+// chapter, in any language. It only dials an address, so it grades the Go
+// server, the Python counterpart, nginx in front of a plain echo server, or
+// a student's server (CH06_ADDR, with CH06_CA the CA to trust):
+//
+//	CH06_ADDR=127.0.0.1:8443 CH06_CA=certs/ca.pem go test ./ch06-tls -run Conformance/external
+//
+// The promises of the chapter's page it grades, one check each:
+//
+//   - TLS 1.3 is negotiated when the client offers it, with ALPN "echo"
+//     (TLS13WithALPN), and the echo is exact;
+//   - TLS 1.2 only with an ECDHE key exchange and an AEAD cipher
+//     (TLS12ECDHEAEAD);
+//   - TLS 1.1 is refused with a protocol_version alert (TLS11Refused);
+//   - a long stream written in small pieces comes back whole and in order
+//     (OneMegabyteInSmallWrites);
+//   - a second connection resumes the session from its ticket (Resumption);
+//   - a client speaking plain TCP gets one line of explanation, then the
+//     server goes on serving (PlaintextRefused; not nginx, which closes).
+//
+// Not graded from outside, since they depend on the server's flags: the
+// handshake timeout, -idle-timeout and -max-conns (server_test.go and
+// limits_test.go check the course's servers).
+
 import (
 	"bytes"
 	"cmp"
@@ -79,6 +103,28 @@ func tlsChecks(cfg func() (*tls.Config, error)) []testutil.Check {
 					return fmt.Errorf("echo differs: got %d bytes, want %d", out.Len(), len(msg))
 				}
 				return nil
+			}},
+		{Name: "PlaintextRefused", About: "plain TCP gets one line of explanation; the server goes on serving", Bound: 5 * time.Second,
+			Run: func(ctx context.Context, addr string) error {
+				var d net.Dialer
+				c, err := d.DialContext(ctx, "tcp", addr)
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				_ = c.SetDeadline(deadlineOf(ctx))
+				if _, err := io.WriteString(c, "hello\n"); err != nil {
+					return err
+				}
+				got, err := io.ReadAll(c)
+				if err != nil {
+					return fmt.Errorf("after the hint, the server should close: %w (read %q)", err, got)
+				}
+				if want := "this port speaks TLS; plaintext is refused\n"; string(got) != want {
+					return fmt.Errorf("a plaintext client read %q, want %q", got, want)
+				}
+				_, err = echoWithin(ctx, addr, cfg, nil, "still serving\n")
+				return err
 			}},
 		{Name: "Resumption", About: "a second connection resumes the session", Bound: 5 * time.Second,
 			Run: func(ctx context.Context, addr string) error {
@@ -178,8 +224,14 @@ func TestConformance(t *testing.T) {
 	})
 	t.Run("nginx", func(t *testing.T) {
 		addr, _ := startNginx(t, p, startPlainEcho(t))
-		testutil.RunChecks(t, addr, checks, false, nil)
+		// nginx closes a plaintext client without a word.
+		testutil.RunChecks(t, addr, without(checks, "PlaintextRefused"), false, nil)
 	})
+}
+
+// without returns checks less the named one.
+func without(checks []testutil.Check, name string) []testutil.Check {
+	return slices.DeleteFunc(slices.Clone(checks), func(c testutil.Check) bool { return c.Name == name })
 }
 
 // TestConformanceCatchesBrokenServers shows the checks have teeth: each
@@ -211,6 +263,7 @@ func TestConformanceCatchesBrokenServers(t *testing.T) {
 			"OneMegabyteInSmallWrites": broken(func(*tls.Config) {}, func(c net.Conn) { // stops after 64 KiB
 				_, _ = io.CopyN(c, c, 64<<10)
 			}),
-			"Resumption": broken(func(c *tls.Config) { c.SessionTicketsDisabled = true }, nil),
+			"Resumption":       broken(func(c *tls.Config) { c.SessionTicketsDisabled = true }, nil),
+			"PlaintextRefused": broken(func(*tls.Config) {}, nil), // closes without the hint
 		})
 }

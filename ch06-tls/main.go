@@ -40,35 +40,40 @@ func serveCmd(ctx context.Context, args []string) error {
 	cert := fs.String("cert", filepath.Join("certs", ServerCertFile), "server certificate (PEM)")
 	key := fs.String("key", filepath.Join("certs", ServerKeyFile), "server private key (PEM)")
 	clientCA := fs.String("client-ca", "", "require client certificates signed by this CA (mutual TLS)")
-	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "close clients that do not finish the handshake in time")
+	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "close a client that has not finished the handshake this long after connecting (0: never)")
 	idle := fs.Duration("idle-timeout", 5*time.Minute, "close a client silent this long (0: never)")
+	maxConns := fs.Int("max-conns", 1000, "connections served at once (0: no limit); handshakes included, more wait in the accept queue")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long open connections may finish")
 	debugAddr := fs.String("debug-addr", "", "serve pprof and expvar here, e.g. 127.0.0.1:6060 (loopback only)")
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics here (may listen on any address); also /healthz and /readyz, e.g. :9466")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
+	if *hsTimeout < 0 || *idle < 0 || *maxConns < 0 || *drain < 0 {
+		return cli.Usagef("-handshake-timeout, -idle-timeout, -max-conns and -drain-timeout must not be negative")
+	}
 	cfg, err := ServerConfig(*cert, *key, *clientCA)
 	if err != nil {
 		return fmt.Errorf("%w (run '%s gencert' first?)", err, name)
 	}
-	srv := &Server{TLSConfig: cfg, HandshakeTimeout: *hsTimeout, IdleTimeout: *idle, Log: slog.Default()}
+	log := slog.Default()
+	srv := NewServer(Config{TLS: cfg, HandshakeTimeout: *hsTimeout, IdleTimeout: *idle,
+		MaxConns: *maxConns, Log: log, Metrics: *metricsAddr != ""})
 	if *debugAddr != "" {
-		_, stop, err := debugserver.Start(ctx, *debugAddr, "tls", func() any { return srv.Stats() }, srv.Log)
+		_, stop, err := debugserver.Start(ctx, *debugAddr, "tls", func() any { return srv.Stats() }, log)
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
 	if *metricsAddr != "" {
-		srv.Metrics = telemetry.New(0, nil) // no -max-conns here
-		_, stop, err := telemetry.Start(ctx, *metricsAddr, srv.Metrics, srv.Ready, srv.Log)
+		_, stop, err := telemetry.Start(ctx, *metricsAddr, srv.Metrics(), srv.Ready, log)
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
-	return cli.ListenAndServe(ctx, srv.Log, *addr, srv, *drain, "mtls", *clientCA != "")
+	return cli.ListenAndServe(ctx, log, *addr, srv, *drain, "mtls", *clientCA != "", "max_conns", *maxConns)
 }
 
 func clientCmd(ctx context.Context, args []string) error {

@@ -75,15 +75,23 @@ func (p *pki) clientConfig(t testing.TB, withCert bool) *tls.Config {
 }
 
 // startServer runs a Server with cfg on 127.0.0.1:0 and returns its address
-// and its log.
-func startServer(t testing.TB, cfg *tls.Config, tweak ...func(*Server)) (string, *testutil.LogBuffer) {
+// and its log. tweak may set the rest of its Config.
+func startServer(t testing.TB, cfg *tls.Config, tweak ...func(*Config)) (string, *testutil.LogBuffer) {
+	t.Helper()
+	_, addr, logs := startServerFor(t, cfg, tweak...)
+	return addr, logs
+}
+
+// startServerFor is startServer that also returns the Server.
+func startServerFor(t testing.TB, cfg *tls.Config, tweak ...func(*Config)) (*Server, string, *testutil.LogBuffer) {
 	t.Helper()
 	logs := &testutil.LogBuffer{}
-	srv := &Server{TLSConfig: cfg, Log: slog.New(slog.NewTextHandler(logs, nil))}
+	c := Config{TLS: cfg, Log: slog.New(slog.NewTextHandler(logs, nil))}
 	for _, f := range tweak {
-		f(srv)
+		f(&c)
 	}
-	return testutil.StartServer(t, srv.Serve, srv.Shutdown), logs
+	srv := NewServer(c)
+	return srv, testutil.StartServer(t, srv.Serve, srv.Shutdown), logs
 }
 
 // echoOnce dials addr with cfg, sends msg, reads it back, and returns the

@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcp-in-go/course/internal/cli"
-	"github.com/tcp-in-go/course/internal/exercise"
 	"github.com/tcp-in-go/course/internal/telemetry"
 	"github.com/tcp-in-go/course/tests/testutil"
 )
@@ -22,7 +21,7 @@ import (
 // and returns the base URL.
 func startMetrics(t testing.TB, srv *Server) string {
 	t.Helper()
-	bound, stop, err := telemetry.Start(context.Background(), "127.0.0.1:0", srv.Metrics, srv.Ready, slog.New(slog.DiscardHandler))
+	bound, stop, err := telemetry.Start(context.Background(), "127.0.0.1:0", srv.Metrics(), srv.Ready, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	t.Cleanup(stop)
 	return "http://" + bound
@@ -31,14 +30,10 @@ func startMetrics(t testing.TB, srv *Server) string {
 // TestMetrics drives one handshake of each kind at a mutual-TLS server and
 // checks that each is counted under its version or failure reason.
 func TestMetrics(t *testing.T) {
-	exercise.Graded(t, "exercise-handshake-timeout")
-	exercise.Graded(t, "exercise-plaintext-hint")
 	p := newPKI(t)
-	var srv *Server
-	addr, _ := startServer(t, p.serverConfig(t, true), func(s *Server) {
-		s.Metrics = telemetry.New(0, nil)
-		s.HandshakeTimeout = 200 * time.Millisecond
-		srv = s
+	srv, addr, _ := startServerFor(t, p.serverConfig(t, true), func(c *Config) {
+		c.Metrics = true
+		c.HandshakeTimeout = 200 * time.Millisecond
 	})
 	base := startMetrics(t, srv)
 
@@ -75,7 +70,7 @@ func TestMetrics(t *testing.T) {
 	var m map[string]float64
 	require.Eventually(t, func() bool {
 		m = testutil.Scrape(t, base)
-		return m[`tcp_server_connections_closed_total{reason="eof"}`]+m[`tcp_server_connections_closed_total{reason="error"}`] == 8 &&
+		return m[`tcp_server_connections_closed_total{reason="eof"}`]+m[`tcp_server_connections_closed_total{reason="handshake"}`] == 8 &&
 			m["tcp_server_connections_open"] == 0 // Done comes after the handler's Closed
 	}, 10*time.Second, 10*time.Millisecond)
 	for name, want := range map[string]float64{
@@ -89,7 +84,7 @@ func TestMetrics(t *testing.T) {
 		`tls_handshake_failures_total{reason="timeout"}`:          1,
 		`tls_handshake_failures_total{reason="bad_certificate"}`:  0,
 		`tcp_server_connections_closed_total{reason="eof"}`:       2,
-		`tcp_server_connections_closed_total{reason="error"}`:     6,
+		`tcp_server_connections_closed_total{reason="handshake"}`: 6,
 		"tcp_server_connections_accepted_total":                   8,
 		"tcp_server_connections_open":                             0,
 	} {
@@ -105,14 +100,14 @@ func TestMetrics(t *testing.T) {
 // clients, while an open connection keeps the drain going.
 func TestReadyzBeforeRefusing(t *testing.T) {
 	p := newPKI(t)
-	srv := &Server{TLSConfig: p.serverConfig(t, false), Log: slog.New(slog.NewTextHandler(&testutil.LogBuffer{}, nil)), Metrics: telemetry.New(0, nil)}
+	srv := NewServer(Config{TLS: p.serverConfig(t, false), Log: slog.New(slog.NewTextHandler(&testutil.LogBuffer{}, nil)), Metrics: true})
 	base := startMetrics(t, srv)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- cli.Serve(ctx, srv.Log, ln, srv, 10*time.Second) }()
+	go func() { served <- cli.Serve(ctx, srv.cfg.Log, ln, srv, 10*time.Second) }()
 
 	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer dcancel()

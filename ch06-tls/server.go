@@ -11,97 +11,90 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
+	"os"
 	"time"
 
 	"github.com/tcp-in-go/course/internal/serve"
 	"github.com/tcp-in-go/course/internal/telemetry"
 )
 
-// Server is a TLS echo server. Set the fields before calling Serve.
+// ANCHOR: server-type
+// Server is a TLS echo server. Build it with NewServer.
 type Server struct {
-	TLSConfig        *tls.Config
-	HandshakeTimeout time.Duration // a client must finish the handshake within it (default 10 s)
-	IdleTimeout      time.Duration // a connection silent this long is closed (default 5 min)
-	Log              *slog.Logger
-	// Metrics, if set, counts connections, bytes and handshakes
-	// (-metrics-addr); nil means metrics off.
-	Metrics *telemetry.Metrics
-
-	setup sync.Once   // builds core and tlsm from the fields, once
-	core  *serve.Core // the accept loop and the connections (chapter 3)
-	tlsm  *tlsMetrics
+	cfg       Config
+	core      *serve.Core           // the accept loop, the connection limit, Shutdown
+	serve     serve.Handler         // handle (metrics.go wraps it when metrics are on)
+	handshake func(*tls.Conn) error // timedHandshake (likewise)
+	metrics   *telemetry.Metrics    // nil unless Config.Metrics
 }
 
-// init builds the Core from the fields, once, whichever of Serve and
-// Shutdown runs first: both may run at any time (a signal can come first).
-func (s *Server) init() {
-	s.setup.Do(func() {
-		s.core = serve.New(serve.Config{Log: s.logger(), Observer: s.Metrics.Observer()})
-		s.tlsm = newTLSMetrics(s.Metrics)
-	})
+// Config is what a Server is built with: the serve command's flags. A zero
+// duration means "never", a zero MaxConns "no limit".
+type Config struct {
+	TLS              *tls.Config   // certificates and policy (ServerConfig)
+	HandshakeTimeout time.Duration // the whole handshake must end within it
+	IdleTimeout      time.Duration // close a client silent this long
+	MaxConns         int           // connections at once, handshakes included
+	Log              *slog.Logger  // nil: stderr
+	Metrics          bool          // count connections, bytes, handshakes
 }
+
+// NewServer returns a server built once and for all by cfg: everything
+// Serve and Shutdown read is set here, so they may run in any order.
+func NewServer(cfg Config) *Server {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	s := &Server{cfg: cfg}
+	s.serve, s.handshake = s.handle, s.timedHandshake
+	var obs serve.Observer
+	if cfg.Metrics {
+		obs = s.observe() // metrics.go: wraps s.serve and s.handshake
+	}
+	s.core = serve.New(serve.Config{Log: cfg.Log, MaxConns: cfg.MaxConns, Observer: obs})
+	return s
+}
+
+// ANCHOR_END: server-type
+
+// ANCHOR: serve
+// Serve accepts connections on ln with the course's one accept loop
+// (serve.Core, chapter 3), which also writes each connection's accepted and
+// closed lines, until Shutdown: then it returns serve.ErrServerClosed.
+// Shutdown stops accepting and lets the echoes finish until its context
+// ends, then closes the rest.
+func (s *Server) Serve(ln net.Listener) error { return s.core.Serve(ln, s.serve) }
+
+func (s *Server) Shutdown(ctx context.Context) error { return s.core.Shutdown(ctx) }
+
+// ANCHOR_END: serve
+
+// OpenConns is the number of connections being served (cli logs it when
+// the drain begins).
+func (s *Server) OpenConns() int { return s.core.OpenConns() }
+
+// Ready reports whether the server accepts new clients: false from the
+// moment a drain begins (/readyz).
+func (s *Server) Ready() bool { return s.core.Ready() }
 
 // Stats is what -debug-addr publishes (expvar "tls").
 func (s *Server) Stats() map[string]int { return map[string]int{"conns_open": s.OpenConns()} }
 
-// OpenConns is the number of connections being served.
-func (s *Server) OpenConns() int { s.init(); return s.core.OpenConns() }
-
-// Ready reports whether the server accepts new clients: false from the
-// moment a drain begins (/readyz).
-func (s *Server) Ready() bool { s.init(); return s.core.Ready() }
-
-func (s *Server) logger() *slog.Logger {
-	if s.Log != nil {
-		return s.Log
-	}
-	return slog.Default()
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
-}
-
-// ANCHOR: serve
-// Serve accepts connections on ln with the course's one accept loop
-// (serve.Core, chapter 3) and runs handle for each, until Shutdown: then it
-// returns serve.ErrServerClosed. Shutdown stops accepting and lets the
-// echoes finish until its context ends, then closes the rest.
-func (s *Server) Serve(ln net.Listener) error {
-	s.init()
-	return s.core.Serve(ln, s.handle)
-}
-
-func (s *Server) Shutdown(ctx context.Context) error { s.init(); return s.core.Shutdown(ctx) }
-
-// ANCHOR_END: serve
-
 // ANCHOR: handle
-// handle runs one connection: the TLS handshake under a deadline, one log
-// line describing what was negotiated, the echo loop, then the close line.
-// raw is wrapped in a byte counter first, so the metrics count what crossed
-// the network, TLS records and handshakes included; the close line counts
-// the plaintext echoed, as the Python twin does.
-func (s *Server) handle(accepted net.Conn) serve.End {
-	log := s.logger().With("peer", accepted.RemoteAddr().String())
-	raw := &telemetry.Conn{Conn: accepted}
-	defer s.count(raw)
-
-	conn := tls.Server(raw, s.TLSConfig)
+// handle serves one connection: the TLS handshake, one line saying what
+// was negotiated, then the echo of the decrypted bytes. A failed handshake
+// ends the connection with the reason "handshake": its closed line carries
+// the error, the one line that says why.
+func (s *Server) handle(raw net.Conn) serve.End {
+	conn := tls.Server(raw, s.cfg.TLS)
 	if err := s.handshake(conn); err != nil {
-		s.tlsm.failed(err)
-		log.Warn("handshake failed", "err", err)
-		s.handshakeFailed(raw, err)
-		return serve.End{Err: err, Reason: "error"} // the why: tls_handshake_failures_total
+		refuse(raw, err)
+		return serve.End{Err: err, Reason: "handshake", Attrs: []any{"bytes_in", 0, "bytes_out", 0}}
 	}
-	s.tlsm.handshake(conn.ConnectionState())
-	log.Info("handshake", stateAttrs(conn.ConnectionState())...)
+	st := conn.ConnectionState()
+	s.cfg.Log.Info("handshake", append([]any{"peer", raw.RemoteAddr().String()}, stateAttrs(st)...)...)
 
-	n, err := echo(conn, orDefault(s.IdleTimeout, 5*time.Minute))
+	n, err := echo(conn, s.cfg.IdleTimeout)
 	if err == nil {
 		// Send close_notify so the client knows the echo is complete and
 		// was not cut short by an attacker closing the TCP connection.
@@ -113,34 +106,41 @@ func (s *Server) handle(accepted net.Conn) serve.End {
 // ANCHOR_END: handle
 
 // ANCHOR: handshake
-// handshake runs the TLS handshake under HandshakeTimeout. Without a bound,
-// a client that connects and never sends its ClientHello would hold a
-// goroutine and a file descriptor forever (and a few thousand such clients
-// would exhaust the server). When the context expires, crypto/tls closes the
-// connection and the handshake returns an error.
-func (s *Server) handshake(conn *tls.Conn) error {
-	// ANCHOR: exercise-handshake-timeout
-	ctx, cancel := context.WithTimeout(context.Background(), orDefault(s.HandshakeTimeout, 10*time.Second))
+// timedHandshake runs the TLS handshake under HandshakeTimeout, one
+// deadline for all of it. Without a bound, a client that connects and never
+// sends its ClientHello would hold a goroutine, a descriptor and a slot of
+// MaxConns forever; a bound per read would not do either, since a client
+// trickling its ClientHello one byte at a time never lets a read wait long.
+// When the context expires, crypto/tls closes the connection.
+func (s *Server) timedHandshake(conn *tls.Conn) error {
+	ctx, cancel := within(s.cfg.HandshakeTimeout)
 	defer cancel()
 	return conn.HandshakeContext(ctx)
-	// ANCHOR_END: exercise-handshake-timeout
+}
+
+// within returns a context that ends after d, or only when cancelled if d
+// is 0 (no timeout).
+func within(d time.Duration) (context.Context, context.CancelFunc) {
+	if d > 0 {
+		return context.WithTimeout(context.Background(), d)
+	}
+	return context.WithCancel(context.Background())
 }
 
 // ANCHOR_END: handshake
 
-// ANCHOR: handshake-failed
-// handshakeFailed logs why a handshake failed. When the first bytes were not
-// TLS at all (someone typed into nc, or sent plain HTTP), crypto/tls hands
-// back the raw connection in a RecordHeaderError, and the server answers in
-// plain text, as net/http does, so the client learns what went wrong.
-func (s *Server) handshakeFailed(raw net.Conn, err error) {
-	// ANCHOR: exercise-plaintext-hint
+// ANCHOR: refuse
+// refuse ends a failed handshake. When the first bytes were not TLS at all
+// (someone typed into nc, or sent plain HTTP), crypto/tls hands back the
+// raw connection in a RecordHeaderError, and the server answers in plain
+// text, as net/http does, so that the person at the other end learns what
+// went wrong. Then it closes gently (lingerClose).
+func refuse(raw net.Conn, err error) {
 	var rhe tls.RecordHeaderError
 	if errors.As(err, &rhe) && rhe.Conn != nil {
 		_ = raw.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = io.WriteString(raw, "this port speaks TLS; plaintext is refused\n")
 	}
-	// ANCHOR_END: exercise-plaintext-hint
 	lingerClose(raw)
 }
 
@@ -158,7 +158,7 @@ func lingerClose(raw net.Conn) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(raw, 64<<10))
 }
 
-// ANCHOR_END: handshake-failed
+// ANCHOR_END: refuse
 
 // ANCHOR: state
 // stateAttrs turns a negotiated connection into log attributes: the version
@@ -187,25 +187,23 @@ func stateAttrs(st tls.ConnectionState) []any {
 
 // ANCHOR_END: state
 
-// count adds a connection's bytes to the metrics when it ends.
-func (s *Server) count(c *telemetry.Conn) {
-	s.Metrics.Transferred(c.Counts())
-}
-
 // plainCount is the plaintext a connection read and wrote.
 type plainCount struct{ in, out int64 }
 
+// ANCHOR: echo
 // echo copies everything the client sends back to it until the client is
-// done (close_notify, read as io.EOF). Each read waits at most idle.
+// done (its close_notify, which Read returns as io.EOF). With idle > 0,
+// every read and write must make progress within idle.
 func echo(conn *tls.Conn, idle time.Duration) (plainCount, error) {
 	buf := make([]byte, 32*1024)
 	var c plainCount
 	for {
-		_ = conn.SetReadDeadline(time.Now().Add(idle))
+		if idle > 0 {
+			_ = conn.SetDeadline(time.Now().Add(idle))
+		}
 		n, err := conn.Read(buf)
 		c.in += int64(n)
 		if n > 0 {
-			_ = conn.SetWriteDeadline(time.Now().Add(idle))
 			w, werr := conn.Write(buf[:n])
 			c.out += int64(w)
 			if werr != nil {
@@ -220,3 +218,5 @@ func echo(conn *tls.Conn, idle time.Duration) (plainCount, error) {
 		}
 	}
 }
+
+// ANCHOR_END: echo

@@ -348,13 +348,13 @@ def main(argv: list[str] | None = None) -> None:
     s.add_duration(
         "--interval",
         "5s",
-        "heartbeat interval expected from clients (0: never drop a silent client)",
+        "time between PINGs; what the server expects of each client, 0: never drop a silent client",
     )
     s.add_argument(
         "--misses",
         type=int,
         default=3,
-        help="intervals of silence before a client is declared dead (0: never)",
+        help="missed intervals before the peer is declared dead; 0: never",
     )
     c = sub.add_parser("client", help="heartbeat client: PING every interval, reconnect")
     c.add_argument("--addr", default=DEFAULT_ADDR, help="server address (HOST:PORT)")
@@ -367,7 +367,7 @@ def main(argv: list[str] | None = None) -> None:
         "--misses",
         type=int,
         default=3,
-        help="intervals with no PING answered before the server is declared dead (0: never)",
+        help="missed intervals before the peer is declared dead; 0: never",
     )
     args = parse_command(p, argv, "serve")
     if args.interval < 0 or args.misses < 0:

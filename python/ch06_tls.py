@@ -14,19 +14,21 @@ What the usual ssl snippets get wrong, and this file does not:
 - One `recv` is not one message: the client reads until it has every byte
   it sent back.
 - A server without a handshake timeout lets a silent client hold a thread
-  forever.
+  forever; one without a connection limit lets a flood of clients start a
+  thread (and a handshake) each.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import socket
 import ssl
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from common import (
     BACKLOG,
@@ -56,10 +58,10 @@ def version_name(v: str | None) -> str:
     return (v or "-").replace("TLSv", "TLS ")
 
 
+# ANCHOR: subject
 def subject(cert: dict[str, object] | None) -> str:
     """The commonName of a certificate as returned by getpeercert():
     "CN=name", "-" without a certificate, "?" without a commonName."""
-    # ANCHOR: exercise-subject-py
     if not cert:
         return "-"
     for rdn in cert.get("subject", ()):  # type: ignore[attr-defined]
@@ -67,7 +69,25 @@ def subject(cert: dict[str, object] | None) -> str:
             if key == "commonName":
                 return f"CN={value}"
     return "?"
-    # ANCHOR_END: exercise-subject-py
+
+
+# ANCHOR_END: subject
+
+
+# ANCHOR: fingerprint
+def check_fingerprint(der: bytes, want: str) -> None:
+    """Refuse a certificate (DER, as getpeercert(binary_form=True) returns it)
+    unless its SHA-256 fingerprint is `want`, written as
+    `openssl x509 -noout -fingerprint -sha256` prints it (AB:CD:...), or in
+    lower case, or without the colons."""
+    # ANCHOR: exercise-fingerprint-py
+    got = hashlib.sha256(der).hexdigest()
+    if want.replace(":", "").lower() != got:
+        raise ssl.SSLCertVerificationError(f"certificate fingerprint {got} is not {want}")
+    # ANCHOR_END: exercise-fingerprint-py
+
+
+# ANCHOR_END: fingerprint
 
 
 # ANCHOR: server-context
@@ -104,19 +124,14 @@ def client_context(ca: str, cert: str | None, key: str | None) -> ssl.SSLContext
 
 
 # ANCHOR: handle
-def handle(
-    raw: socket.socket, peer: str, ctx: ssl.SSLContext, hs_timeout: float, idle_timeout: float
-) -> None:
-    """Handshake under a timeout, log what was agreed, echo, log the close."""
+def handle(raw: socket.socket, peer: str, ctx: ssl.SSLContext, args: argparse.Namespace) -> None:
+    """Handshake under a deadline, log what was agreed, echo, log the close."""
     start = time.monotonic()
     with raw:
-        # settimeout bounds each socket operation of the handshake, not all of
-        # it (a client trickling bytes could stretch it; Go bounds the total).
-        raw.settimeout(hs_timeout)
         try:
-            conn = ctx.wrap_socket(raw, server_side=True)  # runs the handshake
+            conn = handshake(raw, ctx, args.handshake_timeout)
         except (OSError, ssl.SSLError) as e:
-            log("WARN", "handshake failed", peer=peer, err=e)
+            log_closed(peer, start, "handshake", e, bytes_in=0, bytes_out=0)
             return
         with conn:
             log(
@@ -129,7 +144,7 @@ def handle(
                 resumed=str(conn.session_reused).lower(),
                 client=subject(conn.getpeercert()),  # type: ignore[arg-type]
             )
-            conn.settimeout(idle_timeout or None)  # close a silent client; 0: never
+            conn.settimeout(args.idle_timeout or None)  # close a silent client; 0: never
             n_in, n_out, reason, err = 0, 0, "eof", None  # plaintext counts, as in Go
             try:
                 while data := conn.recv(32 * 1024):  # b"" = the client's close_notify
@@ -145,6 +160,95 @@ def handle(
 
 
 # ANCHOR_END: handle
+
+
+# ANCHOR: handshake
+def handshake(raw: socket.socket, ctx: ssl.SSLContext, timeout: float) -> ssl.SSLSocket:
+    """The TLS handshake under one deadline for all of it (0: none), as Go's
+    HandshakeContext: a timer shuts the connection down when it runs out,
+    which a timeout per recv (settimeout) would not do for a client that
+    trickles its ClientHello one byte at a time. A client whose first byte is
+    not a TLS handshake record (22) is told so in plain text, as by the Go
+    server. On failure the connection is closed gently (linger_close)."""
+    fd, expired = raw.fileno(), threading.Event()
+
+    def expire() -> None:  # shutdown() on a duplicate ends the connection itself
+        expired.set()
+        with contextlib.suppress(OSError), socket.fromfd(fd, raw.family, raw.type) as dup:
+            dup.shutdown(socket.SHUT_RDWR)  # wakes the blocked recv
+
+    timer = threading.Timer(timeout, expire) if timeout else None
+    if timer:
+        timer.start()
+    sock = raw
+    try:
+        first = raw.recv(1, socket.MSG_PEEK)  # looked at, left in the socket
+        if first and first[0] != 0x16:
+            raw.settimeout(1)
+            raw.sendall(b"this port speaks TLS; plaintext is refused\n")
+            raise ConnectionError("first record does not look like a TLS handshake")
+        conn = ctx.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
+        try:
+            conn.do_handshake()
+        except (OSError, ssl.SSLError):
+            sock = socket.socket(fileno=conn.detach())  # raw gave its fd to conn
+            raise
+        return conn
+    except (OSError, ssl.SSLError):
+        linger_close(sock)
+        if expired.is_set():
+            raise TimeoutError(f"handshake not done within {timeout:g}s") from None
+        raise
+    finally:
+        if timer:
+            timer.cancel()
+            timer.join()  # expire() is not running on a descriptor closed since
+
+
+def linger_close(sock: socket.socket) -> None:
+    """After a failed handshake: FIN, then read and discard for a moment,
+    then close. Closing with unread data would send a reset, which can
+    overtake the alert or the hint (the Go server's lingerClose)."""
+    with sock, contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(0.5)
+        while sock.recv(64 << 10):
+            pass
+
+
+# ANCHOR_END: handshake
+
+
+class Slots:
+    """--max-conns: a slot per connection served, taken before accept() and
+    given back when the connection ends; 0 means no limit. At the limit the
+    loop stops accepting, so new clients wait in the kernel's accept queue,
+    as with the Go server (serve.Core)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.sem = threading.BoundedSemaphore(n) if n else None
+
+    def take(self) -> None:
+        if self.sem and not self.sem.acquire(blocking=False):
+            log(
+                "WARN",
+                "connection limit reached; new clients wait in the accept queue",
+                max_conns=self.n,
+            )
+            self.sem.acquire()
+
+    def serving(self, handler: Callable[..., None]) -> Callable[..., None]:
+        """handler, giving its slot back when it returns."""
+
+        def run(*args: object) -> None:
+            try:
+                handler(*args)
+            finally:
+                if self.sem:
+                    self.sem.release()
+
+        return run
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -163,20 +267,21 @@ def serve(args: argparse.Namespace) -> None:
         "listening",
         addr=format_addr(ln.getsockname()),
         mtls=str(bool(args.client_ca)).lower(),
+        max_conns=args.max_conns,
     )
     threads: list[threading.Thread] = []
     backoff = AcceptBackoff()  # out of file descriptors: wait, do not spin
+    slots = Slots(args.max_conns)
     failed: AcceptError | None = None
     try:
         with ln:
             while True:
+                slots.take()  # at the limit, new clients wait in the accept queue
                 raw, addr = accept(ln, backoff)
                 peer = format_addr(addr)
-                t = threading.Thread(
-                    target=handle,
-                    args=(raw, peer, ctx, args.handshake_timeout, args.idle_timeout),
-                    daemon=True,
-                )
+                log("INFO", "accepted", peer=peer)
+                t = threading.Thread(target=slots.serving(handle), args=(raw, peer, ctx, args))
+                t.daemon = True
                 # Listed before it starts: start() waits for the thread, and a
                 # signal arriving then must not leave it out of the drain.
                 threads = [x for x in threads if x.is_alive()] + [t]
@@ -296,9 +401,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="require client certificates signed by this CA (mutual TLS)",
     )
     s.add_duration(
-        "--handshake-timeout", "10s", "close clients that do not finish the handshake in time"
+        "--handshake-timeout",
+        "10s",
+        "close a client that has not finished the handshake this long after connecting (0: never)",
     )
     s.add_duration("--idle-timeout", "5m", "close a client silent this long (0: never)")
+    s.add_argument(
+        "--max-conns",
+        type=int,
+        default=1000,
+        help="connections served at once, handshakes included; more wait in the accept queue "
+        "(0: no limit)",
+    )
     s.add_duration(
         "--drain-timeout", "10s", "on SIGINT/SIGTERM, how long open connections may finish"
     )

@@ -1,5 +1,6 @@
 """Tests of python/ch06_tls.py: echo over TLS 1.3, mutual TLS, resumption,
-refusals, the handshake timeout, and interoperation with the Go server.
+refusals, the handshake timeout, the connection limit, and interoperation
+with the Go server.
 
 The certificates come from the Go program (`ch06-tls gencert`): the standard
 library cannot create certificates. Without Go on a laptop the tests skip.
@@ -7,6 +8,7 @@ library cannot create certificates. Without Go on a laptop the tests skip.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
@@ -82,7 +84,6 @@ def test_echo_tls13_and_resumption(python_server: Callable[..., Server], certs: 
     wait_log(srv, "resumed=true")
 
 
-@pytest.mark.exercise("exercise-subject-py")
 def test_subject() -> None:
     import ch06_tls
 
@@ -95,7 +96,6 @@ def test_subject() -> None:
     assert ch06_tls.subject(no_cn) == "?"
 
 
-@pytest.mark.exercise("exercise-subject-py")
 def test_mutual_tls(python_server: Callable[..., Server], certs: Path) -> None:
     srv = python_server("ch06_tls.py", *server_args(certs, mtls=True))
     ok = run_client(srv.addr, certs, *client_cert(certs))
@@ -105,7 +105,7 @@ def test_mutual_tls(python_server: Callable[..., Server], certs: Path) -> None:
 
     refused = run_client(srv.addr, certs)  # no client certificate
     assert refused.returncode == 1
-    wait_log(srv, "handshake failed")
+    wait_log(srv, "reason=handshake err=")
 
 
 def test_wrong_name_refused(python_server: Callable[..., Server], certs: Path) -> None:
@@ -176,7 +176,73 @@ def test_handshake_timeout(python_server: Callable[..., Server], certs: Path) ->
         start = time.monotonic()
         assert raw.recv(1) == b""  # closed by the server, not by our 10 s timeout
         assert time.monotonic() - start >= 0.25
-    wait_log(srv, "handshake failed")
+    wait_log(srv, 'reason=handshake err="handshake not done within 0.3s"')
+
+
+def test_handshake_timeout_bounds_the_whole(
+    python_server: Callable[..., Server], certs: Path
+) -> None:
+    """A client trickling its ClientHello, a byte every 50 ms, is closed when
+    the handshake as a whole takes longer than the timeout."""
+    srv = python_server("ch06_tls.py", *server_args(certs), "--handshake-timeout", "300ms")
+    with socket.create_connection(srv.host_port, timeout=10) as raw:
+        start = time.monotonic()
+        raw.sendall(bytes([0x16, 0x03, 0x01, 0x02, 0x00]))  # a record of 512 bytes follows
+        with pytest.raises(OSError):
+            while time.monotonic() - start < 10:
+                raw.sendall(b"\x01")
+                time.sleep(0.05)  # the trickle's pace, not a synchronisation
+                if raw.recv(1, socket.MSG_DONTWAIT) == b"":
+                    raise ConnectionResetError("closed by the server")
+        assert 0.25 <= time.monotonic() - start < 10, "the trickling client was never closed"
+    wait_log(srv, "handshake not done within 0.3s")
+
+
+def test_plaintext_hint(python_server: Callable[..., Server], certs: Path) -> None:
+    """A client that speaks plain TCP gets one line of explanation, as from
+    the Go server; the server goes on serving."""
+    srv = python_server("ch06_tls.py", *server_args(certs))
+    with socket.create_connection(srv.host_port, timeout=10) as raw:
+        raw.sendall(b"hello\n")
+        got = b""
+        while chunk := raw.recv(4096):
+            got += chunk
+    assert got == b"this port speaks TLS; plaintext is refused\n"
+    wait_log(srv, 'reason=handshake err="first record does not look like a TLS handshake"')
+    assert run_client(srv.addr, certs).returncode == 0
+
+
+def test_lines_follow_go(python_server: Callable[..., Server], certs: Path) -> None:
+    """accepted, handshake, closed: the Go server's lines and keys."""
+    srv = python_server("ch06_tls.py", *server_args(certs))
+    assert run_client(srv.addr, certs).returncode == 0
+    wait_log(srv, "msg=closed")
+    lines = [line for line in srv.lines if "peer=" in line]
+    assert [line.split(" msg=")[1].split(" ")[0] for line in lines] == [
+        "accepted",
+        "handshake",
+        "closed",
+    ]
+    assert "bytes_in=6 bytes_out=6 reason=eof" in lines[-1]
+
+
+def test_max_conns(python_server: Callable[..., Server], certs: Path) -> None:
+    """--max-conns 1: a second client waits in the accept queue (its
+    handshake does not start) until the first one leaves."""
+    srv = python_server(
+        "ch06_tls.py", *server_args(certs), "--max-conns", "1", "--handshake-timeout", "0"
+    )
+    assert "max_conns=1" in srv.wait_for("msg=listening")
+    holder = socket.create_connection(srv.host_port, timeout=10)  # silent: holds the slot
+    wait_log(srv, "msg=accepted")
+    wait_log(srv, "connection limit reached; new clients wait in the accept queue")
+    ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+    with socket.create_connection(srv.host_port, timeout=10) as raw:
+        raw.settimeout(0.5)
+        with pytest.raises(TimeoutError):  # nobody reads its ClientHello
+            ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+    holder.close()  # the slot is free: the next client is served
+    assert run_client(srv.addr, certs).returncode == 0
 
 
 def test_keylog(python_server: Callable[..., Server], certs: Path, tmp_path: Path) -> None:
@@ -186,3 +252,35 @@ def test_keylog(python_server: Callable[..., Server], certs: Path, tmp_path: Pat
     assert res.returncode == 0, res.stderr
     assert b"level=WARN" in res.stderr
     assert "CLIENT_TRAFFIC_SECRET_0 " in keylog.read_text()
+
+
+@pytest.mark.exercise("exercise-fingerprint-py")
+def test_fingerprint(python_server: Callable[..., Server], certs: Path) -> None:
+    """check_fingerprint accepts the server's certificate under its SHA-256
+    fingerprint, as openssl prints it or in lower case without colons, and
+    refuses any other certificate, and a fingerprint cut short."""
+    import ch06_tls
+
+    srv = python_server("ch06_tls.py", *server_args(certs))
+    ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+    with (
+        socket.create_connection(srv.host_port, timeout=10) as raw,
+        ctx.wrap_socket(raw, server_hostname="127.0.0.1") as conn,
+    ):
+        der = conn.getpeercert(binary_form=True)
+    assert der
+    hexdigest = hashlib.sha256(der).hexdigest()
+    openssl = ":".join(hexdigest[i : i + 2] for i in range(0, 64, 2)).upper()
+    ch06_tls.check_fingerprint(der, openssl)  # AB:CD:..., as openssl x509 prints it
+    ch06_tls.check_fingerprint(der, hexdigest)
+    ca = ssl.PEM_cert_to_DER_cert((certs / "ca.pem").read_text())
+    for wrong in (
+        hashlib.sha256(ca).hexdigest(),  # another certificate's
+        openssl[:-3],  # cut short
+        hexdigest[:-1] + ("0" if hexdigest[-1] != "0" else "1"),  # one digit off, at the end
+        "",
+    ):
+        with pytest.raises(ssl.SSLCertVerificationError):
+            ch06_tls.check_fingerprint(der, wrong)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        ch06_tls.check_fingerprint(ca, openssl)  # the CA's certificate under the server's
