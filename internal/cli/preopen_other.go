@@ -1,0 +1,8 @@
+//go:build !wasip1
+
+package cli
+
+import "net"
+
+// preopened reports ok=false: outside WASI a server opens its own listener.
+func preopened(string) (net.Listener, bool, error) { return nil, false, nil }
