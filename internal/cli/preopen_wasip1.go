@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"syscall"
 )
 
 // PreopenedFD is the descriptor of the first socket a WASI host pre-opens
@@ -22,6 +23,12 @@ const ListenAddrEnv = "WASI_LISTEN_ADDR"
 // preopened returns the listener on the pre-opened socket; addr (the -addr
 // flag) cannot be honoured, and the first log line says so.
 func preopened(addr string) (net.Listener, bool, error) {
+	// Non-blocking first: a WebAssembly module runs on one thread, so a
+	// blocking accept would stop every goroutine until a client arrives (Go's
+	// runtime then waits in poll_oneoff instead).
+	if err := syscall.SetNonblock(PreopenedFD, true); err != nil {
+		return nil, true, fmt.Errorf("wasip1: fd %d: %w (run under a host that pre-opens a socket, e.g. tools/wasi)", PreopenedFD, err)
+	}
 	f := os.NewFile(PreopenedFD, "preopened-socket")
 	ln, err := net.FileListener(f)
 	if err != nil {
@@ -47,3 +54,4 @@ type hostAddr struct {
 }
 
 func (l hostAddr) Addr() net.Addr { return l.addr }
+
