@@ -9,9 +9,10 @@ export PATH := $(GOBIN):$(HOME)/.cargo/bin:$(PATH)
 # The course's module (what a student downloads) and the modules of its
 # tooling, each with its own go.mod so that their dependencies stay out of
 # the student's: deploy/ (Helm, Kubernetes, Prometheus, OpenTelemetry
-# checks), scripts/report/ (ch07's tables and charts). Every Go target runs
+# checks), scripts/report/ (ch07's tables and charts), tools/wasi/ (wazero,
+# the host that runs ch04 as a WebAssembly module). Every Go target runs
 # in each of them.
-MODULES := . deploy scripts/report
+MODULES := . deploy scripts/report tools/wasi
 each = set -e; for m in $(MODULES); do (cd $$m && echo "== $$m: $(1)" && $(1)); done
 
 BENCH_COUNT ?= 6

