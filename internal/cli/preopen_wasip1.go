@@ -54,4 +54,3 @@ type hostAddr struct {
 }
 
 func (l hostAddr) Addr() net.Addr { return l.addr }
-
