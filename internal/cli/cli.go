@@ -59,7 +59,9 @@ func Main(name string, run func(ctx context.Context, args []string) error) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	if hasSignals {
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	}
 	go func() {
 		<-sigs
 		// Default handling first, then the cancel: by the time the

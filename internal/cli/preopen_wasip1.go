@@ -54,3 +54,9 @@ type hostAddr struct {
 }
 
 func (l hostAddr) Addr() net.Addr { return l.addr }
+
+// hasSignals is false: WASI has no signals, and under wazero a program that
+// calls signal.Notify stops accepting (the module's one thread waits for
+// signals that never come). The host stops the module instead (Ctrl-C ends
+// it at once: no drain).
+const hasSignals = false
