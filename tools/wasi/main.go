@@ -149,6 +149,7 @@ func Run(ctx context.Context, log *slog.Logger, m Module) error {
 		WithName(m.Name).
 		WithArgs(append([]string{m.Name}, m.Args...)...).
 		WithEnv("WASI_LISTEN_ADDR", addr). // preview 1 has no getsockname
+		WithStdin(os.Stdin).
 		WithStdout(os.Stdout).
 		WithStderr(os.Stderr).
 		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
