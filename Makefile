@@ -10,8 +10,9 @@ export PATH := $(GOBIN):$(HOME)/.cargo/bin:$(PATH)
 # tooling, each with its own go.mod so that their dependencies stay out of
 # the student's: deploy/ (Helm, Kubernetes, Prometheus, OpenTelemetry
 # checks), scripts/report/ (ch07's tables and charts), tools/wire/ (packet
-# captures of the lessons; gopacket). Every Go target runs in each of them.
-MODULES := . deploy scripts/report tools/wire
+# captures of the lessons; gopacket), tools/wasi/ (wazero, the host that
+# runs ch04 as a WebAssembly module). Every Go target runs in each of them.
+MODULES := . deploy scripts/report tools/wire tools/wasi
 each = set -e; for m in $(MODULES); do (cd $$m && echo "== $$m: $(1)" && $(1)); done
 
 BENCH_COUNT ?= 6

@@ -59,7 +59,9 @@ func Main(name string, run func(ctx context.Context, args []string) error) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	if hasSignals {
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	}
 	go func() {
 		<-sigs
 		// Default handling first, then the cancel: by the time the
@@ -150,8 +152,13 @@ func NewFlagSet(name string, output io.Writer) *flag.FlagSet {
 }
 
 // Listen opens a TCP listener on addr. When the port is taken, the error says
-// what to do about it instead of only "address already in use".
+// what to do about it instead of only "address already in use". Under WASI
+// (GOOS=wasip1) there is no listen(2): the listener is the socket the host
+// pre-opened (preopen_wasip1.go).
 func Listen(ctx context.Context, addr string) (net.Listener, error) {
+	if ln, ok, err := preopened(addr); ok {
+		return ln, err
+	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
