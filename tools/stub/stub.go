@@ -264,18 +264,14 @@ var _ = exercise.TODO
 // a TLS connection never handshaken, a frame reader that returns nothing
 // forever).
 var neutral = map[string]string{
-	"exercise-limit-listener":    "return l.Listener.Accept()",
-	"exercise-handshake-timeout": "return conn.Handshake()",
-	"exercise-read-frame":        "return nil, io.EOF",
-	"exercise-max-conns":         "return l.Listener.Accept() // no limit yet",
+	"exercise-limit-listener": "return l.Listener.Accept()",
+	"exercise-max-conns":      "return l.Listener.Accept() // no limit yet",
 }
 
 // neutralPython is neutral for the Python exercises: what the function
 // returns before the exercise is done.
 var neutralPython = map[string]string{
-	"exercise-backoff-py": "return base  # no doubling, no jitter",
-	"exercise-subject-py": `return "?"`,
-	"exercise-quit-py":    "return False  # no QUIT yet: an ordinary line",
+	"exercise-quit-py": "return False  # no QUIT yet: an ordinary line",
 }
 
 // resultsIfLast returns the result types of the innermost function around
