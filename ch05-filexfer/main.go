@@ -35,10 +35,10 @@ func serveCmd(ctx context.Context, args []string) error {
 	addr := fs.String("addr", defaultAddr, "address to listen on")
 	s := &Server{}
 	fs.StringVar(&s.Dir, "dir", "received", "directory to receive files into")
-	fs.IntVar(&s.MaxConns, "max-conns", DefaultMaxConns, "connections served at once; more are told BUSY")
-	fs.DurationVar(&s.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "drop a sender silent this long")
-	fs.Int64Var(&s.MaxSize, "max-size", DefaultMaxSize, "largest file accepted, in bytes")
-	fs.DurationVar(&s.PartialTTL, "partial-ttl", DefaultPartialTTL, "remove unfinished partial files after this long")
+	fs.IntVar(&s.MaxConns, "max-conns", DefaultMaxConns, "connections served at once; more are told BUSY (0: no limit)")
+	fs.DurationVar(&s.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "drop a sender silent this long (0: never)")
+	fs.Int64Var(&s.MaxSize, "max-size", DefaultMaxSize, "largest file accepted, in bytes (0: no limit)")
+	fs.DurationVar(&s.PartialTTL, "partial-ttl", DefaultPartialTTL, "remove unfinished partial files after this long (0: never)")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, let transfers finish this long")
 	debugAddr := fs.String("debug-addr", "", "serve pprof and expvar here, e.g. 127.0.0.1:6060 (loopback only)")
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz here, e.g. 0.0.0.0:9465 (may listen on any address)")
@@ -78,7 +78,7 @@ func sendCmd(ctx context.Context, args []string) error {
 	fs.BoolVar(&s.Overwrite, "overwrite", false, "replace files that exist on the receiver")
 	fs.BoolVar(&s.Resume, "resume", false, "continue cut-off transfers from what the receiver has")
 	fs.IntVar(&s.Retries, "retries", 3, "retry a cut-off or damaged transfer this often, resuming each time")
-	fs.DurationVar(&s.Timeout, "timeout", 30*time.Second, "dial timeout and longest wait for the receiver")
+	fs.DurationVar(&s.Timeout, "timeout", 30*time.Second, "dial timeout and longest wait for the receiver (0: none)")
 	if err := cli.Parse(fs, args, true); err != nil {
 		return err
 	}

@@ -26,14 +26,15 @@ import (
 	"github.com/tcp-in-go/course/internal/tracing"
 )
 
-// Server receives files into Dir. The zero values of the limits mean the
-// defaults below; set them before Serve.
+// Server receives files into Dir. A limit's zero value means "no limit"
+// or "never" (the flags' defaults are the Default constants below); set
+// them before Serve.
 type Server struct {
 	Dir         string
-	MaxConns    int           // concurrent connections; more are told BUSY
-	IdleTimeout time.Duration // longest silence from a sender
-	MaxSize     int64         // largest file accepted
-	PartialTTL  time.Duration // partial files older than this are removed
+	MaxConns    int           // concurrent connections; more are told BUSY (0: no limit)
+	IdleTimeout time.Duration // longest silence from a sender (0: wait forever)
+	MaxSize     int64         // largest file accepted (0: no limit)
+	PartialTTL  time.Duration // partial files older than this are removed (0: kept)
 	Log         *slog.Logger
 	// Metrics, if set, counts connections, bytes and transfers
 	// (-metrics-addr); nil means metrics off.
@@ -84,7 +85,7 @@ func (s *Server) initCore() {
 	})
 }
 
-// Defaults for the Server's limits.
+// Defaults for the Server's limits: the serve command's flag defaults.
 const (
 	DefaultMaxConns    = 64
 	DefaultIdleTimeout = 30 * time.Second
@@ -92,19 +93,16 @@ const (
 	DefaultPartialTTL  = 24 * time.Hour
 )
 
+// deadline is when a wait of d from now ends: d = 0 means never (the zero
+// time, which clears a connection's deadline).
+func deadline(d time.Duration) time.Time {
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
+}
+
 func (s *Server) init() error {
-	if s.MaxConns <= 0 {
-		s.MaxConns = DefaultMaxConns
-	}
-	if s.IdleTimeout <= 0 {
-		s.IdleTimeout = DefaultIdleTimeout
-	}
-	if s.MaxSize <= 0 {
-		s.MaxSize = DefaultMaxSize
-	}
-	if s.PartialTTL <= 0 {
-		s.PartialTTL = DefaultPartialTTL
-	}
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
@@ -128,7 +126,9 @@ func (s *Server) init() error {
 	if s.xfer == nil {
 		s.xfer = newXferMetrics(s.Metrics)
 	}
-	s.slots = make(chan struct{}, s.MaxConns)
+	if s.MaxConns > 0 { // nil slots: no limit
+		s.slots = make(chan struct{}, s.MaxConns)
+	}
 	s.idle = map[net.Conn]struct{}{}
 	s.receiving = map[string]bool{}
 	return nil
@@ -154,7 +154,9 @@ func (s *Server) Serve(ln net.Listener) error {
 		return err
 	}
 	s.lastSweep = time.Now()
-	s.removeStalePartials() // under s.mu: Shutdown closes root under it
+	if s.PartialTTL > 0 { // 0: partial files are kept until resumed
+		s.removeStalePartials() // under s.mu: Shutdown closes root under it
+	}
 	s.mu.Unlock()
 	return s.core.Serve(ln, s.serveConn)
 }
@@ -163,12 +165,18 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) serveConn(raw net.Conn) serve.End {
 	c := &telemetry.Conn{Conn: raw} // counts the bytes
 	reason := "refused"
-	select {
-	case s.slots <- struct{}{}:
+	switch {
+	case s.slots == nil: // MaxConns 0: no limit
 		reason = s.handle(c)
-		<-s.slots
 	default:
-		s.refuse(c, Reply{Status: StatusBusy, Msg: fmt.Sprintf("too many connections (limit %d)", s.MaxConns)})
+		select {
+		case s.slots <- struct{}{}:
+			reason = s.handle(c)
+			<-s.slots
+		default:
+			msg := fmt.Sprintf("too many connections (limit %d)", s.MaxConns)
+			s.refuse(c, Reply{Status: StatusBusy, Msg: msg})
+		}
 	}
 	in, out := c.Counts()
 	s.Metrics.Transferred(in, out)
@@ -278,7 +286,7 @@ func (s *Server) handle(c *telemetry.Conn) (reason string) {
 func (s *Server) nextHeader(c *telemetry.Conn, log *slog.Logger) (Header, string) {
 	// The deadline first: Shutdown's wake-up (a deadline in the past)
 	// must not be overwritten once setIdle has let Shutdown see c idle.
-	_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))
+	_ = c.SetReadDeadline(deadline(s.IdleTimeout))
 	if !s.setIdle(c.Conn, true) {
 		return Header{}, "drained" // shutting down: nothing in progress here
 	}
@@ -313,7 +321,7 @@ func keepOpen(err error) bool {
 
 func (s *Server) reply(c net.Conn, r Reply) error {
 	b, _ := r.MarshalBinary()
-	_ = c.SetWriteDeadline(time.Now().Add(s.IdleTimeout))
+	_ = c.SetWriteDeadline(deadline(s.IdleTimeout))
 	_, err := c.Write(b)
 	return err
 }
@@ -420,7 +428,7 @@ func (s *Server) admit(h Header) error {
 	if err := CheckName(h.Name); err != nil {
 		return err
 	}
-	if h.Size > uint64(s.MaxSize) {
+	if s.MaxSize > 0 && h.Size > uint64(s.MaxSize) {
 		return protoErr(StatusTooLarge, "size %d over the limit %d", h.Size, s.MaxSize)
 	}
 	if !s.lock(h.Name) {
@@ -438,7 +446,7 @@ func (s *Server) readData(c net.Conn, h Header, f *os.File, part string, sum has
 	sk := newSink(f, sum, off, int(min(uint64(h.ChunkSize), h.Size-off)))
 	received := off
 	for {
-		_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))
+		_ = c.SetReadDeadline(deadline(s.IdleTimeout))
 		limit := min(uint64(h.ChunkSize), h.Size-received)
 		data, end, want, err := ReadChunk(c, sk.buffer(), uint32(limit))
 		if err != nil {
@@ -696,6 +704,9 @@ func (s *Server) discard(part string) {
 // partial's modification time is its last write). It runs when the server
 // starts, then at most once a minute when a file arrives.
 func (s *Server) sweepPartials() {
+	if s.PartialTTL <= 0 {
+		return // 0: partial files are kept until resumed
+	}
 	s.mu.Lock()
 	if time.Since(s.lastSweep) < time.Minute {
 		s.mu.Unlock()
