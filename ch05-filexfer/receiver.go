@@ -154,9 +154,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		return err
 	}
 	s.lastSweep = time.Now()
-	if s.PartialTTL > 0 { // 0: partial files are kept until resumed
-		s.removeStalePartials() // under s.mu: Shutdown closes root under it
-	}
+	s.removeStalePartials() // under s.mu: Shutdown closes root under it
 	s.mu.Unlock()
 	return s.core.Serve(ln, s.serveConn)
 }
@@ -165,18 +163,11 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) serveConn(raw net.Conn) serve.End {
 	c := &telemetry.Conn{Conn: raw} // counts the bytes
 	reason := "refused"
-	switch {
-	case s.slots == nil: // MaxConns 0: no limit
+	if s.takeSlot() {
 		reason = s.handle(c)
-	default:
-		select {
-		case s.slots <- struct{}{}:
-			reason = s.handle(c)
-			<-s.slots
-		default:
-			msg := fmt.Sprintf("too many connections (limit %d)", s.MaxConns)
-			s.refuse(c, Reply{Status: StatusBusy, Msg: msg})
-		}
+		s.releaseSlot()
+	} else {
+		s.refuse(c, Reply{Status: StatusBusy, Msg: fmt.Sprintf("too many connections (limit %d)", s.MaxConns)})
 	}
 	in, out := c.Counts()
 	s.Metrics.Transferred(in, out)
@@ -184,6 +175,26 @@ func (s *Server) serveConn(raw net.Conn) serve.End {
 }
 
 // ANCHOR_END: serve
+
+// takeSlot takes one of MaxConns slots without waiting, and reports false
+// when all are taken. MaxConns 0 (no slots) means no limit.
+func (s *Server) takeSlot() bool {
+	if s.slots == nil {
+		return true
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *Server) releaseSlot() {
+	if s.slots != nil {
+		<-s.slots
+	}
+}
 
 // ANCHOR: shutdown
 // Shutdown stops accepting, wakes the connections that are between files
@@ -704,9 +715,6 @@ func (s *Server) discard(part string) {
 // partial's modification time is its last write). It runs when the server
 // starts, then at most once a minute when a file arrives.
 func (s *Server) sweepPartials() {
-	if s.PartialTTL <= 0 {
-		return // 0: partial files are kept until resumed
-	}
 	s.mu.Lock()
 	if time.Since(s.lastSweep) < time.Minute {
 		s.mu.Unlock()
@@ -717,8 +725,12 @@ func (s *Server) sweepPartials() {
 	s.removeStalePartials()
 }
 
-// removeStalePartials removes the partial files older than PartialTTL.
+// removeStalePartials removes the partial files older than PartialTTL; a
+// PartialTTL of 0 keeps them until resumed.
 func (s *Server) removeStalePartials() {
+	if s.PartialTTL <= 0 {
+		return
+	}
 	// ANCHOR: exercise-sweep
 	d, err := s.root.Open(PartialDir)
 	if err != nil {

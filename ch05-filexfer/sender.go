@@ -62,6 +62,11 @@ func collect(paths []string) ([]job, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Only regular files and directories: opening a FIFO blocks until
+		// someone writes to it, and a device has no size (/dev/zero).
+		if !fi.IsDir() && !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("%q is not a regular file or a directory (%v): refusing to send it", p, fi.Mode().Type())
+		}
 		if !fi.IsDir() {
 			jobs = append(jobs, job{p, filepath.Base(p)})
 			continue

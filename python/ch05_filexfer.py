@@ -878,6 +878,10 @@ def walk(paths: list[str]) -> list[tuple[Path, str]]:
                     fp = Path(dirpath) / fn
                     if fp.is_file() and not fp.is_symlink():
                         jobs.append((fp, p.resolve().name + "/" + fp.relative_to(p).as_posix()))
+        elif p.exists() and not p.is_file():  # a FIFO would block open(); a device has no size
+            common.die(
+                PROG, f"{quote(p)} is not a regular file or a directory: refusing to send it"
+            )
         else:
             jobs.append((p, p.name))
     return sorted(jobs, key=lambda j: j[1])

@@ -198,3 +198,15 @@ def test_zero_idle_timeout_serves_a_slow_sender(
         assert fx.read_reply(rf).status == "READY"
         c.sendall(fx.encode_chunk(data) + fx.encode_end(hashlib.sha256(data).digest()))
         assert fx.read_reply(rf).status == "OK"
+
+
+def test_sender_refuses_special_files(tmp_path: Path) -> None:
+    """A FIFO or a device is refused before anything is opened or dialled."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for p in (str(fifo), os.devnull):
+        r = subprocess.run(
+            [*SEND, "--addr", "127.0.0.1:1", p], capture_output=True, text=True, timeout=20
+        )
+        assert r.returncode != 0
+        assert "not a regular file or a directory" in r.stderr, r.stderr
