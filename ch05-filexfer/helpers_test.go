@@ -84,7 +84,7 @@ func visibleFiles(t testing.TB, dir string) []string {
 
 // sender returns a Sender for addr with a test-sized timeout.
 func sender(addr string, out io.Writer) *Sender {
-	return &Sender{Addr: addr, Out: out, Timeout: 10 * time.Second}
+	return &Sender{Addr: addr, Out: out, ChunkSize: DefaultChunk, Timeout: 10 * time.Second}
 }
 
 // raw is a hand-driven client, for hostile input: it writes frames exactly

@@ -37,8 +37,8 @@ func serveCmd(ctx context.Context, args []string) error {
 	fs.StringVar(&s.Dir, "dir", "received", "directory to write files into; where received files land")
 	fs.IntVar(&s.MaxConns, "max-conns", DefaultMaxConns, "connections served at once (0: no limit); more are told BUSY")
 	fs.DurationVar(&s.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "close a client silent this long (0: never)")
-	fs.Int64Var(&s.MaxSize, "max-size", DefaultMaxSize, "largest file accepted, in bytes")
-	fs.DurationVar(&s.PartialTTL, "partial-ttl", DefaultPartialTTL, "remove unfinished partial files after this long")
+	fs.Int64Var(&s.MaxSize, "max-size", DefaultMaxSize, "largest file accepted, in bytes; 0: no limit")
+	fs.DurationVar(&s.PartialTTL, "partial-ttl", DefaultPartialTTL, "remove unfinished partial files after this long; 0: never")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long open connections may finish")
 	debugAddr := fs.String("debug-addr", "", "serve pprof and expvar here, e.g. 127.0.0.1:6060 (loopback only)")
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics here (may listen on any address); also /healthz and /readyz, e.g. :9465")
@@ -78,7 +78,7 @@ func sendCmd(ctx context.Context, args []string) error {
 	fs.BoolVar(&s.Overwrite, "overwrite", false, "replace files that exist on the receiver")
 	fs.BoolVar(&s.Resume, "resume", false, "continue cut-off transfers from what the receiver has")
 	fs.IntVar(&s.Retries, "retries", 3, "retry a cut-off or damaged transfer this often, resuming each time")
-	fs.DurationVar(&s.Timeout, "timeout", 30*time.Second, "give up after this long; bounds the dial and each wait for the receiver")
+	fs.DurationVar(&s.Timeout, "timeout", 30*time.Second, "give up after this long; bounds the dial and each wait for the receiver, 0: never")
 	if err := cli.Parse(fs, args, true); err != nil {
 		return err
 	}

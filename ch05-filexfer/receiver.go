@@ -26,14 +26,15 @@ import (
 	"github.com/tcp-in-go/course/internal/tracing"
 )
 
-// Server receives files into Dir. The zero values of the limits mean the
-// defaults below; set them before Serve.
+// Server receives files into Dir. A limit's zero value means "no limit"
+// or "never" (the flags' defaults are the Default constants below); set
+// them before Serve.
 type Server struct {
 	Dir         string
-	MaxConns    int           // concurrent connections; more are told BUSY
-	IdleTimeout time.Duration // longest silence from a sender
-	MaxSize     int64         // largest file accepted
-	PartialTTL  time.Duration // partial files older than this are removed
+	MaxConns    int           // concurrent connections; more are told BUSY (0: no limit)
+	IdleTimeout time.Duration // longest silence from a sender (0: wait forever)
+	MaxSize     int64         // largest file accepted (0: no limit)
+	PartialTTL  time.Duration // partial files older than this are removed (0: kept)
 	Log         *slog.Logger
 	// Metrics, if set, counts connections, bytes and transfers
 	// (-metrics-addr); nil means metrics off.
@@ -84,7 +85,7 @@ func (s *Server) initCore() {
 	})
 }
 
-// Defaults for the Server's limits.
+// Defaults for the Server's limits: the serve command's flag defaults.
 const (
 	DefaultMaxConns    = 64
 	DefaultIdleTimeout = 30 * time.Second
@@ -92,19 +93,16 @@ const (
 	DefaultPartialTTL  = 24 * time.Hour
 )
 
+// deadline is when a wait of d from now ends: d = 0 means never (the zero
+// time, which clears a connection's deadline).
+func deadline(d time.Duration) time.Time {
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
+}
+
 func (s *Server) init() error {
-	if s.MaxConns <= 0 {
-		s.MaxConns = DefaultMaxConns
-	}
-	if s.IdleTimeout <= 0 {
-		s.IdleTimeout = DefaultIdleTimeout
-	}
-	if s.MaxSize <= 0 {
-		s.MaxSize = DefaultMaxSize
-	}
-	if s.PartialTTL <= 0 {
-		s.PartialTTL = DefaultPartialTTL
-	}
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
@@ -128,7 +126,9 @@ func (s *Server) init() error {
 	if s.xfer == nil {
 		s.xfer = newXferMetrics(s.Metrics)
 	}
-	s.slots = make(chan struct{}, s.MaxConns)
+	if s.MaxConns > 0 { // nil slots: no limit
+		s.slots = make(chan struct{}, s.MaxConns)
+	}
 	s.idle = map[net.Conn]struct{}{}
 	s.receiving = map[string]bool{}
 	return nil
@@ -163,11 +163,10 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) serveConn(raw net.Conn) serve.End {
 	c := &telemetry.Conn{Conn: raw} // counts the bytes
 	reason := "refused"
-	select {
-	case s.slots <- struct{}{}:
+	if s.takeSlot() {
 		reason = s.handle(c)
-		<-s.slots
-	default:
+		s.releaseSlot()
+	} else {
 		s.refuse(c, Reply{Status: StatusBusy, Msg: fmt.Sprintf("too many connections (limit %d)", s.MaxConns)})
 	}
 	in, out := c.Counts()
@@ -176,6 +175,26 @@ func (s *Server) serveConn(raw net.Conn) serve.End {
 }
 
 // ANCHOR_END: serve
+
+// takeSlot takes one of MaxConns slots without waiting, and reports false
+// when all are taken. MaxConns 0 (no slots) means no limit.
+func (s *Server) takeSlot() bool {
+	if s.slots == nil {
+		return true
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *Server) releaseSlot() {
+	if s.slots != nil {
+		<-s.slots
+	}
+}
 
 // ANCHOR: shutdown
 // Shutdown stops accepting, wakes the connections that are between files
@@ -278,7 +297,7 @@ func (s *Server) handle(c *telemetry.Conn) (reason string) {
 func (s *Server) nextHeader(c *telemetry.Conn, log *slog.Logger) (Header, string) {
 	// The deadline first: Shutdown's wake-up (a deadline in the past)
 	// must not be overwritten once setIdle has let Shutdown see c idle.
-	_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))
+	_ = c.SetReadDeadline(deadline(s.IdleTimeout))
 	if !s.setIdle(c.Conn, true) {
 		return Header{}, "drained" // shutting down: nothing in progress here
 	}
@@ -313,7 +332,7 @@ func keepOpen(err error) bool {
 
 func (s *Server) reply(c net.Conn, r Reply) error {
 	b, _ := r.MarshalBinary()
-	_ = c.SetWriteDeadline(time.Now().Add(s.IdleTimeout))
+	_ = c.SetWriteDeadline(deadline(s.IdleTimeout))
 	_, err := c.Write(b)
 	return err
 }
@@ -420,7 +439,7 @@ func (s *Server) admit(h Header) error {
 	if err := CheckName(h.Name); err != nil {
 		return err
 	}
-	if h.Size > uint64(s.MaxSize) {
+	if s.MaxSize > 0 && h.Size > uint64(s.MaxSize) {
 		return protoErr(StatusTooLarge, "size %d over the limit %d", h.Size, s.MaxSize)
 	}
 	if !s.lock(h.Name) {
@@ -438,7 +457,7 @@ func (s *Server) readData(c net.Conn, h Header, f *os.File, part string, sum has
 	sk := newSink(f, sum, off, int(min(uint64(h.ChunkSize), h.Size-off)))
 	received := off
 	for {
-		_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))
+		_ = c.SetReadDeadline(deadline(s.IdleTimeout))
 		limit := min(uint64(h.ChunkSize), h.Size-received)
 		data, end, want, err := ReadChunk(c, sk.buffer(), uint32(limit))
 		if err != nil {
@@ -706,8 +725,12 @@ func (s *Server) sweepPartials() {
 	s.removeStalePartials()
 }
 
-// removeStalePartials removes the partial files older than PartialTTL.
+// removeStalePartials removes the partial files older than PartialTTL; a
+// PartialTTL of 0 keeps them until resumed.
 func (s *Server) removeStalePartials() {
+	if s.PartialTTL <= 0 {
+		return
+	}
 	// ANCHOR: exercise-sweep
 	d, err := s.root.Open(PartialDir)
 	if err != nil {

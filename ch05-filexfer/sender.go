@@ -11,7 +11,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
+	"unicode"
 
 	"github.com/schollz/progressbar/v3"
 
@@ -26,7 +28,7 @@ type Sender struct {
 	Overwrite bool
 	Resume    bool
 	Retries   int           // retry a failed transfer this often, resuming
-	Timeout   time.Duration // dial timeout, and longest wait for the receiver
+	Timeout   time.Duration // dial timeout, and longest wait for the receiver (0: none)
 	Out       io.Writer     // one summary line per file
 	Progress  io.Writer     // if not nil, a progress bar is drawn there
 	// Tracer, if set, makes a span per file sent (tracing.go); nil means
@@ -59,6 +61,11 @@ func collect(paths []string) ([]job, error) {
 		fi, err := os.Stat(p)
 		if err != nil {
 			return nil, err
+		}
+		// Only regular files and directories: opening a FIFO blocks until
+		// someone writes to it, and a device has no size (/dev/zero).
+		if !fi.IsDir() && !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("%q is not a regular file or a directory (%v): refusing to send it", p, fi.Mode().Type())
 		}
 		if !fi.IsDir() {
 			jobs = append(jobs, job{p, filepath.Base(p)})
@@ -105,26 +112,16 @@ func walkDir(p string) ([]job, error) {
 
 // ANCHOR_END: walk-dir
 
-func (s *Sender) defaults() {
-	if s.ChunkSize <= 0 {
-		s.ChunkSize = DefaultChunk
-	}
-	if s.Timeout <= 0 {
-		s.Timeout = 30 * time.Second
-	}
-	if s.Out == nil {
-		s.Out = io.Discard
-	}
-}
-
 // Send sends every file named by paths (files or directories) and prints a
 // summary line for each. It returns the results and an error if any file
 // failed. After a refusal that leaves the stream in step (EXISTS, BAD_NAME...)
 // it goes on over the same connection; after anything else it reconnects.
 func (s *Sender) Send(ctx context.Context, paths []string) ([]Result, error) {
-	s.defaults()
-	if s.ChunkSize > MaxChunkSize {
-		return nil, fmt.Errorf("chunk size %d over the protocol limit %d", s.ChunkSize, MaxChunkSize)
+	if s.ChunkSize < 1 || s.ChunkSize > MaxChunkSize {
+		return nil, fmt.Errorf("chunk size %d not in 1..%d", s.ChunkSize, MaxChunkSize)
+	}
+	if s.Out == nil {
+		s.Out = io.Discard
 	}
 	jobs, err := collect(paths)
 	if err != nil {
@@ -150,7 +147,7 @@ func (s *Sender) Send(ctx context.Context, paths []string) ([]Result, error) {
 			if conn == nil {
 				d := net.Dialer{Timeout: s.Timeout}
 				if conn, err = d.DialContext(ctx, "tcp", s.Addr); err != nil {
-					r = Result{Name: j.name, Err: err}
+					r = Result{Name: j.name, Err: &dialError{err}}
 				}
 			}
 			if conn != nil {
@@ -210,18 +207,46 @@ func retryable(err error) bool {
 	return false
 }
 
+// dialError is a failure to reach the receiver: no protocol status applies
+// (IO_ERROR is the receiver's write failure), so the summary says
+// NO_CONNECTION, a local status.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return "connect: " + e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
 // ANCHOR: summary
 func (s *Sender) summary(r Result) {
 	if r.Err != nil {
-		fmt.Fprintf(s.Out, "failed name=%s status=%s err=%q\n", r.Name, StatusOf(r.Err), r.Err)
+		status := StatusOf(r.Err).String()
+		var de *dialError
+		if errors.As(r.Err, &de) {
+			status = "NO_CONNECTION"
+		}
+		fmt.Fprintf(s.Out, "failed name=%s status=%s err=%q\n", logValue(r.Name), status, r.Err)
 		return
 	}
 	sent := float64(r.Size-int64(r.Offset)) / (1 << 20)
 	fmt.Fprintf(s.Out, "sent name=%s size=%d resumed_at=%d elapsed=%s rate=%.1fMiB/s sha256=%x\n",
-		r.Name, r.Size, r.Offset, r.Elapsed.Round(time.Microsecond), sent/max(r.Elapsed.Seconds(), 1e-9), r.Sum)
+		logValue(r.Name), r.Size, r.Offset, r.Elapsed.Round(time.Microsecond), sent/max(r.Elapsed.Seconds(), 1e-9), r.Sum)
 }
 
 // ANCHOR_END: summary
+
+// logValue is a name as log/slog's text handler writes a value: bare when
+// plain, else quoted, so an escape sequence in a file name reaches the
+// terminal as text.
+func logValue(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) || r == ' ' || r == '=' || r == '"' {
+			return strconv.Quote(s)
+		}
+	}
+	if s == "" {
+		return `""`
+	}
+	return s
+}
 
 // ANCHOR: sendfile
 // sendFile sends one file: header, wait for READY (and the offset to start
@@ -292,7 +317,7 @@ func (s *Sender) offer(ctx context.Context, c net.Conn, name string, size int64,
 	if err != nil {
 		return 0, err
 	}
-	_ = c.SetDeadline(time.Now().Add(s.Timeout))
+	_ = c.SetDeadline(deadline(s.Timeout))
 	if _, err := c.Write(hb); err != nil {
 		return 0, err
 	}
@@ -314,7 +339,7 @@ func (s *Sender) offer(ctx context.Context, c net.Conn, name string, size int64,
 // finish sends the End frame with the file's SHA-256 and waits for OK: the
 // receiver has verified and committed the whole file, size bytes.
 func (s *Sender) finish(c net.Conn, sum [sha256.Size]byte, size int64) error {
-	_ = c.SetDeadline(time.Now().Add(s.Timeout))
+	_ = c.SetDeadline(deadline(s.Timeout))
 	if _, err := c.Write(AppendEnd(nil, sum)); err != nil {
 		return s.explain(c, err)
 	}
@@ -366,7 +391,7 @@ func (s *Sender) sendChunks(c net.Conn, f io.Reader, n uint64, sha hash.Hash, bu
 		if ch.err != nil {
 			return ch.err
 		}
-		_ = c.SetWriteDeadline(time.Now().Add(s.Timeout))
+		_ = c.SetWriteDeadline(deadline(s.Timeout))
 		bufs := net.Buffers{ch.head[:], ch.data} // one writev for head + data
 		if _, err := bufs.WriteTo(c); err != nil {
 			return err

@@ -24,6 +24,7 @@ import contextlib
 import functools
 import hashlib
 import io
+import math
 import os
 import socket
 import socketserver
@@ -466,9 +467,10 @@ class Receiver:
         with contextlib.suppress(FileExistsError):
             os.mkdir(PARTIAL_DIR, 0o700, dir_fd=self.dir_fd)
         os.close(open_dir(PARTIAL_DIR, self.dir_fd))  # a symlink there: refuse to start
+        # A limit of 0 means "no limit" or "never", as in Go.
         self.max_size = max_size
         self.idle_timeout = idle_timeout
-        self.slots = threading.BoundedSemaphore(max_conns)
+        self.slots = threading.BoundedSemaphore(max_conns) if max_conns > 0 else None
         self.max_conns = max_conns
         self.lock = threading.Lock()
         self.receiving: set[str] = set()
@@ -478,7 +480,10 @@ class Receiver:
 
     def sweep(self) -> None:
         """Remove partial files nobody resumed within partial_ttl seconds
-        (at start, then at most once a minute when a file arrives)."""
+        (at start, then at most once a minute when a file arrives); a
+        partial_ttl of 0 keeps them until resumed."""
+        if self.partial_ttl <= 0:
+            return
         now = time.time()
         with self.lock:
             if now - self.last_sweep < 60:
@@ -593,7 +598,7 @@ class Receiver:
     def receive(self, conn: Conn, h: Header) -> Reply:
         self.sweep()
         check_name(h.name)
-        if h.size > self.max_size:
+        if self.max_size > 0 and h.size > self.max_size:
             raise ProtoError("TOO_LARGE", f"size {h.size} over the limit {self.max_size}")
         overwrite = bool(h.flags & FLAG_OVERWRITE)
         with self.name_lock(h.name), contextlib.ExitStack() as fds:
@@ -690,8 +695,8 @@ class FrameReader(io.RawIOBase):
 
     def __init__(self, sock: socket.socket, timeout: float) -> None:
         self.sock = sock
-        self.timeout = timeout
-        self.deadline = time.monotonic() + timeout
+        self.timeout = timeout  # 0: wait forever
+        self.deadline = frame_end(timeout)
 
     def readable(self) -> bool:
         return True
@@ -700,8 +705,13 @@ class FrameReader(io.RawIOBase):
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError(f"frame not complete within {self.timeout}s")
-        self.sock.settimeout(left)
+        self.sock.settimeout(None if left == math.inf else left)
         return self.sock.recv_into(b)
+
+
+def frame_end(timeout: float) -> float:
+    """When a wait of timeout seconds from now ends; 0 means never."""
+    return time.monotonic() + timeout if timeout > 0 else math.inf
 
 
 class Conn:
@@ -714,10 +724,10 @@ class Conn:
         self.rf = io.BufferedReader(self.raw, 1 << 16)
 
     def frame_deadline(self) -> None:
-        self.raw.deadline = time.monotonic() + self.idle_timeout
+        self.raw.deadline = frame_end(self.idle_timeout)
 
     def reply(self, r: Reply) -> None:
-        self.sock.settimeout(self.idle_timeout)
+        self.sock.settimeout(self.idle_timeout or None)
         self.sock.sendall(encode_reply(r))
 
 
@@ -728,6 +738,9 @@ class Handler(socketserver.BaseRequestHandler):
         rcv = self.server.receiver
         sock: socket.socket = self.request
         peer = common.format_addr(self.client_address)
+        if rcv.slots is None:  # --max-conns 0: no limit
+            self.serve(sock, peer)
+            return
         if not rcv.slots.acquire(blocking=False):
             refuse(sock, Reply("BUSY", 0, f"too many connections (limit {rcv.max_conns})"))
             return
@@ -865,6 +878,10 @@ def walk(paths: list[str]) -> list[tuple[Path, str]]:
                     fp = Path(dirpath) / fn
                     if fp.is_file() and not fp.is_symlink():
                         jobs.append((fp, p.resolve().name + "/" + fp.relative_to(p).as_posix()))
+        elif p.exists() and not p.is_file():  # a FIFO would block open(); a device has no size
+            common.die(
+                PROG, f"{quote(p)} is not a regular file or a directory: refusing to send it"
+            )
         else:
             jobs.append((p, p.name))
     return sorted(jobs, key=lambda j: j[1])
@@ -899,10 +916,12 @@ def send_data(
     if tp and not args.plain:
         h = Header(VERSION_TRACE, flags, name, size, args.chunk, tp)
     sock.sendall(encode_header(h))
-    rep = read_reply(rf)
+    rep = await_reply(sock, rf, args.timeout)
     if rep.status != "READY":
         raise ProtoError(rep.status, rep.msg)
     off = rep.value
+    if off > size:  # a hostile or broken receiver: never seek past the end
+        raise BadReply(f"receiver offers offset {off} past the end ({size})")
     sha = hashlib.sha256()
     with open(path, "rb") as f:
         left = off
@@ -925,16 +944,45 @@ def send_data(
     # Nagle's algorithm on, the small End waited for the ACK of the chunk,
     # which the receiver delays by up to 40 ms: 40 ms lost per file.
     sock.sendall(frame + encode_end(sha.digest()))
-    rep = read_reply(rf)
+    rep = await_reply(sock, rf, args.timeout)
     if rep.status != "OK":
         raise ProtoError(rep.status, rep.msg)
+    if rep.value != size:
+        raise BadReply(f"receiver committed {rep.value} bytes, we sent {size}")
     return f"size={size} resumed_at={off} sha256={sha.hexdigest()}"
+
+
+class BadReply(OSError):
+    """A reply that does not answer what was asked (an offset past the
+    file's end, an OK for another size): the receiver is broken or hostile."""
+
+
+def await_reply(sock: socket.socket, rf: BinaryIO, timeout: float) -> Reply:
+    """The next reply, within one deadline for the whole of it (timeout
+    seconds, 0: none): a receiver dribbling a byte a second cannot stretch
+    the wait, as a timeout per recv would let it. Writes stay bounded by the
+    socket timeout, which sendall applies to the whole call."""
+    raw = rf.raw if isinstance(rf, io.BufferedReader) else None
+    if isinstance(raw, FrameReader):
+        raw.deadline = frame_end(timeout)
+    try:
+        return read_reply(rf)
+    finally:
+        sock.settimeout(timeout or None)
+
+
+def quote(s: object) -> str:
+    """s quoted as Go's %q does, always: a peer's message reaches the
+    terminal as text, never as an escape sequence."""
+    q = common._quote(s)
+    return q if q.startswith('"') else f'"{q}"'
 
 
 def connect(addr: tuple[str, int], timeout: float) -> socket.socket:
     """Dial the receiver with Nagle's algorithm off (Go's default): every
-    write we make is a whole frame, worth sending at once."""
-    sock = socket.create_connection(addr, timeout=timeout)
+    write we make is a whole frame, worth sending at once. A timeout of 0
+    means none (socket's own 0 would mean non-blocking)."""
+    sock = socket.create_connection(addr, timeout=timeout or None)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 
@@ -951,17 +999,26 @@ def send(args: argparse.Namespace) -> None:
         start = time.monotonic()
         attempt = 0
         while True:
+            dialing = False
             try:
                 if sock is None:
+                    dialing = True
                     sock = connect((host, port), args.timeout)
-                    rf = sock.makefile("rb")
+                    dialing = False
+                    rf = io.BufferedReader(FrameReader(sock, args.timeout), 1 << 16)
                 assert rf is not None
                 info = send_file(sock, rf, path, name, args, args.resume or attempt > 0)
                 el = time.monotonic() - start
-                print(f"sent name={name} {info} elapsed={el * 1000:.3f}ms", flush=True)
+                print(
+                    f"sent name={common._quote(name)} {info} elapsed={el * 1000:.3f}ms", flush=True
+                )
                 break
             except (OSError, ProtoError) as e:
+                # A failed dial has no protocol status (IO_ERROR is the
+                # receiver's write failure): NO_CONNECTION, a local one.
                 status = e.status if isinstance(e, ProtoError) else "IO_ERROR"
+                if dialing:
+                    status = "NO_CONNECTION"
                 if status not in KEEP_OPEN and sock is not None:
                     sock.close()
                     sock = None
@@ -976,7 +1033,9 @@ def send(args: argparse.Namespace) -> None:
                     attempt += 1
                     continue
                 failed += 1
-                print(f'failed name={name} status={status} err="{e}"', flush=True)
+                print(
+                    f"failed name={common._quote(name)} status={status} err={quote(e)}", flush=True
+                )
                 break
     if sock is not None:
         sock.close()
@@ -1005,9 +1064,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     sp.add_duration("--idle-timeout", "30s", "close a client silent this long (0: never)")
     sp.add_argument(
-        "--max-size", type=int, default=64 << 30, help="largest file accepted, in bytes"
+        "--max-size",
+        type=int,
+        default=64 << 30,
+        help="largest file accepted, in bytes; 0: no limit",
     )
-    sp.add_duration("--partial-ttl", "24h", "remove unfinished partial files after this long")
+    sp.add_duration(
+        "--partial-ttl", "24h", "remove unfinished partial files after this long; 0: never"
+    )
     cp = sub.add_parser("send", help="send files and directories to a receiver")
     cp.add_argument("--addr", default=DEFAULT_ADDR, help="server address (HOST:PORT)")
     cp.add_argument(
@@ -1030,7 +1094,7 @@ def main(argv: list[str] | None = None) -> None:
     cp.add_duration(
         "--timeout",
         "30s",
-        "give up after this long; bounds the dial and each wait for the receiver",
+        "give up after this long; bounds the dial and each wait for the receiver, 0: never",
     )
     cp.add_argument("files", nargs="+", help="files and directories to send")
     args = common.parse_command(ap, argv, "serve")

@@ -475,11 +475,14 @@ def test_sender_coalesces_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         def sendall(self, b: bytes) -> None:
             sent.append(bytes(b))
 
+        def settimeout(self, t: float | None) -> None:
+            pass
+
     replies = iter([fx.Reply("READY", 0), fx.Reply("OK", 5)])
     monkeypatch.setattr(fx, "read_reply", lambda f: next(replies))
     src = tmp_path / "x"
     src.write_bytes(b"hello")
-    args = argparse.Namespace(overwrite=False, chunk=1024)
+    args = argparse.Namespace(overwrite=False, chunk=1024, timeout=5.0)
     fx.send_file(cast(socket.socket, FakeSock()), cast(BinaryIO, None), src, "x", args, False)
     assert len(sent) == 2  # the header, then the data and the End frame together
     assert sent[1] == fx.encode_chunk(b"hello") + fx.encode_end(hashlib.sha256(b"hello").digest())
