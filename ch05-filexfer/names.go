@@ -25,7 +25,6 @@ func CheckName(name string) error {
 	case strings.HasPrefix(name, "/"):
 		return protoErr(StatusBadName, "absolute name %q", name)
 	}
-	// ANCHOR: exercise-names
 	for _, r := range name {
 		switch {
 		// NUL, newline, ESC, DEL, and the C1 controls U+0080-U+009F
@@ -36,7 +35,6 @@ func CheckName(name string) error {
 			return protoErr(StatusBadName, "character %q not allowed in name", r)
 		}
 	}
-	// ANCHOR_END: exercise-names
 	for i, comp := range strings.Split(name, "/") {
 		switch {
 		case comp == "":

@@ -135,7 +135,6 @@ var hostileCases = []hostileCase{
 // refused with the right status, and nothing may appear in the directory
 // (or outside it).
 func TestHostileInput(t *testing.T) {
-	exercise.Graded(t, "exercise-names")
 	for _, tc := range hostileCases {
 		t.Run(tc.name, func(t *testing.T) {
 			outside := t.TempDir()

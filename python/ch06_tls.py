@@ -410,8 +410,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--max-conns",
         type=int,
         default=1000,
-        help="connections served at once, handshakes included; more wait in the accept queue "
-        "(0: no limit)",
+        help="connections served at once (0: no limit); handshakes included, more wait in the "
+        "accept queue",
     )
     s.add_duration(
         "--drain-timeout", "10s", "on SIGINT/SIGTERM, how long open connections may finish"
