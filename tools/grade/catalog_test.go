@@ -23,7 +23,7 @@ import (
 // Meanwhile what a pending chapter has written must already be valid; only
 // what it has not written yet is let through.
 var pending = map[string]bool{
-	"ch01": true, "ch02": true, "ch03": true, "ch04": true, "ch05": true, "ch06": true,
+	"ch05": true,
 }
 
 // TestCatalogIsComplete checks every exercise's catalog entry: the page
