@@ -65,7 +65,7 @@ func (b *Breaker) Allow() bool {
 	var ch struct{ Chapter struct{ Content string } }
 	require.NoError(t, json.Unmarshal(book.Items[0], &ch))
 	assert.Contains(t, ch.Chapter.Content, `exercise.TODO("exercise-breaker")`)
-	assert.Contains(t, ch.Chapter.Content, "return true")
+	assert.Contains(t, ch.Chapter.Content, "return false", "an exercise without a neutral stub returns its zero values")
 	assert.NotContains(t, ch.Chapter.Content, "{{#include", "the listing is expanded with its stub")
 	assert.NotContains(t, ch.Chapter.Content, "openedAt", "no trace of the solution")
 
