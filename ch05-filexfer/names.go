@@ -31,6 +31,11 @@ func CheckName(name string) error {
 		// (U+009B alone starts an escape sequence on some terminals).
 		case r < 0x20 || r == 0x7f || 0x80 <= r && r <= 0x9f:
 			return protoErr(StatusBadName, "control character 0x%02x in name", r)
+		// Bidirectional-text controls reorder what a terminal shows:
+		// "evil\u202etxt.exe" is listed as "evilexe.txt" (Unicode UAX #9).
+		case 0x202a <= r && r <= 0x202e || 0x2066 <= r && r <= 0x2069 ||
+			r == 0x200e || r == 0x200f || r == 0x061c:
+			return protoErr(StatusBadName, "bidirectional control U+%04X in name", r)
 		case r == '\\' || r == ':': // Windows separators and drive letters
 			return protoErr(StatusBadName, "character %q not allowed in name", r)
 		}

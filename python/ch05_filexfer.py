@@ -384,6 +384,18 @@ def read_reply(f: BinaryIO) -> Reply:
     return Reply(STATUS_NAME.get(code, f"STATUS_0x{code:02x}"), value, msg.decode(errors="replace"))
 
 
+# Bidirectional-text controls: "evil\u202etxt.exe" is listed as "evilexe.txt".
+BIDI_CONTROLS = frozenset(
+    [
+        *map(chr, range(0x202A, 0x202F)),
+        *map(chr, range(0x2066, 0x206A)),
+        "\u200e",
+        "\u200f",
+        "\u061c",
+    ]
+)
+
+
 # ANCHOR: checkname
 def check_name(name: str) -> None:
     """Refuse names that could write outside the directory (same rules as Go)."""
@@ -400,6 +412,8 @@ def check_name(name: str) -> None:
     for c in name:
         if ord(c) < 0x20 or ord(c) == 0x7F or 0x80 <= ord(c) <= 0x9F:  # C0, DEL, C1 controls
             raise ProtoError("BAD_NAME", f"control character 0x{ord(c):02x} in name")
+        if c in BIDI_CONTROLS:  # reorder what a terminal shows (Unicode UAX #9)
+            raise ProtoError("BAD_NAME", f"bidirectional control U+{ord(c):04X} in name")
         if c in "\\:":
             raise ProtoError("BAD_NAME", f"character {c!r} not allowed in name")
     # ANCHOR_END: exercise-check-name-py
