@@ -40,6 +40,8 @@ func CheckName(name string) error {
 			return protoErr(StatusBadName, "character %q not allowed in name", r)
 		}
 	}
+	// ANCHOR_END: checkname
+	// ANCHOR: checkname-components
 	for i, comp := range strings.Split(name, "/") {
 		switch {
 		case comp == "":
@@ -55,4 +57,4 @@ func CheckName(name string) error {
 	return nil
 }
 
-// ANCHOR_END: checkname
+// ANCHOR_END: checkname-components
