@@ -26,6 +26,7 @@ func run(ctx context.Context, args []string) error {
 	return cli.Dispatch(ctx, "ch04-echo", args, os.Stderr,
 		cli.Command{Name: "serve", Summary: "run the echo server on " + defaultAddr, Run: serveCmd},
 		cli.Command{Name: "client", Summary: "send stdin, -msg or a generated payload; print or verify the echo", Run: clientCmd},
+		cli.Command{Name: "eventloop", Summary: "the same echo as an epoll event loop, one per core (Linux only; eventloop_linux.go)", Run: eventLoopCmd},
 		cli.Command{Name: "hold", Summary: "open many idle connections and hold them (memory measurement)", Run: holdCmd},
 	)
 }
