@@ -111,24 +111,19 @@ func events(md string) []string {
 
 // records is the shape of a TLS scene: directions, flags and TLS records,
 // without seq, ack and lengths (the server's flight varies by a byte or two:
-// an ECDSA signature's DER encoding is 70 to 72 bytes). It ends at the last
-// TLS record, then says whether a FIN or RST closed the connection: which
-// side's FIN and which close_notify go first is a race between the two
+// an ECDSA signature's DER encoding is 70 to 72 bytes). It keeps the TCP
+// handshake and the segments that carry TLS records, then says whether a FIN
+// or RST closed the connection: where the client's FIN falls among the
+// server's last records (and its close_notify) is a race between the two
 // closes, not part of the lesson.
 func records(md string) []string {
-	rows := shape(md)
-	last := -1
-	for i, r := range rows {
-		if strings.Contains(r, "tls=") {
-			last = i
-		}
-	}
 	closed := false
-	for _, r := range rows[last+1:] {
-		closed = closed || strings.Contains(r, "FIN") || strings.Contains(r, "RST")
-	}
 	var out []string
-	for _, r := range rows[:last+1] {
+	for _, r := range shape(md) {
+		closed = closed || strings.Contains(r, "FIN") || strings.Contains(r, "RST")
+		if !strings.Contains(r, "SYN") && !strings.Contains(r, "tls=") {
+			continue
+		}
 		var keep []string
 		for _, f := range strings.Split(r, " ") {
 			if !strings.HasPrefix(f, "seq=") && !strings.HasPrefix(f, "ack=") && !strings.HasPrefix(f, "len=") {
