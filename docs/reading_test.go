@@ -71,11 +71,12 @@ func readingMinutes(page, text string) (minutes, words, lines int, err error) {
 			continue
 		}
 		if m := includeRE.FindStringSubmatch(l); m != nil {
-			region, rerr := regionLines(filepath.Join("src", filepath.Dir(page), m[2]), m[3])
+			file := filepath.Join("src", filepath.Dir(page), m[2])
+			region, rerr := regionLines(file, m[3])
 			if rerr != nil {
 				return 0, 0, 0, rerr
 			}
-			lines += len(region)
+			lines += len(region) - exerciseBodyLines(rawRegion(file, m[3]), m[3])
 			continue
 		}
 		if in {
@@ -86,6 +87,35 @@ func readingMinutes(page, text string) (minutes, words, lines int, err error) {
 	}
 	total := words + wordsPerLine*lines
 	return max(1, (total+wordsPerMinute-1)/wordsPerMinute), words, lines, nil
+}
+
+// exerciseBodyLines counts the lines of a listing that are an exercise's
+// body (between its ANCHOR and ANCHOR_END, or the whole listing when it is
+// an exercise region itself). The reading time leaves them out: in a
+// student's starter copy they are a stub of another length, and the page's
+// number must hold in both.
+func exerciseBodyLines(raw []string, anchor string) int {
+	if strings.HasPrefix(anchor, "exercise-") {
+		n := 0
+		for _, l := range raw {
+			if !strings.Contains(l, "ANCHOR") {
+				n++
+			}
+		}
+		return n
+	}
+	n, depth := 0, 0
+	for _, l := range raw {
+		switch {
+		case strings.Contains(l, "ANCHOR: exercise-"):
+			depth++
+		case strings.Contains(l, "ANCHOR_END: exercise-"):
+			depth--
+		case depth > 0 && !strings.Contains(l, "ANCHOR"):
+			n++
+		}
+	}
+	return n
 }
 
 func metaLine(minutes int, source string) string {
